@@ -1,0 +1,47 @@
+# Everything installed or built outside the repository is cached under CACHE_DIR.
+CACHE_DIR ?= $(HOME)/.cache/nghttpx-gateway
+export CACHE_DIR
+GO ?= go
+BIN := bin/nghttpx-gateway
+ECHO_BIN := $(CACHE_DIR)/bin/echo-basic
+
+.PHONY: all build nghttpx echo test unit integration fuzz run bench translate-golden fmt vet clean
+
+all: build
+
+build:
+	@mkdir -p bin
+	$(GO) build -o $(BIN) ./cmd/nghttpx-gateway
+
+# Builds nghttpx (mruby, HTTP/3, eBPF) from Debian sources; the last line is its path.
+nghttpx:
+	@bash hack/build-nghttpx.sh $(CACHE_DIR)
+
+# The Gateway API conformance echo server, used as the backend in tests and `make run`.
+echo: $(ECHO_BIN)
+$(ECHO_BIN): go.mod go.sum
+	@mkdir -p $(dir $@)
+	$(GO) build -o $@ sigs.k8s.io/gateway-api/conformance/echo-basic
+
+NGHTTPX_BIN = $(shell bash hack/build-nghttpx.sh $(CACHE_DIR) 2>/dev/null | tail -n 1)
+
+unit:
+	$(GO) test ./...
+
+integration: echo
+	@n=$$(bash hack/build-nghttpx.sh $(CACHE_DIR) | tail -n 1) && \
+	NGHTTPX_BIN=$$n ECHO_BIN=$(ECHO_BIN) $(GO) test -tags integration -count=1 ./dataplane/... ./cmd/...
+
+fuzz:
+	$(GO) test ./dataplane/render -run '^$$' -fuzz FuzzRender -fuzztime 20s
+
+test: build unit integration fuzz
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+vet:
+	$(GO) vet ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,201 @@
+package model
+
+// ObjectRef names the Kubernetes object (and optionally the section of it) that a model
+// element came from.
+type ObjectRef struct {
+	Group     string `json:"group,omitempty"`
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	// Section is a listener name, or a route rule name or index.
+	Section string `json:"section,omitempty"`
+}
+
+// Protocol of a Gateway port.
+type Protocol string
+
+const (
+	ProtocolHTTP  Protocol = "HTTP"
+	ProtocolHTTPS Protocol = "HTTPS"
+)
+
+// Gateway is everything one data plane (one nghttpx) serves.
+type Gateway struct {
+	Source ObjectRef `json:"source"`
+	// Addresses are the IP addresses the data plane binds.
+	Addresses []string `json:"addresses"`
+	// Ports sorted by number; each port has one protocol.
+	Ports []Port `json:"ports"`
+	// Clusters sorted by Name; only clusters some rule references.
+	Clusters []Cluster `json:"clusters,omitempty"`
+	// Certificates sorted by Name; every certificate an HTTPS listener uses.
+	Certificates []Certificate `json:"certificates,omitempty"`
+}
+
+// Port is one listening port with all listeners that share it.
+type Port struct {
+	Port     int32    `json:"port"`
+	Protocol Protocol `json:"protocol"`
+	// Listeners sorted by hostname precedence: exact hostnames first, then wildcards by
+	// descending length, then the listener without hostname (if any).
+	Listeners []Listener `json:"listeners"`
+}
+
+// Listener is one accepted Gateway listener with the routes attached to it.
+type Listener struct {
+	Source ObjectRef `json:"source"`
+	// Hostname is "" (any), "*.example.com" or "foo.example.com".
+	Hostname string `json:"hostname,omitempty"`
+	// CertificateNames index Gateway.Certificates (HTTPS only).
+	CertificateNames []string `json:"certificateNames,omitempty"`
+	// VirtualHosts sorted by hostname precedence as Port.Listeners.
+	VirtualHosts []VirtualHost `json:"virtualHosts,omitempty"`
+}
+
+// Certificate is a TLS certificate and key from a Secret.
+type Certificate struct {
+	Name    string    `json:"name"`
+	Source  ObjectRef `json:"source"`
+	CertPEM []byte    `json:"-"`
+	KeyPEM  []byte    `json:"-"`
+	// OCSPResponse is a DER OCSP response to staple, if the Secret has one.
+	OCSPResponse []byte `json:"-"`
+}
+
+// VirtualHost groups the rules that apply to requests for one hostname pattern.
+type VirtualHost struct {
+	// Hostname is an exact name, "*.suffix", or "" for any host the listener accepts.
+	Hostname string `json:"hostname,omitempty"`
+	// Rules in precedence order: the first rule whose Match matches wins.
+	Rules []Rule `json:"rules"`
+}
+
+// Rule is one HTTPRoute rule match with what to do with matching requests.
+type Rule struct {
+	// Name is deterministic and unique within a Gateway, e.g.
+	// "httproute/ns/name/rule/0/match/1".
+	Name   string    `json:"name"`
+	Source ObjectRef `json:"source"`
+	Match  Match     `json:"match"`
+
+	RequestHeaders  *HeaderModifier `json:"requestHeaders,omitempty"`
+	ResponseHeaders *HeaderModifier `json:"responseHeaders,omitempty"`
+	Redirect        *Redirect       `json:"redirect,omitempty"`
+	Rewrite         *Rewrite        `json:"rewrite,omitempty"`
+	Timeouts        *Timeouts       `json:"timeouts,omitempty"`
+
+	// Backends split traffic by weight. A rule without Redirect whose backends are
+	// empty or all weight 0 answers 500 (see DirectStatus).
+	Backends []WeightedBackend `json:"backends,omitempty"`
+	// DirectStatus, when non-zero, answers every matching request with this status
+	// (used for rules without usable backends).
+	DirectStatus int `json:"directStatus,omitempty"`
+}
+
+// PathMatchType is how a request path is compared.
+type PathMatchType string
+
+const (
+	PathExact  PathMatchType = "Exact"
+	PathPrefix PathMatchType = "PathPrefix"
+)
+
+// Match is a conjunction of conditions on a request.
+type Match struct {
+	Path        PathMatch   `json:"path"`
+	Method      string      `json:"method,omitempty"`
+	Headers     []NameValue `json:"headers,omitempty"`     // exact, names lower-cased
+	QueryParams []NameValue `json:"queryParams,omitempty"` // exact, names as given
+}
+
+// PathMatch compares the request path (without query).
+type PathMatch struct {
+	Type  PathMatchType `json:"type"`
+	Value string        `json:"value"`
+}
+
+// NameValue is a header or query parameter.
+type NameValue struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// HeaderModifier edits headers: Set replaces, Add appends, Remove deletes.
+type HeaderModifier struct {
+	Set    []NameValue `json:"set,omitempty"`
+	Add    []NameValue `json:"add,omitempty"`
+	Remove []string    `json:"remove,omitempty"`
+}
+
+// PathModifierType is how a redirect or rewrite changes the path.
+type PathModifierType string
+
+const (
+	ReplaceFullPath    PathModifierType = "ReplaceFullPath"
+	ReplacePrefixMatch PathModifierType = "ReplacePrefixMatch"
+)
+
+// PathModifier replaces the whole path or the prefix the rule matched.
+type PathModifier struct {
+	Type  PathModifierType `json:"type"`
+	Value string           `json:"value"`
+}
+
+// Redirect answers with a redirect built from the request; nil fields keep the
+// request's value (Port: see the Gateway API rules for default ports).
+type Redirect struct {
+	Scheme     *string       `json:"scheme,omitempty"`
+	Hostname   *string       `json:"hostname,omitempty"`
+	Port       *int32        `json:"port,omitempty"`
+	Path       *PathModifier `json:"path,omitempty"`
+	StatusCode int           `json:"statusCode"`
+}
+
+// Rewrite changes the request before it is forwarded.
+type Rewrite struct {
+	Hostname *string       `json:"hostname,omitempty"`
+	Path     *PathModifier `json:"path,omitempty"`
+}
+
+// Timeouts of a rule, in milliseconds; 0 means unset.
+type Timeouts struct {
+	RequestMillis        int64 `json:"requestMillis,omitempty"`
+	BackendRequestMillis int64 `json:"backendRequestMillis,omitempty"`
+}
+
+// WeightedBackend is one backendRef of a rule.
+type WeightedBackend struct {
+	Weight int32     `json:"weight"`
+	Source ObjectRef `json:"source"`
+	// Cluster names a Gateway.Clusters entry; empty when Invalid.
+	Cluster string `json:"cluster,omitempty"`
+	// Invalid backends answer 500 for their share of traffic.
+	Invalid bool `json:"invalid,omitempty"`
+
+	RequestHeaders  *HeaderModifier `json:"requestHeaders,omitempty"`
+	ResponseHeaders *HeaderModifier `json:"responseHeaders,omitempty"`
+}
+
+// BackendProtocol is how the proxy talks to a cluster.
+type BackendProtocol string
+
+const (
+	BackendHTTP1     BackendProtocol = "http/1.1"
+	BackendH2C       BackendProtocol = "h2c"
+	BackendWebSocket BackendProtocol = "ws"
+)
+
+// Cluster is a Service port resolved to ready endpoint addresses.
+type Cluster struct {
+	// Name is deterministic, e.g. "svc/ns/name/80".
+	Name      string          `json:"name"`
+	Source    ObjectRef       `json:"source"`
+	Protocol  BackendProtocol `json:"protocol"`
+	Endpoints []Endpoint      `json:"endpoints,omitempty"`
+}
+
+// Endpoint is one ready address of a cluster.
+type Endpoint struct {
+	IP   string `json:"ip"`
+	Port int32  `json:"port"`
+}
