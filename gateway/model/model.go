@@ -73,7 +73,9 @@ type VirtualHost struct {
 // Rule is one HTTPRoute rule match with what to do with matching requests.
 type Rule struct {
 	// Name is deterministic and unique within a Gateway, e.g.
-	// "httproute/ns/name/rule/0/match/1".
+	// "httproute/ns/name/rule/0/match/1". A route attached to several listeners, or
+	// under several hostnames, appears once per virtual host: those copies share
+	// the Name and are identical.
 	Name   string    `json:"name"`
 	Source ObjectRef `json:"source"`
 	Match  Match     `json:"match"`
@@ -108,7 +110,8 @@ type Match struct {
 	QueryParams []NameValue `json:"queryParams,omitempty"` // exact, names as given
 }
 
-// PathMatch compares the request path (without query).
+// PathMatch compares the request path (without query). PathPrefix values carry no
+// trailing slash (except "/"): "/foo" matches "/foo", "/foo/" and "/foo/bar".
 type PathMatch struct {
 	Type  PathMatchType `json:"type"`
 	Value string        `json:"value"`
@@ -120,7 +123,8 @@ type NameValue struct {
 	Value string `json:"value"`
 }
 
-// HeaderModifier edits headers: Set replaces, Add appends, Remove deletes.
+// HeaderModifier edits headers: Set replaces, Add appends, Remove deletes. Names
+// are lower-cased and each appears in one action only.
 type HeaderModifier struct {
 	Set    []NameValue `json:"set,omitempty"`
 	Add    []NameValue `json:"add,omitempty"`
@@ -161,6 +165,11 @@ type Rewrite struct {
 type Timeouts struct {
 	RequestMillis        int64 `json:"requestMillis,omitempty"`
 	BackendRequestMillis int64 `json:"backendRequestMillis,omitempty"`
+	// RequestDisabled and BackendRequestDisabled are set when the route asks for a
+	// zero duration ("0s"), which disables the timeout (or, where that is not
+	// possible, sets the longest one), as opposed to leaving it unset.
+	RequestDisabled        bool `json:"requestDisabled,omitempty"`
+	BackendRequestDisabled bool `json:"backendRequestDisabled,omitempty"`
 }
 
 // WeightedBackend is one backendRef of a rule.

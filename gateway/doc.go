@@ -1,0 +1,18 @@
+// Package gateway translates Gateway API objects into the resolved model of package
+// gateway/model and computes the status of every object it owns.
+//
+// Contract: Translate is pure. Objects in (an Input, typically from DecodeYAML or
+// informers), one model per accepted Gateway of our GatewayClasses and deep copies
+// with status out. No client, no clock (Options.Now), no randomness; the same
+// Input gives the same Result whatever its order. Validation happens here and every
+// rejection becomes a condition on the object that caused it, following the
+// Gateway API v1.6.3 spec; what nghttpx cannot express is the dataplane's concern.
+//
+// Status rules: only GatewayClasses with our controllerName and their Gateways get
+// status; in HTTPRoutes only status.parents entries of our controller are
+// rewritten, others are kept as they are. Conditions keep their
+// lastTransitionTime while their status is unchanged, so an unchanged Result equals
+// the stored objects and a status writer can skip it. Programmed=True here means
+// "translated into a valid model"; the caller may hold it back until the data
+// plane has applied the model.
+package gateway

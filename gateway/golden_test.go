@@ -1,0 +1,210 @@
+package gateway
+
+import (
+	"bytes"
+	"flag"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// goldenNow is the fixed clock of the golden tests.
+func goldenNow() metav1.Time { return metav1.NewTime(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)) }
+
+type goldenObject struct {
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	Status    any    `json:"status"`
+}
+
+type goldenOutput struct {
+	SkippedKinds   []string         `json:"skippedKinds,omitempty"`
+	GatewayClasses []goldenObject   `json:"gatewayClasses,omitempty"`
+	Gateways       []goldenObject   `json:"gateways,omitempty"`
+	HTTPRoutes     []goldenObject   `json:"httpRoutes,omitempty"`
+	Models         []*model.Gateway `json:"models,omitempty"`
+}
+
+func renderGolden(t *testing.T, in *Input, res *Result) []byte {
+	t.Helper()
+	out := goldenOutput{SkippedKinds: in.SkippedKinds, Models: res.Models}
+	for _, c := range res.GatewayClasses {
+		out.GatewayClasses = append(out.GatewayClasses, goldenObject{Name: c.Name, Status: c.Status})
+	}
+	for _, g := range res.Gateways {
+		out.Gateways = append(out.Gateways, goldenObject{Namespace: g.Namespace, Name: g.Name, Status: g.Status})
+	}
+	for _, r := range res.HTTPRoutes {
+		out.HTTPRoutes = append(out.HTTPRoutes, goldenObject{Namespace: r.Namespace, Name: r.Name, Status: r.Status})
+	}
+	b, err := yaml.Marshal(out)
+	if err != nil {
+		t.Fatalf("marshal result: %v", err)
+	}
+	return b
+}
+
+// goldenOptions reads "# translate: key=value" lines at the top of an input file.
+// Keys: defaultAddress, usableAddresses (comma-separated prefixes),
+// controllerName, supportedFeatures (comma-separated).
+func goldenOptions(t *testing.T, data []byte) Options {
+	t.Helper()
+	opts := Options{DefaultAddress: "127.0.0.1", Now: goldenNow()}
+	for _, line := range strings.Split(string(data), "\n") {
+		rest, ok := strings.CutPrefix(line, "# translate: ")
+		if !ok {
+			continue
+		}
+		k, v, _ := strings.Cut(strings.TrimSpace(rest), "=")
+		switch k {
+		case "defaultAddress":
+			opts.DefaultAddress = v
+		case "controllerName":
+			opts.ControllerName = v
+		case "supportedFeatures":
+			opts.SupportedFeatures = strings.Split(v, ",")
+		case "usableAddresses":
+			var prefixes []netip.Prefix
+			for _, s := range strings.Split(v, ",") {
+				prefixes = append(prefixes, netip.MustParsePrefix(s))
+			}
+			opts.AddressUsable = func(a netip.Addr) bool {
+				return slices.ContainsFunc(prefixes, func(p netip.Prefix) bool { return p.Contains(a) })
+			}
+		default:
+			t.Fatalf("unknown translate option %q", k)
+		}
+	}
+	return opts
+}
+
+func reversed(in *Input) *Input {
+	out := &Input{
+		GatewayClasses:  slices.Clone(in.GatewayClasses),
+		Gateways:        slices.Clone(in.Gateways),
+		HTTPRoutes:      slices.Clone(in.HTTPRoutes),
+		ReferenceGrants: slices.Clone(in.ReferenceGrants),
+		Services:        slices.Clone(in.Services),
+		EndpointSlices:  slices.Clone(in.EndpointSlices),
+		Secrets:         slices.Clone(in.Secrets),
+		Namespaces:      slices.Clone(in.Namespaces),
+		SkippedKinds:    in.SkippedKinds,
+	}
+	slices.Reverse(out.GatewayClasses)
+	slices.Reverse(out.Gateways)
+	slices.Reverse(out.HTTPRoutes)
+	slices.Reverse(out.ReferenceGrants)
+	slices.Reverse(out.Services)
+	slices.Reverse(out.EndpointSlices)
+	slices.Reverse(out.Secrets)
+	slices.Reverse(out.Namespaces)
+	return out
+}
+
+// withResultStatus returns in with the statuses of res, as the API server would
+// hold them after a status write.
+func withResultStatus(in *Input, res *Result) *Input {
+	out := reversed(reversed(in))
+	for i := range out.GatewayClasses {
+		for _, c := range res.GatewayClasses {
+			if c.Name == out.GatewayClasses[i].Name {
+				out.GatewayClasses[i].Status = *c.Status.DeepCopy()
+			}
+		}
+	}
+	for i := range out.Gateways {
+		for _, g := range res.Gateways {
+			if keyOf(&g) == keyOf(&out.Gateways[i]) {
+				out.Gateways[i].Status = *g.Status.DeepCopy()
+			}
+		}
+	}
+	for i := range out.HTTPRoutes {
+		for _, r := range res.HTTPRoutes {
+			if keyOf(&r) == keyOf(&out.HTTPRoutes[i]) {
+				out.HTTPRoutes[i].Status = *r.Status.DeepCopy()
+			}
+		}
+	}
+	return out
+}
+
+func TestGolden(t *testing.T) {
+	inputs, err := filepath.Glob("testdata/*.in.yaml")
+	if err != nil || len(inputs) == 0 {
+		t.Fatalf("no golden inputs: %v", err)
+	}
+	for _, inPath := range inputs {
+		name := strings.TrimSuffix(filepath.Base(inPath), ".in.yaml")
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(inPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, err := DecodeYAML(data)
+			if err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			opts := goldenOptions(t, data)
+			res := Translate(in, opts)
+			got := renderGolden(t, in, res)
+
+			outPath := filepath.Join("testdata", name+".out.yaml")
+			if *update {
+				if err := os.WriteFile(outPath, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				want, err := os.ReadFile(outPath)
+				if err != nil {
+					t.Fatalf("%v (run go test ./gateway -update)", err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("%s differs from the translation (run go test ./gateway -update and review the diff):\n%s", outPath, got)
+				}
+			}
+
+			// The input order must not matter.
+			if again := renderGolden(t, in, Translate(reversed(in), opts)); !bytes.Equal(again, got) {
+				t.Errorf("translating the input in reverse order gives a different result:\n%s", again)
+			}
+			// Translating again with our own status in place and a later clock must
+			// change nothing: unchanged conditions keep their lastTransitionTime.
+			later := opts
+			later.Now = metav1.NewTime(goldenNow().Add(time.Hour))
+			// Routes whose only change was dropping our stale entries are not
+			// returned the second time.
+			again := Translate(withResultStatus(in, res), later)
+			if a, b := renderGolden(t, in, again), renderGolden(t, in, withoutCleanedRoutes(res, opts)); !bytes.Equal(a, b) {
+				t.Errorf("a second translation over the written status differs:\n%s", a)
+			}
+		})
+	}
+}
+
+// withoutCleanedRoutes returns res without the routes that have no status entry of
+// our controller left.
+func withoutCleanedRoutes(res *Result, opts Options) *Result {
+	out := *res
+	out.HTTPRoutes = nil
+	for _, r := range res.HTTPRoutes {
+		if slices.ContainsFunc(r.Status.Parents, func(p gatewayv1.RouteParentStatus) bool {
+			return string(p.ControllerName) == DefaultControllerName || string(p.ControllerName) == opts.ControllerName
+		}) {
+			out.HTTPRoutes = append(out.HTTPRoutes, r)
+		}
+	}
+	return &out
+}

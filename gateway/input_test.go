@@ -1,0 +1,134 @@
+package gateway
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func TestDecodeYAMLErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       []string // substrings of the error
+	}{
+		{
+			name: "unknown field names document and kind",
+			yaml: "apiVersion: v1\nkind: Service\nmetadata: {name: a}\n---\n" +
+				"apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r}\nspec:\n  rule: []\n",
+			want: []string{"document 2", `"HTTPRoute"`, "rule"},
+		},
+		{
+			name: "missing kind",
+			yaml: "apiVersion: v1\nmetadata: {name: a}\n",
+			want: []string{"document 1", "apiVersion and kind are required"},
+		},
+		{
+			name: "list item",
+			yaml: "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Service\n  spec: {ports: 3}\n",
+			want: []string{"document 1 item 1", `"Service"`},
+		},
+		{
+			name: "not an object",
+			yaml: "- a\n- b\n",
+			want: []string{"document 1", "not an object"},
+		},
+		{
+			name: "bad YAML",
+			yaml: "a: [\n",
+			want: []string{"document 1"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in, err := DecodeYAML([]byte(tt.yaml))
+			if err == nil {
+				t.Fatalf("DecodeYAML succeeded: %+v", in)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestDecodeYAMLEmpty(t *testing.T) {
+	for _, s := range []string{"", "---\n", "# only a comment\n", "---\n---\n"} {
+		in, err := DecodeYAML([]byte(s))
+		if err != nil {
+			t.Fatalf("DecodeYAML(%q): %v", s, err)
+		}
+		if len(in.Gateways)+len(in.Other)+len(in.SkippedKinds) != 0 {
+			t.Errorf("DecodeYAML(%q) = %+v; want nothing", s, in)
+		}
+	}
+}
+
+// The quickstart objects must decode and translate to accepted objects.
+func TestQuickstartTranslates(t *testing.T) {
+	files, err := filepath.Glob("../examples/quickstart/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no quickstart files: %v", err)
+	}
+	var all Input
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := DecodeYAML(data)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		all.Append(in)
+	}
+	res := Translate(&all, Options{DefaultAddress: "127.0.0.1"})
+	if len(res.Gateways) == 0 || len(res.Models) != len(res.Gateways) {
+		t.Fatalf("%d gateways, %d models", len(res.Gateways), len(res.Models))
+	}
+	for _, g := range res.Gateways {
+		c := meta.FindStatusCondition(g.Status.Conditions, "Accepted")
+		if c == nil || c.Status != metav1.ConditionTrue {
+			t.Fatalf("Gateway %s: Accepted = %+v", g.Name, c)
+		}
+		// Options.Now was not set: the epoch, never the clock.
+		if c.LastTransitionTime.Unix() != 0 {
+			t.Errorf("Gateway %s: lastTransitionTime %v; want the epoch", g.Name, c.LastTransitionTime)
+		}
+	}
+	for _, r := range res.HTTPRoutes {
+		for _, p := range r.Status.Parents {
+			if c := meta.FindStatusCondition(p.Conditions, "Accepted"); c == nil || c.Status != metav1.ConditionTrue {
+				t.Errorf("HTTPRoute %s: Accepted = %+v", r.Name, c)
+			}
+		}
+	}
+}
+
+func TestAppend(t *testing.T) {
+	a, err := DecodeYAML([]byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := DecodeYAML([]byte("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Append(b)
+	a.Append(nil)
+	if len(a.Services) != 1 || len(a.Other) != 3 {
+		t.Errorf("after Append: %d services, %d other; want 1, 3", len(a.Services), len(a.Other))
+	}
+	if want := []string{"v1/ConfigMap", "v1/Pod"}; !slices.Equal(a.SkippedKinds, want) {
+		t.Errorf("SkippedKinds = %q; want %q", a.SkippedKinds, want)
+	}
+	if a.Other[2].GetName() != "b" || a.Other[2].GetKind() != "ConfigMap" {
+		t.Errorf("Other[2] = %s %s; want ConfigMap b", a.Other[2].GetKind(), a.Other[2].GetName())
+	}
+}

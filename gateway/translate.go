@@ -1,0 +1,150 @@
+package gateway
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+)
+
+// DefaultControllerName is the GatewayClass controllerName this implementation owns.
+const DefaultControllerName = "zlab.co.jp/nghttpx"
+
+// Options parameterise a translation. The zero value is usable.
+type Options struct {
+	// ControllerName selects our GatewayClasses; default DefaultControllerName.
+	ControllerName string
+	// DefaultAddress is assigned to Gateways without spec.addresses ("127.0.0.1" in
+	// standalone mode). Empty means no address is known yet: such Gateways are
+	// translated but not Programmed (AddressNotAssigned).
+	DefaultAddress string
+	// AddressUsable reports whether a static IP address from spec.addresses can be
+	// bound. Nil means every valid IP address is usable.
+	AddressUsable func(netip.Addr) bool
+	// Now is the lastTransitionTime of conditions whose status changes. Translate
+	// never reads the clock; zero means the Unix epoch.
+	Now metav1.Time
+	// SupportedFeatures is copied into GatewayClass status.supportedFeatures (sorted).
+	SupportedFeatures []string
+}
+
+// Result is the outcome of a translation.
+type Result struct {
+	// GatewayClasses whose controllerName is ours, deep copies with status set.
+	GatewayClasses []gatewayv1.GatewayClass
+	// Gateways of our GatewayClasses, deep copies with status set.
+	Gateways []gatewayv1.Gateway
+	// HTTPRoutes that reference one of our Gateways or carry a status entry of our
+	// controller, deep copies in which only our status.parents entries changed.
+	HTTPRoutes []gatewayv1.HTTPRoute
+	// Models holds one resolved model per accepted Gateway that has at least one
+	// programmed listener, sorted by namespace/name.
+	Models []*model.Gateway
+}
+
+// Translate resolves Gateway API objects into per-Gateway models and computes the
+// status of every object we own. It is pure and deterministic: the same Input and
+// Options give the same Result.
+func Translate(in *Input, opts Options) *Result {
+	if opts.ControllerName == "" {
+		opts.ControllerName = DefaultControllerName
+	}
+	if opts.Now.IsZero() {
+		// A condition needs a lastTransitionTime; use the epoch (as the CRD
+		// defaults do) rather than the clock.
+		opts.Now = metav1.Unix(0, 0).Rfc3339Copy()
+	}
+	if in == nil {
+		in = &Input{}
+	}
+	t := &translator{
+		opts:     opts,
+		idx:      newIndex(in),
+		classes:  map[string]*classState{},
+		gateways: map[nsName]*gatewayState{},
+		clusters: map[string]*model.Cluster{},
+	}
+	res := &Result{}
+	for _, c := range t.idx.classes {
+		if string(c.Spec.ControllerName) != opts.ControllerName {
+			continue
+		}
+		cs := t.processClass(c)
+		res.GatewayClasses = append(res.GatewayClasses, *cs.out)
+	}
+	var gws []*gatewayState
+	for _, g := range t.idx.gateways {
+		cs := t.classes[string(g.Spec.GatewayClassName)]
+		if cs == nil {
+			continue
+		}
+		gs := t.processGateway(g, cs)
+		t.gateways[keyOf(g)] = gs
+		gws = append(gws, gs)
+	}
+	for _, r := range t.idx.routes {
+		if out := t.processRoute(r); out != nil {
+			res.HTTPRoutes = append(res.HTTPRoutes, *out)
+		}
+	}
+	for _, gs := range gws {
+		t.finishGateway(gs)
+		res.Gateways = append(res.Gateways, *gs.out)
+		if gs.model != nil {
+			res.Models = append(res.Models, gs.model)
+		}
+	}
+	return res
+}
+
+type translator struct {
+	opts     Options
+	idx      *index
+	classes  map[string]*classState
+	gateways map[nsName]*gatewayState
+	// clusters resolved so far, by name; shared between Gateways.
+	clusters map[string]*model.Cluster
+}
+
+type classState struct {
+	out      *gatewayv1.GatewayClass
+	accepted bool
+}
+
+func (t *translator) processClass(c *gatewayv1.GatewayClass) *classState {
+	out := c.DeepCopy()
+	cs := &classState{out: out, accepted: true}
+	var conds []condition
+	if c.Spec.ParametersRef != nil {
+		cs.accepted = false
+		conds = append(conds, falseCond(string(gatewayv1.GatewayClassConditionStatusAccepted),
+			string(gatewayv1.GatewayClassReasonInvalidParameters),
+			"parametersRef is not supported by this controller; remove it"))
+	} else {
+		conds = append(conds, trueCond(string(gatewayv1.GatewayClassConditionStatusAccepted),
+			string(gatewayv1.GatewayClassReasonAccepted), "GatewayClass is accepted"))
+	}
+	conds = append(conds, trueCond(string(gatewayv1.GatewayClassConditionStatusSupportedVersion),
+		string(gatewayv1.GatewayClassReasonSupportedVersion), "Gateway API version is supported"))
+	out.Status.Conditions = mergeConditions(c.Status.Conditions, conds, nil, c.Generation, t.opts.Now)
+	if len(t.opts.SupportedFeatures) > 0 {
+		fs := slices.Clone(t.opts.SupportedFeatures)
+		slices.Sort(fs)
+		fs = slices.Compact(fs)
+		out.Status.SupportedFeatures = make([]gatewayv1.SupportedFeature, len(fs))
+		for i, f := range fs {
+			out.Status.SupportedFeatures[i] = gatewayv1.SupportedFeature{Name: gatewayv1.FeatureName(f)}
+		}
+	}
+	t.classes[c.Name] = cs
+	return cs
+}
+
+// joinMessages joins condition messages into one sentence list.
+func joinMessages(msgs []string) string {
+	return strings.Join(msgs, "; ")
+}
