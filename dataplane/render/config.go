@@ -1,5 +1,11 @@
 package render
 
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
 // Config is everything one nghttpx needs, split by how a change is applied.
 type Config struct {
 	// Main is the main configuration file. A change needs SIGHUP. It includes
@@ -31,4 +37,31 @@ const (
 	BackendFile      = "backends.conf"
 	RouteTableFile   = "routes.rb"
 	RouteVersionFile = "routes.version"
+
+	// RouterScriptFile is the global mruby program (mruby-file).
+	RouterScriptFile = "router.rb"
+	// RestoreScriptFile is the per-pattern program of every cluster group.
+	RestoreScriptFile = "restore.rb"
+	// FallbackScriptFile is the per-pattern program of the catch-all group.
+	FallbackScriptFile = "fallback.rb"
 )
+
+// RouteVersion is the content of RouteVersionFile for this RouteTable: write it
+// (atomically) after the table, and the routers reload on their next request.
+func (c *Config) RouteVersion() []byte {
+	sum := sha256.Sum256(c.RouteTable)
+	return []byte(hex.EncodeToString(sum[:]) + "\n")
+}
+
+// BackendConf renders groups as the content of BackendFile, which is also the body
+// of POST /api/v1beta1/backendconfig (nghttpx drops a last line without newline).
+func BackendConf(groups []BackendGroup) []byte {
+	var b strings.Builder
+	for _, g := range groups {
+		for _, l := range g.Lines {
+			b.WriteString(l)
+			b.WriteByte('\n')
+		}
+	}
+	return []byte(b.String())
+}

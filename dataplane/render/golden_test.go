@@ -1,0 +1,176 @@
+package render
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// goldenCase is the YAML input of one golden test: the model plus what the model
+// keeps out of YAML (PEM material, as files under testdata) and option overrides.
+type goldenCase struct {
+	Options      *goldenOptions             `json:"options,omitempty"`
+	Certificates map[string]goldenCertFiles `json:"certificates,omitempty"`
+	Gateway      model.Gateway              `json:"gateway"`
+}
+
+type goldenCertFiles struct {
+	Cert string `json:"cert"`
+	Key  string `json:"key"`
+	OCSP string `json:"ocsp,omitempty"` // literal bytes, enough for rendering
+}
+
+type goldenOptions struct {
+	Workers       int    `json:"workers,omitempty"`
+	HealthPort    int    `json:"healthPort,omitempty"`
+	HTTP3         bool   `json:"http3,omitempty"`
+	QUIC          bool   `json:"quic,omitempty"`
+	BPF           bool   `json:"bpf,omitempty"`
+	OCSP          bool   `json:"ocsp,omitempty"`
+	AccessLogFile string `json:"accessLogFile,omitempty"`
+	GraceSeconds  int    `json:"graceSeconds,omitempty"`
+}
+
+const testStateDir = "/var/lib/ngxgw/gw"
+
+func baseOptions() Options {
+	return Options{StateDir: testStateDir, APIPort: 15000}
+}
+
+func loadGolden(t *testing.T, path string) (*model.Gateway, Options) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c goldenCase
+	if err := yaml.UnmarshalStrict(data, &c); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	gw := c.Gateway
+	for i := range gw.Certificates {
+		cert := &gw.Certificates[i]
+		f, ok := c.Certificates[cert.Name]
+		if !ok {
+			t.Fatalf("%s: no PEM files for certificate %q", path, cert.Name)
+		}
+		if cert.CertPEM, err = os.ReadFile(filepath.Join("testdata", f.Cert)); err != nil {
+			t.Fatal(err)
+		}
+		if cert.KeyPEM, err = os.ReadFile(filepath.Join("testdata", f.Key)); err != nil {
+			t.Fatal(err)
+		}
+		cert.OCSPResponse = []byte(f.OCSP)
+	}
+	opts := baseOptions()
+	if o := c.Options; o != nil {
+		opts.Workers = o.Workers
+		opts.HealthPort = o.HealthPort
+		opts.HTTP3 = o.HTTP3
+		opts.Features.QUIC = o.QUIC
+		if o.BPF {
+			opts.Features.BPF = true
+			opts.Features.BPFProgramPath = "/usr/lib/nghttpx/reuseport_kern.o"
+		}
+		if o.OCSP {
+			opts.Features.OCSP = true
+			opts.OCSPFetchProgram = "/usr/libexec/ngxgw-ocsp"
+		}
+		if o.HTTP3 {
+			opts.QUICSecretFile = "/var/lib/ngxgw/quic-secret"
+		}
+		opts.AccessLogFile = o.AccessLogFile
+		opts.GracePeriod = time.Duration(o.GraceSeconds) * time.Second
+	}
+	return &gw, opts
+}
+
+func TestGolden(t *testing.T) {
+	inputs, err := filepath.Glob("testdata/*.model.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inputs) == 0 {
+		t.Fatal("no golden inputs")
+	}
+	for _, in := range inputs {
+		name := strings.TrimSuffix(filepath.Base(in), ".model.yaml")
+		t.Run(name, func(t *testing.T) {
+			gw, opts := loadGolden(t, in)
+			cfg, err := Render(gw, opts)
+			if err != nil {
+				t.Fatalf("Render: %v", err)
+			}
+			// Rendering is deterministic.
+			again, err := Render(gw, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(cfg.Main, again.Main) || !bytes.Equal(cfg.RouteTable, again.RouteTable) ||
+				!bytes.Equal(BackendConf(cfg.Backends), BackendConf(again.Backends)) {
+				t.Fatal("two renders of the same model differ")
+			}
+			checkTable(t, cfg.RouteTable)
+			base := filepath.Join("testdata", name)
+			compareGolden(t, base+".nghttpx.conf", cfg.Main)
+			compareGolden(t, base+".backends.conf", groupsText(cfg.Backends))
+			compareGolden(t, base+".routes.rb", cfg.RouteTable)
+			compareGolden(t, base+".files.txt", filesText(cfg.Files))
+		})
+	}
+}
+
+// groupsText is backends.conf with each group introduced by its key.
+func groupsText(gs []BackendGroup) []byte {
+	var b strings.Builder
+	for _, g := range gs {
+		b.WriteString("# group " + g.Key + "\n")
+		b.Write(BackendConf([]BackendGroup{g}))
+	}
+	return []byte(b.String())
+}
+
+// filesText lists the extra files by name (scripts are static and tested live).
+func filesText(files map[string][]byte) []byte {
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return []byte(strings.Join(names, "\n") + "\n")
+}
+
+func compareGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./dataplane/render -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the rendered output (rerun with -update and review the diff):\n--- got\n%s", path, got)
+	}
+}
+
+func checkTable(t *testing.T, table []byte) {
+	t.Helper()
+	if err := checkRouteTable(table); err != nil {
+		t.Fatalf("route table outside the literal grammar: %v\n%s", err, table)
+	}
+}

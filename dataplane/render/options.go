@@ -1,0 +1,121 @@
+package render
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+)
+
+// Features is what the nghttpx binary and its environment support.
+type Features struct {
+	// QUIC: the binary was built with HTTP/3.
+	QUIC bool
+	// BPF: the process may load the eBPF QUIC steering program from BPFProgramPath.
+	BPF            bool
+	BPFProgramPath string
+	// OCSP: stapling is wanted and OCSPFetchProgram can fetch responses.
+	OCSP bool
+}
+
+// Options are the data-plane settings that do not come from the Gateway model.
+type Options struct {
+	// StateDir is the absolute directory holding every rendered file. It ends up in
+	// configuration lines and Ruby literals, so it is restricted to [A-Za-z0-9/._-].
+	StateDir string
+	// APIPort is the nghttpx backend API frontend on 127.0.0.1.
+	APIPort int
+	// HealthPort, when non-zero, adds a healthmon frontend on 127.0.0.1 (answers 200).
+	HealthPort int
+	// Workers is the number of worker threads (default 1).
+	Workers  int
+	Features Features
+	// HTTP3 adds a QUIC frontend to every HTTPS port when Features.QUIC is set.
+	HTTP3 bool
+	// QUICSecretFile is the shared QUIC keying material (frontend-quic-secret-file).
+	QUICSecretFile string
+	// OCSPFetchProgram is run by nghttpx per certificate when Features.OCSP is set. A
+	// certificate's stapled response is written next to it as <cert>.ocsp.
+	OCSPFetchProgram string
+	// GracePeriod is how long old workers drain after a reload (default 30s).
+	GracePeriod time.Duration
+	// ErrorLogFile defaults to /dev/stderr. AccessLogFile, when set, enables access logs.
+	ErrorLogFile  string
+	AccessLogFile string
+}
+
+const (
+	defaultGracePeriod = 30 * time.Second
+	defaultErrorLog    = "/dev/stderr"
+)
+
+func (o Options) withDefaults() Options {
+	if o.Workers == 0 {
+		o.Workers = 1
+	}
+	if o.GracePeriod == 0 {
+		o.GracePeriod = defaultGracePeriod
+	}
+	if o.ErrorLogFile == "" {
+		o.ErrorLogFile = defaultErrorLog
+	}
+	return o
+}
+
+func (o Options) validate() error {
+	if err := checkFilePath("state directory", o.StateDir); err != nil {
+		return err
+	}
+	if o.APIPort < 1 || o.APIPort > 65535 {
+		return fmt.Errorf("API port %d out of range 1-65535", o.APIPort)
+	}
+	if o.HealthPort < 0 || o.HealthPort > 65535 || (o.HealthPort != 0 && o.HealthPort == o.APIPort) {
+		return fmt.Errorf("health port %d invalid (API port %d)", o.HealthPort, o.APIPort)
+	}
+	if o.Workers < 1 || o.Workers > 256 {
+		return fmt.Errorf("workers %d out of range 1-256", o.Workers)
+	}
+	if o.GracePeriod < 0 {
+		return fmt.Errorf("negative grace period %s", o.GracePeriod)
+	}
+	for _, f := range []struct{ what, path string }{
+		{"error log file", o.ErrorLogFile},
+		{"access log file", o.AccessLogFile},
+		{"QUIC secret file", o.QUICSecretFile},
+		{"OCSP fetch program", o.OCSPFetchProgram},
+		{"BPF program", o.Features.BPFProgramPath},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if err := checkFilePath(f.what, f.path); err != nil {
+			return err
+		}
+	}
+	if o.Features.BPF && o.Features.BPFProgramPath == "" {
+		return fmt.Errorf("BPF enabled without a program path")
+	}
+	if o.Features.OCSP && o.OCSPFetchProgram == "" {
+		return fmt.Errorf("OCSP enabled without a fetch program")
+	}
+	return nil
+}
+
+// checkFilePath accepts absolute, clean paths made of [A-Za-z0-9/._-]: they are
+// written into nghttpx options (where ';', ':' and ',' separate fields) and into Ruby
+// string literals.
+func checkFilePath(what, p string) error {
+	if p == "" || p[0] != '/' || filepath.Clean(p) != p {
+		return fmt.Errorf("%s %q must be an absolute clean path", what, p)
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if !(isAlnum(c) || c == '/' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("%s %q: byte %q not allowed (only [A-Za-z0-9/._-])", what, p, c)
+		}
+	}
+	return nil
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}

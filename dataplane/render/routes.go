@@ -1,0 +1,437 @@
+package render
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+)
+
+// routeTableHeader starts routes.rb; it holds no user data.
+const routeTableHeader = "# nghttpx-gateway route table, read by router.rb and restore.rb. Generated; do not edit.\n"
+
+// Status codes the router answers with itself.
+const (
+	statusInvalidBackend = 500 // Gateway API: invalid backendRefs get 500
+	statusNoEndpoints    = 503 // a Service without ready endpoints
+)
+
+// tableBuilder turns the model's ports into the route table literal and records the
+// backend groups the table refers to.
+type tableBuilder struct {
+	clusters map[string]*model.Cluster
+	groups   map[string]*groupUse // by group key
+	resp     map[string]rbValue   // response header operations by content key
+}
+
+type groupUse struct {
+	cluster *model.Cluster
+	profile profile
+}
+
+func newTableBuilder(gw *model.Gateway) (*tableBuilder, error) {
+	tb := &tableBuilder{
+		clusters: make(map[string]*model.Cluster, len(gw.Clusters)),
+		groups:   map[string]*groupUse{},
+		resp:     map[string]rbValue{},
+	}
+	for i := range gw.Clusters {
+		c := &gw.Clusters[i]
+		if c.Name == "" {
+			return nil, fmt.Errorf("cluster without a name")
+		}
+		if _, dup := tb.clusters[c.Name]; dup {
+			return nil, fmt.Errorf("cluster %q defined twice", c.Name)
+		}
+		tb.clusters[c.Name] = c
+	}
+	return tb, nil
+}
+
+// table renders routes.rb.
+func (tb *tableBuilder) table(gw *model.Gateway) ([]byte, error) {
+	var ports rbHash
+	for _, p := range gw.Ports {
+		pv, err := tb.port(p)
+		if err != nil {
+			return nil, fmt.Errorf("port %d: %w", p.Port, err)
+		}
+		ports = append(ports, rbPair{rbInt(p.Port), pv})
+	}
+	keys := make([]string, 0, len(tb.resp))
+	for k := range tb.resp {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	// [[key, ops], ...] rather than a hash: a long array loads in chunks (rubylit.go).
+	resp := rbArr{}
+	for _, k := range keys {
+		resp = append(resp, rbArr{rbStr(k), tb.resp[k]})
+	}
+	top := rbHash{}
+	top.add("ports", ports)
+	top.add("resp", resp)
+
+	var b strings.Builder
+	b.WriteString(routeTableHeader)
+	writeRuby(&b, top, 0)
+	b.WriteByte('\n')
+	return []byte(b.String()), nil
+}
+
+func (tb *tableBuilder) port(p model.Port) (rbValue, error) {
+	h := rbHash{}
+	h.add("tls", rbBool(p.Protocol == model.ProtocolHTTPS))
+	ls := rbArr{}
+	for _, l := range p.Listeners {
+		if err := checkHostPattern(l.Hostname); err != nil {
+			return nil, fmt.Errorf("listener %s: %w", l.Source.Section, err)
+		}
+		lh := hostMatch(l.Hostname)
+		vhs := rbArr{}
+		for _, vh := range l.VirtualHosts {
+			if err := checkHostPattern(vh.Hostname); err != nil {
+				return nil, fmt.Errorf("listener %s: virtual host: %w", l.Source.Section, err)
+			}
+			vhh := hostMatch(vh.Hostname)
+			rules := rbArr{}
+			for _, r := range vh.Rules {
+				rv, err := tb.rule(p, r)
+				if err != nil {
+					return nil, fmt.Errorf("rule %q: %w", r.Name, err)
+				}
+				rules = append(rules, rv)
+			}
+			vhh.add("rules", rules)
+			vhs = append(vhs, vhh)
+		}
+		lh.add("vhosts", vhs)
+		ls = append(ls, lh)
+	}
+	h.add("listeners", ls)
+	return h, nil
+}
+
+func checkHostPattern(h string) error {
+	if h == "" {
+		return nil
+	}
+	return checkHostname(h, true)
+}
+
+// hostMatch starts a listener or virtual host entry: :host for an exact name,
+// :suffix (".example.com", the host must be longer) for a wildcard, nothing for any.
+func hostMatch(h string) rbHash {
+	e := rbHash{}
+	switch {
+	case h == "":
+	case strings.HasPrefix(h, "*."):
+		e.add("suffix", rbStr(h[1:]))
+	default:
+		e.add("host", rbStr(h))
+	}
+	return e
+}
+
+func (tb *tableBuilder) rule(p model.Port, r model.Rule) (rbValue, error) {
+	h := rbHash{}
+	h.add("name", rbStr(r.Name))
+	if err := tb.match(&h, r.Match); err != nil {
+		return nil, err
+	}
+	if r.Redirect != nil && r.Rewrite != nil {
+		return nil, fmt.Errorf("redirect and rewrite on one rule")
+	}
+	if r.Redirect != nil {
+		rd, err := redirect(p, r)
+		if err != nil {
+			return nil, fmt.Errorf("redirect: %w", err)
+		}
+		h.add("redirect", rd)
+		return h, nil
+	}
+	if r.DirectStatus != 0 {
+		if r.DirectStatus < 200 || r.DirectStatus > 599 {
+			return nil, fmt.Errorf("direct status %d out of range 200-599", r.DirectStatus)
+		}
+		h.add("status", rbInt(r.DirectStatus))
+		return h, nil
+	}
+	if r.Rewrite != nil {
+		rw, err := rewrite(r)
+		if err != nil {
+			return nil, fmt.Errorf("rewrite: %w", err)
+		}
+		h.add("rewrite", rw)
+	}
+	prof, err := profileOf(r.Timeouts)
+	if err != nil {
+		return nil, err
+	}
+	backends := rbArr{}
+	for i, wb := range r.Backends {
+		bv, err := tb.backend(r, wb, prof)
+		if err != nil {
+			return nil, fmt.Errorf("backend %d: %w", i, err)
+		}
+		if bv != nil {
+			backends = append(backends, bv)
+		}
+	}
+	if len(backends) == 0 {
+		// No backend can take traffic: Gateway API answers 500.
+		h.add("status", rbInt(statusInvalidBackend))
+		return h, nil
+	}
+	h.add("backends", backends)
+	return h, nil
+}
+
+func (tb *tableBuilder) match(h *rbHash, m model.Match) error {
+	switch m.Path.Type {
+	case model.PathExact:
+		if err := checkPath(m.Path.Value, "?"); err != nil {
+			return fmt.Errorf("path match: %w", err)
+		}
+		h.add("path", rbArr{rbSym("exact"), rbStr(m.Path.Value)})
+	case model.PathPrefix:
+		if err := checkPath(m.Path.Value, "?"); err != nil {
+			return fmt.Errorf("path match: %w", err)
+		}
+		// Element-wise prefix: the router compares without the trailing slash.
+		h.add("path", rbArr{rbSym("prefix"), rbStr(strings.TrimRight(m.Path.Value, "/"))})
+	default:
+		return fmt.Errorf("path match type %q not supported", m.Path.Type)
+	}
+	if m.Method != "" {
+		if err := checkMethod(m.Method); err != nil {
+			return err
+		}
+		h.add("method", rbStr(m.Method))
+	}
+	if len(m.Headers) > 0 {
+		seen := map[string]bool{}
+		hs := rbArr{}
+		for _, nv := range m.Headers {
+			n, err := headerName(nv.Name)
+			if err != nil {
+				return fmt.Errorf("header match: %w", err)
+			}
+			if err := checkHeaderValue(nv.Value); err != nil {
+				return fmt.Errorf("header match %s: %w", n, err)
+			}
+			if seen[n] { // Gateway API: only the first entry of a name counts
+				continue
+			}
+			seen[n] = true
+			hs = append(hs, rbArr{rbStr(n), rbStr(nv.Value)})
+		}
+		h.add("headers", hs)
+	}
+	if len(m.QueryParams) > 0 {
+		seen := map[string]bool{}
+		qs := rbArr{}
+		for _, nv := range m.QueryParams {
+			if err := checkQueryPart("name", nv.Name, true); err != nil {
+				return err
+			}
+			if err := checkQueryPart("value", nv.Value, false); err != nil {
+				return err
+			}
+			if seen[nv.Name] {
+				continue
+			}
+			seen[nv.Name] = true
+			qs = append(qs, rbArr{rbStr(nv.Name), rbStr(nv.Value)})
+		}
+		h.add("query", qs)
+	}
+	return nil
+}
+
+// pathModifier renders [:full, "/x"] or [:prefix, "/x"] (replacement without its
+// trailing slash; "" strips the matched prefix).
+func pathModifier(pm *model.PathModifier, m model.Match) (rbValue, error) {
+	switch pm.Type {
+	case model.ReplaceFullPath:
+		if err := checkPath(pm.Value, "?"); err != nil {
+			return nil, err
+		}
+		return rbArr{rbSym("full"), rbStr(pm.Value)}, nil
+	case model.ReplacePrefixMatch:
+		if m.Path.Type != model.PathPrefix {
+			return nil, fmt.Errorf("ReplacePrefixMatch needs a PathPrefix match, rule has %q", m.Path.Type)
+		}
+		if pm.Value != "" {
+			if err := checkPath(pm.Value, "?"); err != nil {
+				return nil, err
+			}
+		}
+		return rbArr{rbSym("prefix"), rbStr(strings.TrimRight(pm.Value, "/"))}, nil
+	}
+	return nil, fmt.Errorf("path modifier type %q not supported", pm.Type)
+}
+
+// redirect resolves scheme and port now: the listener's port and protocol are known,
+// so the router only fills in the request's host and path.
+func redirect(p model.Port, r model.Rule) (rbValue, error) {
+	rd := r.Redirect
+	h := rbHash{}
+	scheme := "http"
+	if p.Protocol == model.ProtocolHTTPS {
+		scheme = "https"
+	}
+	port := p.Port
+	if rd.Scheme != nil {
+		switch *rd.Scheme {
+		case "http":
+			port = 80
+		case "https":
+			port = 443
+		default:
+			return nil, fmt.Errorf("scheme %q not supported", *rd.Scheme)
+		}
+		scheme = *rd.Scheme
+	}
+	if rd.Port != nil {
+		if err := checkPort(*rd.Port); err != nil {
+			return nil, err
+		}
+		port = *rd.Port
+	}
+	h.add("scheme", rbStr(scheme))
+	if rd.Hostname != nil {
+		if err := checkHostname(*rd.Hostname, false); err != nil {
+			return nil, err
+		}
+		h.add("host", rbStr(*rd.Hostname))
+	}
+	// Gateway API: no port in Location for http:80 and https:443.
+	if !(scheme == "http" && port == 80 || scheme == "https" && port == 443) {
+		h.add("port", rbInt(port))
+	}
+	if rd.Path != nil {
+		pm, err := pathModifier(rd.Path, r.Match)
+		if err != nil {
+			return nil, err
+		}
+		h.add("path", pm)
+	}
+	code := rd.StatusCode
+	if code == 0 {
+		code = 302
+	}
+	switch code {
+	case 301, 302, 303, 307, 308:
+	default:
+		return nil, fmt.Errorf("status code %d not supported", code)
+	}
+	h.add("status", rbInt(code))
+	return h, nil
+}
+
+func rewrite(r model.Rule) (rbValue, error) {
+	h := rbHash{}
+	if r.Rewrite.Hostname != nil {
+		if err := checkHostname(*r.Rewrite.Hostname, false); err != nil {
+			return nil, err
+		}
+		h.add("host", rbStr(*r.Rewrite.Hostname))
+	}
+	if r.Rewrite.Path != nil {
+		pm, err := pathModifier(r.Rewrite.Path, r.Match)
+		if err != nil {
+			return nil, err
+		}
+		h.add("path", pm)
+	}
+	return h, nil
+}
+
+// backend renders one backendRef, or nil when its weight is 0.
+func (tb *tableBuilder) backend(r model.Rule, wb model.WeightedBackend, prof profile) (rbValue, error) {
+	if wb.Weight < 0 || wb.Weight > 1000000 {
+		return nil, fmt.Errorf("weight %d out of range 0-1000000", wb.Weight)
+	}
+	reqOps, err := headerOps(r.RequestHeaders, wb.RequestHeaders)
+	if err != nil {
+		return nil, fmt.Errorf("request header modifier: %w", err)
+	}
+	respOps, err := headerOps(r.ResponseHeaders, wb.ResponseHeaders)
+	if err != nil {
+		return nil, fmt.Errorf("response header modifier: %w", err)
+	}
+	if wb.Weight == 0 {
+		return nil, nil
+	}
+	h := rbHash{}
+	h.add("weight", rbInt(wb.Weight))
+	if wb.Invalid {
+		h.add("status", rbInt(statusInvalidBackend))
+		return h, nil
+	}
+	c, ok := tb.clusters[wb.Cluster]
+	if !ok || wb.Cluster == "" {
+		return nil, fmt.Errorf("cluster %q not in the Gateway's clusters", wb.Cluster)
+	}
+	if len(c.Endpoints) == 0 {
+		h.add("status", rbInt(statusNoEndpoints))
+		return h, nil
+	}
+	key := groupKey(c.Name, prof)
+	tb.groups[key] = &groupUse{cluster: c, profile: prof}
+	h.add("cluster", rbStr(key))
+	if len(reqOps) > 0 {
+		h.add("req", reqOps)
+	}
+	if len(respOps) > 0 {
+		k := contentKey(respOps)
+		tb.resp[k] = respOps
+		h.add("resp", rbStr(k))
+	}
+	return h, nil
+}
+
+// headerOps flattens rule-level then backendRef-level modifiers into
+// [[:set, name, value], [:add, name, value], [:remove, name]] applied in order.
+func headerOps(mods ...*model.HeaderModifier) (rbArr, error) {
+	ops := rbArr{}
+	for _, m := range mods {
+		if m == nil {
+			continue
+		}
+		for _, l := range []struct {
+			op  string
+			nvs []model.NameValue
+		}{{"set", m.Set}, {"add", m.Add}} {
+			for _, nv := range l.nvs {
+				n, err := headerName(nv.Name)
+				if err != nil {
+					return nil, err
+				}
+				if err := checkHeaderValue(nv.Value); err != nil {
+					return nil, fmt.Errorf("%s: %w", n, err)
+				}
+				ops = append(ops, rbArr{rbSym(l.op), rbStr(n), rbStr(nv.Value)})
+			}
+		}
+		for _, name := range m.Remove {
+			n, err := headerName(name)
+			if err != nil {
+				return nil, err
+			}
+			ops = append(ops, rbArr{rbSym("remove"), rbStr(n)})
+		}
+	}
+	return ops, nil
+}
+
+// contentKey names response header operations by their content, so a key read by
+// restore.rb means the same operations in every version of the table.
+func contentKey(v rbValue) string {
+	sum := sha256.Sum256([]byte(flatRuby(v)))
+	return "r" + hex.EncodeToString(sum[:8])
+}

@@ -1,0 +1,236 @@
+# The router: nghttpx's global mruby program. For every request it finds the rule in
+# the route table (routes.rb, reloaded when routes.version changes) and either answers
+# directly (redirect, fixed status, 404) or steers the request to the rule's backend
+# group by rewriting the path to the cluster's synthetic pattern /__ngxgw/<key>/.
+# restore.rb, run by that group, puts the real path back (x-ngxgw-path).
+class NgxgwRouter
+  INTERNAL = "x-ngxgw-"
+
+  def initialize(dir, pass_ports)
+    @routes_path = dir + "/routes.rb"
+    @version_path = dir + "/routes.version"
+    @pass = pass_ports
+    @version = nil
+    @ports = nil
+  end
+
+  def on_req(env)
+    port = env.server_port
+    return if @pass.include?(port) # backend API and health frontends
+    begin
+      route(env, port)
+    rescue => e
+      # Never let an exception reach nghttpx: answer 500 and keep serving.
+      begin
+        reply(env, 500, "internal error\n")
+      rescue
+      end
+    end
+  end
+
+  # reload reads the table when the version file changed. A table that fails to load
+  # leaves the previous one in place until the next version.
+  def reload
+    v = nil
+    begin
+      v = File.read(@version_path)
+    rescue
+      return
+    end
+    return if v == @version
+    @version = v
+    t = eval(File.read(@routes_path))
+    @ports = t[:ports]
+  rescue
+  end
+
+  def reply(env, status, body)
+    resp = env.resp
+    resp.status = status
+    resp.set_header("content-type", "text/plain; charset=utf-8") if body.size > 0
+    resp.return(body)
+  end
+
+  def route(env, port)
+    reload
+    ports = @ports
+    return reply(env, 503, "no route table\n") unless ports
+    p = ports[port]
+    return reply(env, 404, "not found\n") unless p
+    req = env.req
+    hdrs = req.headers
+    hdrs.keys.each do |k|
+      if k.start_with?(INTERNAL)
+        req.set_header(k, [])
+        hdrs.delete(k)
+      end
+    end
+    host = norm_host(req.authority)
+    ls = p[:listeners]
+    li = find_listener(ls, host)
+    if p[:tls]
+      sni = env.tls_sni
+      if sni && sni.size > 0 && find_listener(ls, norm_host(sni)) != li
+        return reply(env, 421, "misdirected request\n")
+      end
+    end
+    return reply(env, 404, "not found\n") unless li
+    full = req.path
+    q = full.index("?")
+    path = q ? full[0, q] : full
+    query = q ? full[q + 1, full.size] : nil
+    ls[li][:vhosts].each do |vh|
+      next unless host_ok(vh, host)
+      vh[:rules].each do |r|
+        if match?(r, req, path, query, hdrs)
+          return apply(env, p, r, host, path, query, full)
+        end
+      end
+    end
+    reply(env, 404, "not found\n")
+  end
+
+  # norm_host lower-cases the host and drops the port and a trailing dot.
+  def norm_host(a)
+    return "" if a.nil? || a.size == 0
+    if a[0] == "["
+      e = a.index("]")
+      h = e ? a[0, e + 1] : a
+    else
+      c = a.index(":")
+      h = c ? a[0, c] : a
+    end
+    h = h[0, h.size - 1] if h.size > 1 && h[h.size - 1] == "."
+    h.downcase
+  end
+
+  # host_ok: :host is an exact name, :suffix a wildcard's ".domain" (at least one more
+  # character in front), neither matches any host.
+  def host_ok(e, host)
+    x = e[:host]
+    return x == host if x
+    s = e[:suffix]
+    return host.size > s.size && host.end_with?(s) if s
+    true
+  end
+
+  def find_listener(ls, host)
+    i = 0
+    while i < ls.size
+      return i if host_ok(ls[i], host)
+      i += 1
+    end
+    nil
+  end
+
+  def match?(r, req, path, query, hdrs)
+    pm = r[:path]
+    v = pm[1]
+    if pm[0] == :exact
+      return false unless path == v
+    else
+      # Element-wise prefix; v has no trailing slash ("" for "/").
+      return false unless v.size == 0 || path == v || (path.start_with?(v) && path[v.size] == "/")
+    end
+    m = r[:method]
+    return false if m && req.method != m
+    hs = r[:headers]
+    if hs
+      hs.each do |h|
+        vals = hdrs[h[0]]
+        return false unless vals && vals.join(",") == h[1]
+      end
+    end
+    qs = r[:query]
+    if qs
+      params = parse_query(query)
+      qs.each do |x|
+        return false unless params[x[0]] == x[1]
+      end
+    end
+    true
+  end
+
+  # parse_query maps each parameter name to its first raw value.
+  def parse_query(q)
+    h = {}
+    return h unless q
+    q.split("&").each do |kv|
+      e = kv.index("=")
+      k = e ? kv[0, e] : kv
+      h[k] = (e ? kv[e + 1, kv.size] : "") unless h.key?(k)
+    end
+    h
+  end
+
+  def apply(env, p, r, host, path, query, full)
+    rd = r[:redirect]
+    return redirect(env, r, rd, host, path, query, full) if rd
+    st = r[:status]
+    return reply(env, st, "") if st
+    b = pick(r)
+    st = b[:status]
+    return reply(env, st, st == 503 ? "no healthy upstream\n" : "") if st
+    req = env.req
+    ops = b[:req]
+    mod_headers(req, ops) if ops
+    rw = r[:rewrite]
+    if rw
+      req.authority = rw[:host] if rw[:host]
+      full = new_path(rw[:path], r, path) + (query ? "?" + query : "") if rw[:path]
+    end
+    req.set_header("x-ngxgw-path", full)
+    req.set_header("x-ngxgw-resp", b[:resp]) if b[:resp]
+    req.path = "/__ngxgw/" + b[:cluster] + "/"
+  end
+
+  # new_path applies [:full, p] or [:prefix, replacement] to the matched path.
+  def new_path(pm, r, path)
+    return pm[1] if pm[0] == :full
+    rest = path[r[:path][1].size, path.size] || ""
+    np = pm[1] + rest
+    np.size == 0 ? "/" : np
+  end
+
+  def redirect(env, r, rd, host, path, query, full)
+    loc = rd[:scheme] + "://" + (rd[:host] || host)
+    loc += ":" + rd[:port].to_s if rd[:port]
+    loc += rd[:path] ? new_path(rd[:path], r, path) + (query ? "?" + query : "") : full
+    resp = env.resp
+    resp.status = rd[:status]
+    resp.set_header("location", loc)
+    resp.return("")
+  end
+
+  # pick is smooth weighted round robin, per worker, reset when the table reloads.
+  def pick(r)
+    bs = r[:backends]
+    return bs[0] if bs.size == 1
+    cur = r[:wrr]
+    unless cur
+      cur = r[:wrr] = Array.new(bs.size, 0)
+      r[:total] = bs.inject(0) { |s, b| s + b[:weight] }
+    end
+    best = 0
+    i = 0
+    while i < bs.size
+      cur[i] += bs[i][:weight]
+      best = i if cur[i] > cur[best]
+      i += 1
+    end
+    cur[best] -= r[:total]
+    bs[best]
+  end
+
+  def mod_headers(req, ops)
+    ops.each do |op|
+      case op[0]
+      when :set then req.set_header(op[1], op[2])
+      when :add then req.add_header(op[1], op[2])
+      else req.set_header(op[1], [])
+      end
+    end
+  end
+end
+
+NgxgwRouter.new(NGXGW_STATE_DIR, NGXGW_PASS_PORTS)

@@ -1,0 +1,59 @@
+# nghttpx-gateway route table, read by router.rb and restore.rb. Generated; do not edit.
+{
+  :ports => {
+    80 => {
+      :tls => false,
+      :listeners => [
+        {
+          :vhosts => [
+            {
+              :rules => [
+                {
+                  :name => "httproute/default/to-https/rule/0/match/0",
+                  :path => [:prefix, ""],
+                  :redirect => {:scheme => "https", :status => 301},
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    },
+    443 => {
+      :tls => true,
+      :listeners => [
+        {
+          :host => "a.example.com",
+          :vhosts => [
+            {
+              :host => "a.example.com",
+              :rules => [
+                {
+                  :name => "httproute/default/a/rule/0/match/0",
+                  :path => [:prefix, ""],
+                  :backends => [{:weight => 1, :cluster => "svc-default-a-80-3084b952"}],
+                },
+              ],
+            },
+          ],
+        },
+        {
+          :host => "b.example.com",
+          :vhosts => [
+            {
+              :host => "b.example.com",
+              :rules => [
+                {
+                  :name => "httproute/default/b/rule/0/match/0",
+                  :path => [:prefix, ""],
+                  :backends => [{:weight => 1, :cluster => "svc-default-b-80-db4c7251"}],
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    },
+  },
+  :resp => [],
+}
