@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"slices"
-	"strings"
 
 	"sigs.k8s.io/yaml"
 
@@ -45,7 +43,7 @@ func (o *Output) YAML() ([]byte, error) {
 		if g.Config != nil {
 			d.Config = map[string]string{
 				render.MainFile:       string(g.Config.Main),
-				render.BackendFile:    string(BackendFile(g.Config.Backends)),
+				render.BackendFile:    string(render.BackendConf(g.Config.Backends)),
 				render.RouteTableFile: string(g.Config.RouteTable),
 			}
 			d.Files = map[string]string{}
@@ -71,19 +69,4 @@ func (o *Output) YAML() ([]byte, error) {
 		buf.Write(b)
 	}
 	return buf.Bytes(), nil
-}
-
-// BackendFile is the backends.conf content for groups: sorted by key, every line
-// newline-terminated (the backend API drops an unterminated last line).
-func BackendFile(groups []render.BackendGroup) []byte {
-	gs := slices.Clone(groups)
-	slices.SortFunc(gs, func(a, b render.BackendGroup) int { return strings.Compare(a.Key, b.Key) })
-	var b bytes.Buffer
-	for _, g := range gs {
-		for _, l := range g.Lines {
-			b.WriteString(l)
-			b.WriteByte('\n')
-		}
-	}
-	return b.Bytes()
 }
