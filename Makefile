@@ -32,6 +32,10 @@ integration: echo
 	@n=$$(bash hack/build-nghttpx.sh $(CACHE_DIR) | tail -n 1) && \
 	NGHTTPX_BIN=$$n ECHO_BIN=$(ECHO_BIN) $(GO) test -tags integration -count=1 ./dataplane/... ./cmd/...
 
+run: build echo
+	@n=$$(bash hack/build-nghttpx.sh $(CACHE_DIR) | tail -n 1) && \
+	bash hack/run-quickstart.sh $(BIN) $$n $(ECHO_BIN)
+
 fuzz:
 	$(GO) test ./dataplane/render -run '^$$' -fuzz FuzzRender -fuzztime 20s
 

@@ -26,7 +26,7 @@ type DataPlane interface {
 }
 
 // StartFunc starts a data plane with its first configuration.
-type StartFunc func(ctx context.Context, stateDir string, apiPort int, cfg *render.Config) (DataPlane, error)
+type StartFunc func(ctx context.Context, stateDir string, cfg *render.Config) (DataPlane, error)
 
 // Runner serves the Gateways of a config directory.
 type Runner struct {
@@ -159,7 +159,7 @@ func (r *Runner) sync(ctx context.Context, in *gateway.Input) {
 		}
 		var err error
 		if inst.dp == nil {
-			inst.dp, err = r.Start(ctx, g.StateDir, inst.apiPort, g.Config)
+			inst.dp, err = r.Start(ctx, g.StateDir, g.Config)
 			if err != nil {
 				inst.dp = nil
 			} else {

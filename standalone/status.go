@@ -70,7 +70,12 @@ func conditions(cs []metav1.Condition) string {
 	var parts []string
 	for _, c := range cs {
 		s := fmt.Sprintf("%s=%s", c.Type, c.Status)
-		if c.Status != metav1.ConditionTrue {
+		// Conflicted is the one condition whose True is the problem.
+		bad := c.Status != metav1.ConditionTrue
+		if c.Type == "Conflicted" {
+			bad = c.Status != metav1.ConditionFalse
+		}
+		if bad {
 			s += fmt.Sprintf(" (%s: %s)", c.Reason, c.Message)
 		}
 		parts = append(parts, s)

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/go-logr/logr"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/features"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/nghttpx"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
+	"github.com/nghttpx-gateway/nghttpx-gateway/standalone"
+)
+
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configDir := fs.String("config", "", "directory of YAML files with Gateway API objects, Services, EndpointSlices and Secrets (required)")
+	stateDir := fs.String("state-dir", defaultStateDir(), "directory for nghttpx's files, one subdirectory per Gateway")
+	binary := fs.String("nghttpx", "", "nghttpx binary (default: $NGHTTPX_BIN, then the one `make nghttpx` built, then PATH)")
+	workers := fs.Int("workers", 1, "nghttpx worker threads per Gateway")
+	verbose := fs.Bool("v", false, "verbose logs")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *configDir == "" {
+		return errors.New("--config is required: the directory holding your Gateway, HTTPRoute, Service and EndpointSlice YAML files")
+	}
+	log := newLogger(stderr, *verbose)
+	ctx = logr.NewContext(ctx, log)
+
+	bin := *binary
+	if bin == "" {
+		var err error
+		if bin, err = nghttpx.Find(); err != nil {
+			return err
+		}
+	}
+	state, err := filepath.Abs(*stateDir)
+	if err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		return fmt.Errorf("create state directory: %w", err)
+	}
+	feat, err := features.Detect(ctx, bin)
+	if err != nil {
+		return fmt.Errorf("probe nghttpx %s: %w", bin, err)
+	}
+	for _, r := range feat.Reasons {
+		log.Info("data plane feature unavailable", "reason", r)
+	}
+	if !feat.MRuby {
+		return fmt.Errorf("nghttpx %s has no mruby, which routing needs: run `make nghttpx` to build one", bin)
+	}
+	log.Info("data plane", "nghttpx", bin, "version", feat.Version, "http3", feat.HTTP3, "bpf", feat.BPF)
+
+	rf := feat.Render()
+	rf.OCSP = false // stapling needs the fetch program that comes with OCSP support
+	r := &standalone.Runner{
+		ConfigDir: *configDir,
+		StateDir:  state,
+		Render:    render.Options{Workers: *workers, Features: rf},
+		Log:       log,
+		Out:       stdout,
+		Start: func(ctx context.Context, dir string, cfg *render.Config) (standalone.DataPlane, error) {
+			a, err := apply.New(apply.Options{Binary: bin, StateDir: dir, Log: log.WithValues("stateDir", dir)})
+			if err != nil {
+				return nil, err
+			}
+			if err := a.Start(ctx, *cfg); err != nil {
+				return nil, err
+			}
+			return applier{a}, nil
+		},
+	}
+	return r.Run(ctx)
+}
+
+// applier adapts apply.Applier to the runner's interface.
+type applier struct{ a *apply.Applier }
+
+func (a applier) Apply(ctx context.Context, cfg *render.Config) error { return a.a.Apply(ctx, *cfg) }
+func (a applier) Stop(ctx context.Context) error                      { return a.a.Stop(ctx) }
+
+func defaultStateDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "nghttpx-gateway", "run")
+	}
+	return filepath.Join(os.TempDir(), "nghttpx-gateway")
+}
