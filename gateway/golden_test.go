@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"net/netip"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
 
@@ -100,7 +102,11 @@ func reversed(in *Input) *Input {
 		EndpointSlices:  slices.Clone(in.EndpointSlices),
 		Secrets:         slices.Clone(in.Secrets),
 		Namespaces:      slices.Clone(in.Namespaces),
-		SkippedKinds:    in.SkippedKinds,
+		Extensions: Extensions{
+			Rules:    slices.Clone(in.Extensions.Rules),
+			Backends: slices.Clone(in.Extensions.Backends),
+		},
+		SkippedKinds: in.SkippedKinds,
 	}
 	slices.Reverse(out.GatewayClasses)
 	slices.Reverse(out.Gateways)
@@ -111,6 +117,33 @@ func reversed(in *Input) *Input {
 	slices.Reverse(out.Secrets)
 	slices.Reverse(out.Namespaces)
 	return out
+}
+
+// Test inputs give Extensions as a document of this kind, with the Extensions as
+// its spec, since they are not a Kubernetes object.
+const extensionsAPIVersion, extensionsKind = "test.nghttpx-gateway.io/v1", "Extensions"
+
+// takeExtensions moves Extensions documents from in.Other into in.Extensions.
+func takeExtensions(t *testing.T, in *Input) {
+	t.Helper()
+	var rest []unstructured.Unstructured
+	for _, u := range in.Other {
+		if u.GetAPIVersion() != extensionsAPIVersion || u.GetKind() != extensionsKind {
+			rest = append(rest, u)
+			continue
+		}
+		b, err := json.Marshal(u.Object["spec"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e Extensions
+		if err := json.Unmarshal(b, &e); err != nil {
+			t.Fatalf("decode Extensions: %v", err)
+		}
+		in.Extensions.append(&e)
+	}
+	in.Other = rest
+	in.SkippedKinds = slices.DeleteFunc(in.SkippedKinds, func(k string) bool { return k == extensionsAPIVersion+"/"+extensionsKind })
 }
 
 // withResultStatus returns in with the statuses of res, as the API server would
@@ -157,6 +190,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("decode: %v", err)
 			}
+			takeExtensions(t, in)
 			opts := goldenOptions(t, data)
 			res := Translate(in, opts)
 			got := renderGolden(t, in, res)

@@ -46,6 +46,7 @@ type index struct {
 	slices map[nsName][]*discoveryv1.EndpointSlice
 	// grants by the namespace they live in (the target namespace), sorted by name.
 	grants map[string][]*gatewayv1beta1.ReferenceGrant
+	ext    extensionIndex
 }
 
 // dedupSorted returns pointers to the last occurrence of each key, sorted by key.
@@ -70,6 +71,7 @@ func newIndex(in *Input) *index {
 		namespaces:   map[string]*corev1.Namespace{},
 		slices:       map[nsName][]*discoveryv1.EndpointSlice{},
 		grants:       map[string][]*gatewayv1beta1.ReferenceGrant{},
+		ext:          newExtensionIndex(&in.Extensions),
 	}
 	x.classes = dedupSorted(in.GatewayClasses, func(c *gatewayv1.GatewayClass) nsName { return nsName{Name: c.Name} })
 	x.gateways = dedupSorted(in.Gateways, func(g *gatewayv1.Gateway) nsName { return keyOf(g) })

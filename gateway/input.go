@@ -12,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -33,8 +34,17 @@ type Input struct {
 	EndpointSlices  []discoveryv1.EndpointSlice
 	Secrets         []corev1.Secret
 	Namespaces      []corev1.Namespace
-	// Other holds every object of a kind the translator does not use (Ingress,
-	// GRPCRoute, ConfigMap, ...), kept for other front-ends such as the Ingress shim.
+	// Ingresses, IngressClasses and ConfigMaps are not used by Translate; they are
+	// decoded for the Ingress shim (package ingressshim), which turns them into
+	// GatewayClasses, Gateways, HTTPRoutes, ReferenceGrants and Extensions.
+	Ingresses      []networkingv1.Ingress
+	IngressClasses []networkingv1.IngressClass
+	ConfigMaps     []corev1.ConfigMap
+	// Extensions carry nghttpx settings for individual HTTPRoute rules and
+	// backendRefs that Gateway API cannot express (filled by the Ingress shim).
+	Extensions Extensions
+	// Other holds every object of a kind the translator does not use and that has
+	// no field above (GRPCRoute, ...).
 	Other []unstructured.Unstructured
 	// SkippedKinds lists "apiVersion/Kind" of the objects in Other, sorted, unique.
 	SkippedKinds []string
@@ -53,6 +63,10 @@ func (in *Input) Append(other *Input) {
 	in.EndpointSlices = append(in.EndpointSlices, other.EndpointSlices...)
 	in.Secrets = append(in.Secrets, other.Secrets...)
 	in.Namespaces = append(in.Namespaces, other.Namespaces...)
+	in.Ingresses = append(in.Ingresses, other.Ingresses...)
+	in.IngressClasses = append(in.IngressClasses, other.IngressClasses...)
+	in.ConfigMaps = append(in.ConfigMaps, other.ConfigMaps...)
+	in.Extensions.append(&other.Extensions)
 	in.Other = append(in.Other, other.Other...)
 	for _, k := range other.SkippedKinds {
 		in.addSkippedKind(k)
@@ -68,8 +82,10 @@ func (in *Input) addSkippedKind(k string) {
 
 // DecodeYAML reads a stream of YAML (or JSON) documents separated by "---". A
 // document may also be a List (kind: List, or a typed list such as HTTPRouteList)
-// whose items are decoded one by one. Objects of kinds the translator does not use
-// go to Other; unknown fields are an error, so typos do not pass silently.
+// whose items are decoded one by one. Ingresses, IngressClasses and ConfigMaps
+// (networking.k8s.io/v1, v1) go to their own slices for the Ingress shim; other
+// kinds the translator does not use go to Other; unknown fields are an error, so
+// typos do not pass silently.
 func DecodeYAML(data []byte) (*Input, error) {
 	d := newDecoder()
 	in := &Input{}
@@ -98,7 +114,7 @@ func newDecoder() *decoder {
 	s := runtime.NewScheme()
 	// AddToScheme only fails on conflicting registrations, which these are not.
 	for _, add := range []func(*runtime.Scheme) error{
-		corev1.AddToScheme, discoveryv1.AddToScheme, gatewayv1.Install, gatewayv1beta1.Install,
+		corev1.AddToScheme, discoveryv1.AddToScheme, networkingv1.AddToScheme, gatewayv1.Install, gatewayv1beta1.Install,
 	} {
 		if err := add(s); err != nil {
 			panic(fmt.Sprintf("building scheme: %v", err))
@@ -224,6 +240,12 @@ func (in *Input) add(obj runtime.Object, gvk schema.GroupVersionKind, where stri
 		in.Secrets = append(in.Secrets, *o)
 	case *corev1.Namespace:
 		in.Namespaces = append(in.Namespaces, *o)
+	case *corev1.ConfigMap:
+		in.ConfigMaps = append(in.ConfigMaps, *o)
+	case *networkingv1.Ingress:
+		in.Ingresses = append(in.Ingresses, *o)
+	case *networkingv1.IngressClass:
+		in.IngressClasses = append(in.IngressClasses, *o)
 	default:
 		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 		if err != nil {

@@ -112,23 +112,30 @@ func TestQuickstartTranslates(t *testing.T) {
 }
 
 func TestAppend(t *testing.T) {
-	a, err := DecodeYAML([]byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n"))
+	a, err := DecodeYAML([]byte("apiVersion: v1\nkind: Endpoints\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n" +
+		"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := DecodeYAML([]byte("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n"))
+	b, err := DecodeYAML([]byte("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n---\napiVersion: v1\nkind: Endpoints\nmetadata: {name: b}\n" +
+		"---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: i}\n---\napiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: ic}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	b.Extensions.Rules = []RuleExtension{{RuleRef: RuleRef{Name: "r"}, DirectStatus: 404}}
 	a.Append(b)
 	a.Append(nil)
 	if len(a.Services) != 1 || len(a.Other) != 3 {
 		t.Errorf("after Append: %d services, %d other; want 1, 3", len(a.Services), len(a.Other))
 	}
-	if want := []string{"v1/ConfigMap", "v1/Pod"}; !slices.Equal(a.SkippedKinds, want) {
+	if want := []string{"v1/Endpoints", "v1/Pod"}; !slices.Equal(a.SkippedKinds, want) {
 		t.Errorf("SkippedKinds = %q; want %q", a.SkippedKinds, want)
 	}
-	if a.Other[2].GetName() != "b" || a.Other[2].GetKind() != "ConfigMap" {
-		t.Errorf("Other[2] = %s %s; want ConfigMap b", a.Other[2].GetKind(), a.Other[2].GetName())
+	if a.Other[2].GetName() != "b" || a.Other[2].GetKind() != "Endpoints" {
+		t.Errorf("Other[2] = %s %s; want Endpoints b", a.Other[2].GetKind(), a.Other[2].GetName())
+	}
+	if len(a.ConfigMaps) != 1 || len(a.Ingresses) != 1 || len(a.IngressClasses) != 1 || len(a.Extensions.Rules) != 1 {
+		t.Errorf("after Append: %d ConfigMaps, %d Ingresses, %d IngressClasses, %d rule extensions; want 1 each",
+			len(a.ConfigMaps), len(a.Ingresses), len(a.IngressClasses), len(a.Extensions.Rules))
 	}
 }

@@ -44,6 +44,7 @@ func (t *translator) buildRule(r *gatewayv1.HTTPRoute, i int, rule *gatewayv1.HT
 	// Backends are resolved even for invalid rules so that status reports every
 	// broken reference at once.
 	tmpl := model.Rule{Source: src}
+	ref := RuleRef{Namespace: r.Namespace, Name: r.Name, Rule: i}
 	var problems []condition
 	var backendErr *ruleError
 	for j := range rule.BackendRefs {
@@ -51,6 +52,9 @@ func (t *translator) buildRule(r *gatewayv1.HTTPRoute, i int, rule *gatewayv1.HT
 		wb, p := t.resolveBackend(r, &br.BackendRef)
 		if p != nil {
 			problems = append(problems, *p)
+		}
+		if ext := t.idx.ext.backends[backendKey{ref, j}]; ext != nil {
+			wb.Proxy = cloneBackendOptions(ext.Proxy)
 		}
 		req, resp, err := backendFilters(br.Filters)
 		if err != nil && backendErr == nil {
@@ -96,9 +100,28 @@ func (t *translator) buildRule(r *gatewayv1.HTTPRoute, i int, rule *gatewayv1.HT
 		return rs, problems
 	}
 
-	if tmpl.Redirect == nil && !anyValidBackend(tmpl.Backends) {
-		// No backendRefs, all weights 0, or every backend invalid: answer 500.
-		tmpl.DirectStatus = 500
+	direct := 500
+	if ext := t.idx.ext.rules[ref]; ext != nil {
+		tmpl.Proxy = cloneProxyOptions(ext.Proxy)
+		bare := tmpl.Redirect == nil && len(rule.BackendRefs) == 0
+		if p := tmpl.Proxy; p != nil && p.DoNotForward && (!bare || p.Mruby == "") {
+			p.DoNotForward = false
+		}
+		if tmpl.Proxy != nil && *tmpl.Proxy == (model.ProxyOptions{}) {
+			tmpl.Proxy = nil
+		}
+		if bare && ext.DirectStatus != 0 {
+			direct = ext.DirectStatus
+			tmpl.DirectBody = ext.DirectBody
+		}
+	}
+	switch {
+	case tmpl.Proxy != nil && tmpl.Proxy.DoNotForward:
+		// The rule's mruby script answers; nothing is forwarded.
+	case tmpl.Redirect == nil && !anyValidBackend(tmpl.Backends):
+		// No backendRefs, all weights 0, or every backend invalid: answer 500
+		// (or the status an extension asks for).
+		tmpl.DirectStatus = direct
 	}
 	for j, m := range ms {
 		mr := tmpl
@@ -195,6 +218,11 @@ func containsName(nvs []model.NameValue, name string) bool {
 	}
 	return false
 }
+
+// ValidatePathValue reports whether p is acceptable as an HTTPRoute Exact or
+// PathPrefix value (the rules the CRD enforces); the Ingress shim uses it so that
+// a path it cannot serve is reported on the Ingress.
+func ValidatePathValue(p string) error { return validatePath(p) }
 
 // validatePath applies the rules the CRD enforces on Exact and PathPrefix values,
 // for objects that did not pass through an API server.

@@ -55,7 +55,6 @@ func translateCmd(_ context.Context, args []string, stdout, stderr io.Writer) er
 	return err
 }
 
-
 // readInputs decodes and merges the objects of every file.
 func readInputs(files []string, stdin io.Reader) (*gateway.Input, error) {
 	all := &gateway.Input{}

@@ -92,6 +92,13 @@ type Rule struct {
 	// DirectStatus, when non-zero, answers every matching request with this status
 	// (used for rules without usable backends).
 	DirectStatus int `json:"directStatus,omitempty"`
+	// DirectBody is the text/plain body of a DirectStatus answer; empty lets the data
+	// plane choose (set by the Ingress shim's internal default backend).
+	DirectBody string `json:"directBody,omitempty"`
+
+	// Proxy holds nghttpx settings of the rule that Gateway API cannot express (set
+	// only for the Ingress shim's routes, from its annotations); nil otherwise.
+	Proxy *ProxyOptions `json:"proxy,omitempty"`
 }
 
 // PathMatchType is how a request path is compared.
@@ -183,6 +190,77 @@ type WeightedBackend struct {
 
 	RequestHeaders  *HeaderModifier `json:"requestHeaders,omitempty"`
 	ResponseHeaders *HeaderModifier `json:"responseHeaders,omitempty"`
+
+	// Proxy holds nghttpx connection settings for this backend that Gateway API
+	// cannot express (Ingress shim only); nil otherwise.
+	Proxy *BackendOptions `json:"proxy,omitempty"`
+}
+
+// ProxyOptions are per-rule nghttpx settings (from the Ingress annotation
+// ingress.zlab.co.jp/path-config). In nghttpx they are parameters of the backend
+// group that serves the rule, so two rules that send traffic to the same Cluster
+// with different ProxyOptions need different backend groups: they belong in the
+// cluster key's parameter profile, like timeouts.
+type ProxyOptions struct {
+	// Affinity pins a client to one endpoint of the cluster (nghttpx backend
+	// parameters affinity=, affinity-cookie-*). Nil means no affinity.
+	Affinity *Affinity `json:"affinity,omitempty"`
+	// ReadTimeoutMillis and WriteTimeoutMillis override nghttpx's global backend
+	// read/write (idle) timeouts for this rule (backend parameters read-timeout=,
+	// write-timeout=); 0 keeps the global value. Unlike Timeouts they do not bound
+	// the whole request.
+	ReadTimeoutMillis  int64 `json:"readTimeoutMillis,omitempty"`
+	WriteTimeoutMillis int64 `json:"writeTimeoutMillis,omitempty"`
+	// Mruby is the source of a per-pattern mruby script (backend parameter mruby=)
+	// that runs after backend selection, before the request is forwarded, and on
+	// the response. Only present when the operator allowed mruby.
+	Mruby string `json:"mruby,omitempty"`
+	// DoNotForward means no backend is ever contacted: Mruby must produce the
+	// response (backend parameter dnf). Such rules have no Backends and no
+	// DirectStatus; Mruby is never empty. If the script does not answer, the data
+	// plane should answer 500.
+	DoNotForward bool `json:"doNotForward,omitempty"`
+}
+
+// AffinityType is how session affinity picks an endpoint.
+type AffinityType string
+
+const (
+	// AffinityIP hashes the client address (nghttpx affinity=ip).
+	AffinityIP AffinityType = "ip"
+	// AffinityCookie uses a cookie set by the proxy (nghttpx affinity=cookie).
+	AffinityCookie AffinityType = "cookie"
+)
+
+// Affinity is session affinity to one endpoint of a cluster.
+type Affinity struct {
+	Type AffinityType `json:"type"`
+	// The cookie fields are set only for AffinityCookie. CookieName is never empty
+	// then (affinity-cookie-name=); CookiePath may be (affinity-cookie-path=, omitted
+	// when empty).
+	CookieName string `json:"cookieName,omitempty"`
+	CookiePath string `json:"cookiePath,omitempty"`
+	// CookieSecure is "auto" (Secure when the client uses TLS), "yes" or "no"
+	// (affinity-cookie-secure=).
+	CookieSecure string `json:"cookieSecure,omitempty"`
+	// CookieStickiness is "loose" or "strict" (affinity-cookie-stickiness=).
+	CookieStickiness string `json:"cookieStickiness,omitempty"`
+}
+
+// BackendOptions are per-backend nghttpx connection settings (from the Ingress
+// annotation ingress.zlab.co.jp/backend-config). Like ProxyOptions they are part of
+// the backend group's parameter profile.
+type BackendOptions struct {
+	// Protocol, when set, overrides Cluster.Protocol: BackendHTTP1 (proto=http/1.1)
+	// or BackendH2C, meaning HTTP/2 (proto=h2; over TLS when TLS is set).
+	Protocol BackendProtocol `json:"protocol,omitempty"`
+	// TLS connects to the endpoints with TLS (backend parameter tls).
+	TLS bool `json:"tls,omitempty"`
+	// SNI is the TLS server name sent to the endpoints (sni=); empty sends none.
+	SNI string `json:"sni,omitempty"`
+	// DNS resolves endpoint host names at connection time (dns). Endpoints are IP
+	// addresses today, so it has no effect yet; kept for fidelity.
+	DNS bool `json:"dns,omitempty"`
 }
 
 // BackendProtocol is how the proxy talks to a cluster.
