@@ -1,0 +1,22 @@
+// Package apply runs one nghttpx for one Gateway and brings it to a rendered
+// configuration with the least disruptive mechanism.
+//
+// Contract:
+//   - Start writes every file of a render.Config into the state directory, starts
+//     nghttpx (own process group, output to logr) and returns once its API answers.
+//   - Apply diffs against the last applied config. Main, or a file Main references,
+//     changed: write everything, SIGHUP, confirm a new configrevision; a rejected
+//     config leaves the old one on disk and running, and is reported as ErrRejected.
+//     Otherwise nothing reloads: new backend groups are posted to the backend API
+//     (as a union with the groups being removed) before the route table changes,
+//     and groups are removed only after it changed. backends.conf always holds what
+//     the API last accepted, so a reload or restart sees the same backends.
+//   - Transient failures are retried with bounded exponential backoff. A crashed
+//     nghttpx is restarted from the last good config with backoff. Stop drains with
+//     SIGQUIT, then SIGKILLs the whole process group.
+//   - Stats counts reloads, backend API posts, route table writes and restarts.
+//
+// The route table is routes.rb; routes.version holds render.Config.RouteVersion() and
+// is written (atomically) after it, so routers reload the table when the version
+// text differs from the one they loaded.
+package apply

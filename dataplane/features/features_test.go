@@ -1,0 +1,104 @@
+package features
+
+import (
+	"errors"
+	"io/fs"
+	"strings"
+	"testing"
+)
+
+func TestParseCapEff(t *testing.T) {
+	status := "Name:\tx\nCapInh:\t0000000000000000\nCapPrm:\t000001fffeffffff\nCapEff:\t000001fffeffffff\nCapBnd:\t000001ffffffffff\n"
+	c, err := parseCapEff(strings.NewReader(status))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c != 0x1fffeffffff {
+		t.Errorf("CapEff = %x", uint64(c))
+	}
+	if _, err := parseCapEff(strings.NewReader("Name:\tx\n")); err == nil {
+		t.Error("no CapEff line: want an error")
+	}
+	if _, err := parseCapEff(strings.NewReader("CapEff:\tzz\n")); err == nil {
+		t.Error("bad CapEff: want an error")
+	}
+}
+
+func TestCanLoadBPF(t *testing.T) {
+	for _, tc := range []struct {
+		caps Caps
+		want bool
+	}{
+		{0, false},
+		{1 << CapBPF, false},
+		{1 << CapPerfmon, false},
+		{1<<CapBPF | 1<<CapPerfmon, true},
+		{1 << CapSysAdmin, true},
+		{0x1fffeffffff &^ (1<<CapBPF | 1<<CapPerfmon | 1<<CapSysAdmin), false},
+	} {
+		if got := tc.caps.CanLoadBPF(); got != tc.want {
+			t.Errorf("Caps(%x).CanLoadBPF() = %v, want %v", uint64(tc.caps), got, tc.want)
+		}
+	}
+}
+
+func TestParseHelp(t *testing.T) {
+	full := "  --mruby-file=<PATH>\n  --fetch-ocsp-response-file=<PATH>\nHTTP/3 and QUIC:\n  --quic-bpf-program-file=<PATH>\n  --frontend-quic-secret-file=<PATH>\n"
+	if got, want := parseHelp(full), (help{quic: true, bpfOption: true, ocsp: true}); got != want {
+		t.Errorf("full build: %+v, want %+v", got, want)
+	}
+	if got, want := parseHelp("  --mruby-file=<PATH>\n"), (help{}); got != want {
+		t.Errorf("minimal build: %+v, want %+v", got, want)
+	}
+}
+
+func TestReasons(t *testing.T) {
+	full := help{quic: true, bpfOption: true, ocsp: true}
+	ok := probeResults{quic: probeResult{bpfCompiled: true}}
+	noCaps := Caps(0)
+	allCaps := Caps(1 << CapSysAdmin)
+	for _, tc := range []struct {
+		name   string
+		h      help
+		f      Features
+		res    probeResults
+		caps   Caps
+		objErr error
+		want   []string // substrings, one per reason, in order
+	}{
+		{name: "everything", h: full, f: Features{MRuby: true, HTTP3: true, BPF: true, OCSP: true}, res: ok, caps: allCaps},
+		{name: "no caps", h: full, f: Features{MRuby: true, HTTP3: true, OCSP: true}, res: ok, caps: noCaps,
+			want: []string{"eBPF QUIC steering disabled: process lacks CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN; rendering no-quic-bpf"}},
+		{name: "no object", h: full, f: Features{MRuby: true, HTTP3: true, OCSP: true}, res: ok, caps: allCaps, objErr: fs.ErrNotExist,
+			want: []string{"program file /x/reuseport_kern.o is missing"}},
+		{name: "probe failed", h: full, f: Features{MRuby: true, HTTP3: true, OCSP: true},
+			res: probeResults{quic: probeResult{bpfCompiled: true}, bpf: probeResult{err: errors.New("Failed to load bpf object file")}}, caps: allCaps,
+			want: []string{"could not run with /x/reuseport_kern.o (Failed to load bpf object file)"}},
+		{name: "no libbpf", h: full, f: Features{MRuby: true, HTTP3: true, OCSP: true}, res: probeResults{}, caps: allCaps,
+			want: []string{"built without libbpf"}},
+		{name: "debian build", h: help{ocsp: true}, f: Features{OCSP: true}, res: probeResults{mruby: probeResult{err: errors.New("answer is not from the script")}},
+			want: []string{"mruby unavailable: a global mruby script did not answer (answer is not from the script)", "HTTP/3 disabled: nghttpx was built without QUIC support"}},
+		{name: "no ocsp", h: help{quic: true, bpfOption: true}, f: Features{MRuby: true, HTTP3: true, BPF: true}, res: ok, caps: allCaps,
+			want: []string{"OCSP stapling unavailable"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := reasons(tc.h, tc.f, tc.res, tc.caps, tc.objErr, "/x/reuseport_kern.o")
+			if len(got) != len(tc.want) {
+				t.Fatalf("reasons = %q, want %d matching %q", got, len(tc.want), tc.want)
+			}
+			for i, w := range tc.want {
+				if !strings.Contains(got[i], w) {
+					t.Errorf("reason %d = %q, want it to contain %q", i, got[i], w)
+				}
+			}
+		})
+	}
+}
+
+func TestRender(t *testing.T) {
+	f := Features{HTTP3: true, BPF: true, BPFProgram: "/b/reuseport_kern.o", OCSP: true}
+	r := f.Render()
+	if !r.QUIC || !r.BPF || r.BPFProgramPath != "/b/reuseport_kern.o" || !r.OCSP {
+		t.Errorf("Render() = %+v", r)
+	}
+}
