@@ -25,6 +25,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	stateDir := fs.String("state-dir", defaultStateDir(), "directory for nghttpx's files, one subdirectory per Gateway")
 	binary := fs.String("nghttpx", "", "nghttpx binary (default: $NGHTTPX_BIN, then the one `make nghttpx` built, then PATH)")
 	workers := fs.Int("workers", 1, "nghttpx worker threads per Gateway")
+	http3 := fs.Bool("http3", true, "also serve HTTP/3 (QUIC, same port over UDP) on HTTPS listeners when nghttpx supports it")
 	verbose := fs.Bool("v", false, "verbose logs")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -66,7 +67,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	r := &standalone.Runner{
 		ConfigDir: *configDir,
 		StateDir:  state,
-		Render:    render.Options{Workers: *workers, Features: rf},
+		Render:    render.Options{Workers: *workers, Features: rf, HTTP3: *http3 && feat.HTTP3},
 		Log:       log,
 		Out:       stdout,
 		Start: func(ctx context.Context, dir string, cfg *render.Config) (standalone.DataPlane, error) {

@@ -1,0 +1,90 @@
+package gateway
+
+import "github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+
+// Extensions carry settings that Gateway API cannot express for individual
+// HTTPRoute rules and backendRefs, addressed by position. Only the Ingress shim
+// fills them, for its synthetic routes; Translate copies them into the model
+// (model.Rule.Proxy, DirectStatus, DirectBody and model.WeightedBackend.Proxy).
+// Entries that address no rule or backendRef are ignored; when two entries
+// address the same one, the later wins.
+type Extensions struct {
+	Rules    []RuleExtension    `json:"rules,omitempty"`
+	Backends []BackendExtension `json:"backends,omitempty"`
+}
+
+// RuleRef addresses one rule of an HTTPRoute.
+type RuleRef struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// Rule is the index in spec.rules.
+	Rule int `json:"rule"`
+}
+
+// RuleExtension applies to every model rule built from one HTTPRoute rule.
+type RuleExtension struct {
+	RuleRef
+	// DirectStatus, when non-zero, replaces the 500 that a rule without
+	// backendRefs answers with; ignored for rules with backendRefs or a redirect.
+	DirectStatus int `json:"directStatus,omitempty"`
+	// DirectBody goes with DirectStatus (model.Rule.DirectBody).
+	DirectBody string `json:"directBody,omitempty"`
+	// Proxy becomes model.Rule.Proxy. DoNotForward is honoured only with a
+	// non-empty Mruby and only for rules without backendRefs or redirect;
+	// otherwise it is dropped.
+	Proxy *model.ProxyOptions `json:"proxy,omitempty"`
+}
+
+// BackendExtension applies to one backendRef of an HTTPRoute rule.
+type BackendExtension struct {
+	RuleRef
+	// BackendRef is the index in the rule's backendRefs.
+	BackendRef int                   `json:"backendRef"`
+	Proxy      *model.BackendOptions `json:"proxy,omitempty"`
+}
+
+func (e *Extensions) append(other *Extensions) {
+	e.Rules = append(e.Rules, other.Rules...)
+	e.Backends = append(e.Backends, other.Backends...)
+}
+
+type backendKey struct {
+	RuleRef
+	index int
+}
+
+// extensionIndex looks extensions up by position.
+type extensionIndex struct {
+	rules    map[RuleRef]*RuleExtension
+	backends map[backendKey]*BackendExtension
+}
+
+func newExtensionIndex(e *Extensions) extensionIndex {
+	x := extensionIndex{rules: map[RuleRef]*RuleExtension{}, backends: map[backendKey]*BackendExtension{}}
+	for i := range e.Rules {
+		x.rules[e.Rules[i].RuleRef] = &e.Rules[i]
+	}
+	for i := range e.Backends {
+		b := &e.Backends[i]
+		x.backends[backendKey{b.RuleRef, b.BackendRef}] = b
+	}
+	return x
+}
+
+func cloneProxyOptions(p *model.ProxyOptions) *model.ProxyOptions {
+	if p == nil {
+		return nil
+	}
+	out := *p
+	if p.Affinity != nil {
+		out.Affinity = new(*p.Affinity)
+	}
+	return &out
+}
+
+func cloneBackendOptions(p *model.BackendOptions) *model.BackendOptions {
+	if p == nil {
+		return nil
+	}
+	return new(*p)
+}

@@ -1,0 +1,46 @@
+package ingressshim
+
+import (
+	"crypto/tls"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// checkSecret reports why a Secret cannot serve as a certificate, nil when it
+// can. The checks are those gateway.Translate applies to certificateRefs, so that
+// the problem is reported on the Ingress rather than on a synthetic Gateway.
+func (t *translator) checkSecret(k nsName) error {
+	if err, ok := t.secretChecks[k]; ok {
+		return err
+	}
+	err := checkSecret(t.secrets[k], k)
+	t.secretChecks[k] = err
+	return err
+}
+
+func checkSecret(s *corev1.Secret, k nsName) error {
+	if s == nil {
+		return fmt.Errorf("Secret %s does not exist", k)
+	}
+	if s.Type != corev1.SecretTypeTLS {
+		return fmt.Errorf("Secret %s has type %q; it must be %q (kubectl create secret tls)", k, s.Type, corev1.SecretTypeTLS)
+	}
+	crt, key := secretValue(s, corev1.TLSCertKey), secretValue(s, corev1.TLSPrivateKeyKey)
+	if len(crt) == 0 || len(key) == 0 {
+		return fmt.Errorf("Secret %s must hold both %s and %s", k, corev1.TLSCertKey, corev1.TLSPrivateKeyKey)
+	}
+	if _, err := tls.X509KeyPair(crt, key); err != nil {
+		return fmt.Errorf("Secret %s does not hold a valid PEM certificate and matching key: %w", k, err)
+	}
+	return nil
+}
+
+// secretValue reads a key with stringData applied over data, as the API server
+// stores it; standalone YAML often uses stringData.
+func secretValue(s *corev1.Secret, key string) []byte {
+	if v, ok := s.StringData[key]; ok {
+		return []byte(v)
+	}
+	return s.Data[key]
+}
