@@ -1,0 +1,14 @@
+// Package podrunner is the kubelet stand-in of the local e2e cluster (package
+// e2e/cluster). It registers one Ready Node and keeps its Lease fresh, binds
+// unscheduled pods to it, and runs every container as a local process chosen by
+// image from an ImageMap, each pod in its own network namespace joined by a veth to
+// the cluster bridge. It reports pod status the way kubelet does (phase, IPs,
+// conditions, container states, readiness probes), honours preStop and the grace
+// period on deletion, restarts crashed containers, serves container logs on the
+// kubelet endpoint for the API server, and acts as a small cloud provider: Services
+// of type LoadBalancer get an address from a private range and user-space TCP/UDP
+// forwarding (optionally with a PROXY protocol header) to ready endpoints.
+//
+// It must run as root inside a process whose cluster network namespace already holds
+// the bridge; it never sends traffic from the host network namespace.
+package podrunner
