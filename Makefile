@@ -5,6 +5,8 @@ GO ?= go
 BIN := bin/nghttpx-gateway
 ECHO_BIN := $(CACHE_DIR)/bin/echo-basic
 
+include hack/cluster.mk
+
 .PHONY: all build nghttpx echo test unit integration fuzz run bench translate-golden fmt vet clean
 
 all: build
@@ -30,7 +32,7 @@ unit:
 
 integration: echo
 	@n=$$(bash hack/build-nghttpx.sh $(CACHE_DIR) | tail -n 1) && \
-	NGHTTPX_BIN=$$n ECHO_BIN=$(ECHO_BIN) $(GO) test -tags integration -count=1 ./dataplane/... ./cmd/...
+	NGHTTPX_BIN=$$n ECHO_BIN=$(ECHO_BIN) $(GO) test -tags integration -count=1 ./...
 
 run: build echo
 	@n=$$(bash hack/build-nghttpx.sh $(CACHE_DIR) | tail -n 1) && \
