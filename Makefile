@@ -43,6 +43,10 @@ fuzz:
 
 test: build unit integration fuzz
 
+# Translation/render benchmarks and apply latency against a real nghttpx -> bench/results.md.
+bench: echo
+	GO=$(GO) bash hack/bench.sh
+
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 

@@ -16,8 +16,8 @@ import (
 
 	"github.com/go-logr/logr"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/internal/proc"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/proc"
 )
 
 // ErrStopped is returned by Apply after Stop.

@@ -15,10 +15,10 @@ import (
 
 	"github.com/go-logr/logr/testr"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/internal/proc"
-	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/internal/selfsigned"
-	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/internal/testproc"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/proc"
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/selfsigned"
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/testenv"
 )
 
 // routerScript is a minimal stand-in for the renderer's router: it reloads a
@@ -80,10 +80,10 @@ func (w *world) config(target string, groups ...render.BackendGroup) render.Conf
 }
 
 func newWorld(t *testing.T) *world {
-	w := &world{dir: t.TempDir(), port: testproc.Port(t), apiPort: testproc.Port(t), port2: testproc.Port(t), closed: testproc.Port(t),
-		echo: map[string]int{}}
+	ports := testenv.FreePorts(t, 4)
+	w := &world{dir: t.TempDir(), port: ports[0], apiPort: ports[1], port2: ports[2], closed: ports[3], echo: map[string]int{}}
 	for _, pod := range []string{"a", "b", "c"} {
-		w.echo[pod] = testproc.StartEcho(t, pod)
+		w.echo[pod] = testenv.StartEcho(t, pod).HTTPPort
 	}
 	return w
 }
@@ -92,7 +92,7 @@ func (w *world) url(path string) string { return fmt.Sprintf("http://127.0.0.1:%
 
 func wantPod(t *testing.T, url, pod string) {
 	t.Helper()
-	e, err := testproc.GetEcho(url)
+	e, err := testenv.GetEcho(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func timed(t *testing.T, what string, f func() error) time.Duration {
 
 func TestApplierLifecycle(t *testing.T) {
 	w := newWorld(t)
-	a, err := New(Options{Binary: testproc.Binary(t), StateDir: w.dir, Log: testr.New(t),
+	a, err := New(Options{Binary: testenv.NghttpxBin(t), StateDir: w.dir, Log: testr.New(t),
 		StopGrace: 3 * time.Second, ReloadTimeout: 5 * time.Second, Retry: Backoff{Attempts: 2}})
 	if err != nil {
 		t.Fatal(err)
@@ -135,17 +135,17 @@ func TestApplierLifecycle(t *testing.T) {
 	}
 	wantPod(t, w.url("/m"), "a")
 
-	load := testproc.StartLoad(w.url("/m"), 2)
+	load := testenv.StartLoad(t, testenv.Target{URL: w.url("/m")}, 2)
 	loadStopped := false
 	stopLoad := func() {
 		if loadStopped {
 			return
 		}
 		loadStopped = true
-		errs, pods := load.Stop()
-		t.Logf("load: %d requests, %d failures, pods %v", load.Requests.Load(), load.Failures.Load(), pods)
-		if load.Failures.Load() != 0 {
-			t.Errorf("load saw %d failures: %q", load.Failures.Load(), errs)
+		res := load.Stop()
+		t.Logf("load: %s", res)
+		if res.Failures != 0 {
+			t.Errorf("load saw %d failures: %q", res.Failures, res.Errors)
 		}
 	}
 	defer stopLoad()
@@ -184,7 +184,7 @@ func TestApplierLifecycle(t *testing.T) {
 			t.Errorf("backends.conf %q, want what the API accepted %q", b, render.BackendConf(cfg.Backends))
 		}
 		// The removed group is gone from the running workers.
-		if status, _, _ := testproc.Get(w.url("/__g2/x")); status != 502 {
+		if status, _, _ := testenv.Get(w.url("/__g2/x")); status != 502 {
 			t.Errorf("removed group still answers: status %d, want 502 from the catch-all", status)
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -265,7 +265,7 @@ func TestApplierLifecycle(t *testing.T) {
 			t.Errorf("routes.rb %q, want the last good table", r)
 		}
 		wantPod(t, w.url("/m"), "b")
-		if status, _, _ := testproc.Get(w.url("/__g4/x")); status != 502 {
+		if status, _, _ := testenv.Get(w.url("/__g4/x")); status != 502 {
 			t.Errorf("group of the rejected config still installed: status %d, want 502", status)
 		}
 	})
@@ -330,7 +330,7 @@ func TestApplierLifecycle(t *testing.T) {
 		var back time.Duration
 		for {
 			if st.Restarts.Load() > restarts && a.PID() != 0 && a.PID() != old {
-				if _, err := testproc.GetEcho(w.url("/m")); err == nil {
+				if _, err := testenv.GetEcho(w.url("/m")); err == nil {
 					back = time.Since(start)
 					break
 				}
@@ -363,7 +363,7 @@ func TestApplierLifecycle(t *testing.T) {
 		if pids, _ := proc.GroupMembers(p); len(pids) != 0 {
 			t.Errorf("processes survive Stop: %v", pids)
 		}
-		if _, _, err := testproc.Get(w.url("/m")); err == nil {
+		if _, _, err := testenv.Get(w.url("/m")); err == nil {
 			t.Error("frontend still answers after Stop")
 		}
 		if err := a.Apply(ctx, good); !errors.Is(err, ErrStopped) {

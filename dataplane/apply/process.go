@@ -15,9 +15,9 @@ import (
 
 	"github.com/go-logr/logr"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/internal/proc"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/nghttpx"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/proc"
 )
 
 // Log texts of nghttpx 1.52 (src/shrpx.cc) around a reload.

@@ -17,9 +17,9 @@ import (
 
 	"github.com/go-logr/logr"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/internal/proc"
-	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/internal/selfsigned"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/nghttpx"
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/proc"
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/selfsigned"
 )
 
 const (

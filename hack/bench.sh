@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# `make bench`: translation+rendering benchmarks (package pipeline) and data-plane
+# apply latencies against a real nghttpx (package bench), written to bench/results.md
+# with the machine they ran on.
+# Usage: hack/bench.sh [OUT]   (default bench/results.md; CACHE_DIR as for make)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-bench/results.md}
+cache=${CACHE_DIR:-$HOME/.cache/nghttpx-gateway}
+go=${GO:-go}
+
+nghttpx=$(bash hack/build-nghttpx.sh "$cache" | tail -n 1)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+echo "bench: pipeline benchmarks (go test ./pipeline -bench . -count 3)" >&2
+$go test ./pipeline -run '^$' -bench . -benchmem -count 3 | tee "$tmp/pipeline.txt" >&2
+
+echo "bench: apply latency against $nghttpx" >&2
+BENCH_OUT="$tmp/apply.md" NGHTTPX_BIN="$nghttpx" \
+  $go test -tags integration -count=1 -run '^TestApplyLatency$' -v ./bench >&2
+[[ -s $tmp/apply.md ]] || { echo "bench: TestApplyLatency wrote no table" >&2; exit 1; }
+
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [[ -n $(git status --porcelain 2>/dev/null) ]]; then commit="$commit (with uncommitted changes)"; fi
+cpu=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+
+# Median of the -count runs per benchmark: ns/op, B/op, allocs/op.
+pipeline_table() {
+  awk '
+    function med(s,   a, n, i, j, x) {
+      n = split(s, a, " ")
+      for (i = 2; i <= n; i++) { x = a[i] + 0; for (j = i - 1; j >= 1 && a[j] + 0 > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+      return a[int((n + 1) / 2)]
+    }
+    $1 ~ /^Benchmark/ && $4 == "ns/op" {
+      name = $1; sub(/-[0-9]+$/, "", name)
+      if (!(name in ns)) order[++k] = name
+      ns[name] = ns[name] " " $3; bytes[name] = bytes[name] " " $5; allocs[name] = allocs[name] " " $7
+    }
+    END {
+      print "| benchmark | routes | time/op | B/op | allocs/op |"
+      print "|---|---:|---:|---:|---:|"
+      for (i = 1; i <= k; i++) {
+        n = order[i]; split(n, p, "/"); r = p[2]; sub(/^routes=/, "", r); sub(/^Benchmark/, "", p[1])
+        printf "| %s | %s | %.2f ms | %.1f MiB | %d |\n", p[1], r, med(ns[n]) / 1e6, med(bytes[n]) / 1048576, med(allocs[n])
+      }
+    }' "$1"
+}
+
+{
+  echo "# Benchmark results"
+  echo
+  echo "Written by \`make bench\` (hack/bench.sh); numbers from one run on a shared machine, so"
+  echo "compare runs on the same machine only."
+  echo
+  echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "- Commit: $commit"
+  echo "- Machine: $(nproc) CPUs, $cpu; load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "- Go: $($go version)"
+  echo "- nghttpx: $("$nghttpx" --version | head -n 1)"
+  echo
+  echo "## Translation and rendering (package pipeline, median of 3)"
+  echo
+  echo "Build = gateway.Translate + render.Render for one Gateway; Translate = the gateway stage"
+  echo "alone. Input: pipeline.SyntheticInput(routes, routes/10+1 Services, 3 endpoints each)."
+  echo
+  pipeline_table "$tmp/pipeline.txt"
+  echo
+  echo "## Data-plane apply latency (package bench, TestApplyLatency, median of 5)"
+  echo
+  echo "One nghttpx (1 worker) behind the applier, same input. *start*: Start until the API"
+  echo "answers; *first request*: the first request, which loads the route table in the worker;"
+  echo "*RSS*: VmRSS after that request. *Endpoint change*: one endpoint address changes, applied"
+  echo "through the backend API (no reload; in brackets the POST alone). *Route change*: a rule"
+  echo "is added to one route, applied as a route table rewrite (no reload; in brackets the time"
+  echo "from the Apply call until a request is answered by the new rule, which includes the"
+  echo "worker re-reading the table). *Listener change*: a second listener on a new port,"
+  echo "applied with SIGHUP (in brackets SIGHUP until the new configrevision)."
+  echo
+  cat "$tmp/apply.md"
+} >"$out"
+echo "bench: wrote $out" >&2
