@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 )
 
@@ -253,6 +254,54 @@ func (a *annotations) stringField(where, name string, raw json.RawMessage) *stri
 	return &s
 }
 
+// checked drops a string value that check rejects (reported): these values become
+// nghttpx backend parameters, where a ';' or a control byte would change meaning,
+// and one bad value must not stop the Gateway's configuration from rendering.
+func (a *annotations) checked(where, name string, v *string, check func(string) error) *string {
+	if v == nil || *v == "" {
+		return v
+	}
+	if err := check(*v); err != nil {
+		a.problem("%s: %s %q %v; it is ignored", where, name, *v, err)
+		return nil
+	}
+	return v
+}
+
+// checkSNI accepts a lower-case DNS name.
+func checkSNI(s string) error {
+	if errs := validation.IsDNS1123Subdomain(s); len(errs) > 0 {
+		return fmt.Errorf("is not a lower-case DNS name")
+	}
+	return nil
+}
+
+// checkCookieName accepts an HTTP token (RFC 6265 cookie-name).
+func checkCookieName(s string) error {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+			return fmt.Errorf("is not a cookie name (an HTTP token)")
+		}
+	}
+	return nil
+}
+
+// checkCookiePath accepts an absolute path of visible ASCII without ';', ',', '"',
+// '\\' or '#'.
+func checkCookiePath(s string) error {
+	if s[0] != '/' {
+		return fmt.Errorf("must start with /")
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(";,\"\\#", c) >= 0 {
+			return fmt.Errorf("is not a cookie path (visible ASCII without ; , \" \\ #)")
+		}
+	}
+	return nil
+}
+
 func (a *annotations) boolField(where, name string, raw json.RawMessage) *bool {
 	var b bool
 	if !a.field(where, name, raw, &b, "true or false") {
@@ -305,7 +354,7 @@ func (a *annotations) backendConfig(where string, m map[string]json.RawMessage) 
 		case "tls":
 			c.tls = a.boolField(where, k, v)
 		case "sni":
-			c.sni = a.stringField(where, k, v)
+			c.sni = a.checked(where, k, a.stringField(where, k, v), checkSNI)
 		case "dns":
 			c.dns = a.boolField(where, k, v)
 		case "weight":
@@ -340,9 +389,9 @@ func (a *annotations) pathConfig(where string, m map[string]json.RawMessage) *pa
 		case "affinity":
 			c.affinity = a.enumField(where, k, v, "", "none", "ip", "cookie")
 		case "affinityCookieName":
-			c.cookieName = a.stringField(where, k, v)
+			c.cookieName = a.checked(where, k, a.stringField(where, k, v), checkCookieName)
 		case "affinityCookiePath":
-			c.cookiePath = a.stringField(where, k, v)
+			c.cookiePath = a.checked(where, k, a.stringField(where, k, v), checkCookiePath)
 		case "affinityCookieSecure":
 			c.cookieSecure = a.enumField(where, k, v, "auto", "auto", "yes", "no")
 		case "affinityCookieStickiness":

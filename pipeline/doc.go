@@ -1,7 +1,16 @@
-// Package pipeline chains the pure stages: objects -> gateway.Translate (status +
-// model) -> render.Render (nghttpx files). The translate command, the standalone
-// runner and the end-to-end golden tests all go through Build, so what a user sees
-// from `nghttpx-gateway translate` is exactly what the data plane gets.
+// Package pipeline chains the pure stages: objects -> ingressshim.Translate (when
+// there are Ingresses or IngressClasses) -> gateway.Translate (status + model) ->
+// render.Render (nghttpx files). The translate command, the standalone runner and
+// the end-to-end golden tests all go through Build, so what a user sees from
+// `nghttpx-gateway translate` is exactly what the data plane gets.
 //
-// Contract: pure. No clock (the caller passes Now), no I/O, no processes.
+// The Ingress controller's settings (Options.Ingress, ProxyProtocol and the
+// operator ConfigMap the shim found) apply to the shim's synthetic Gateways only:
+// mruby, PROXY protocol, the nghttpx-conf lines that render.ParseExtraConfig
+// accepts (the others become events on the ConfigMap) and the global mruby script.
+// Synthetic objects never appear as objects in Output.YAML: their status is printed
+// in the Ingress document, with each Ingress's events.
+//
+// Contract: pure. No clock (the caller passes Now), no I/O, no processes; the input
+// is not modified.
 package pipeline

@@ -9,34 +9,101 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
+	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
 )
 
 // renderedDoc is how one Gateway's configuration is printed: the files that carry
 // behaviour in full, the static ones (scripts, certificates, keys) by digest only,
 // so no key material is ever printed.
 type renderedDoc struct {
-	Gateway  string            `json:"gateway"`
+	Gateway string `json:"gateway"`
+	// Ingress marks the Ingress shim's synthetic Gateways.
+	Ingress  bool              `json:"ingress,omitempty"`
 	StateDir string            `json:"stateDir"`
 	Error    string            `json:"error,omitempty"`
 	Config   map[string]string `json:"config,omitempty"`
 	Files    map[string]string `json:"files,omitempty"`
 }
 
-// YAML prints every object with its computed status, then each Gateway's rendered
-// nghttpx configuration, as a YAML stream.
+// ingressDoc is what the Ingress shim made of the input: per Ingress, the class
+// that selected it, the Gateway that serves it, its synthetic HTTPRoutes and its
+// events; the Ingresses it left alone; events about other objects; and the status
+// gateway.Translate computed for the synthetic objects, which exist nowhere but
+// here.
+type ingressDoc struct {
+	Ingresses []ingressReport              `json:"ingresses,omitempty"`
+	Skipped   []ingressshim.SkippedIngress `json:"skipped,omitempty"`
+	Events    []ingressshim.ObjectEvent    `json:"events,omitempty"`
+	Synthetic []syntheticStatus            `json:"syntheticStatus,omitempty"`
+}
+
+type ingressReport struct {
+	Namespace  string              `json:"namespace"`
+	Name       string              `json:"name"`
+	Class      string              `json:"class,omitempty"`
+	Selection  string              `json:"selection"`
+	Gateway    string              `json:"gateway"`
+	HTTPRoutes []string            `json:"httpRoutes,omitempty"`
+	Events     []ingressshim.Event `json:"events,omitempty"`
+}
+
+type syntheticStatus struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	Status    any    `json:"status"`
+}
+
+// YAML prints every object of the input with its computed status, then (when the
+// Ingress shim ran) what it made of the Ingresses, then each Gateway's rendered
+// nghttpx configuration, as a YAML stream. Synthetic objects are never printed as
+// objects: their status appears only in the Ingress document.
 func (o *Output) YAML() ([]byte, error) {
+	synthetic := func(kind, ns, name string) bool {
+		return o.Ingress != nil && o.Ingress.Synthetic(kind, ns, name)
+	}
 	var docs []any
+	var syn []syntheticStatus
 	for i := range o.Translation.GatewayClasses {
-		docs = append(docs, &o.Translation.GatewayClasses[i])
+		c := &o.Translation.GatewayClasses[i]
+		if synthetic("GatewayClass", "", c.Name) {
+			syn = append(syn, syntheticStatus{Kind: "GatewayClass", Name: c.Name, Status: c.Status})
+			continue
+		}
+		docs = append(docs, c)
 	}
 	for i := range o.Translation.Gateways {
-		docs = append(docs, &o.Translation.Gateways[i])
+		g := &o.Translation.Gateways[i]
+		if synthetic("Gateway", g.Namespace, g.Name) {
+			syn = append(syn, syntheticStatus{Kind: "Gateway", Namespace: g.Namespace, Name: g.Name, Status: g.Status})
+			continue
+		}
+		docs = append(docs, g)
 	}
 	for i := range o.Translation.HTTPRoutes {
-		docs = append(docs, &o.Translation.HTTPRoutes[i])
+		r := &o.Translation.HTTPRoutes[i]
+		if synthetic("HTTPRoute", r.Namespace, r.Name) {
+			syn = append(syn, syntheticStatus{Kind: "HTTPRoute", Namespace: r.Namespace, Name: r.Name, Status: r.Status})
+			continue
+		}
+		docs = append(docs, r)
+	}
+	if o.Ingress != nil {
+		d := ingressDoc{Skipped: o.Ingress.Skipped, Events: o.Ingress.Events, Synthetic: syn}
+		for _, ir := range o.Ingress.Ingresses {
+			d.Ingresses = append(d.Ingresses, ingressReport{
+				Namespace: ir.Namespace, Name: ir.Name, Class: ir.Class, Selection: ir.Selection,
+				Gateway: ir.Gateway.Namespace + "/" + ir.Gateway.Name, HTTPRoutes: ir.HTTPRoutes, Events: ir.Events,
+			})
+		}
+		docs = append(docs, d)
 	}
 	for _, g := range o.Gateways {
-		d := renderedDoc{Gateway: g.Model.Source.Namespace + "/" + g.Model.Source.Name, StateDir: g.StateDir}
+		d := renderedDoc{
+			Gateway:  g.Model.Source.Namespace + "/" + g.Model.Source.Name,
+			Ingress:  synthetic("Gateway", g.Model.Source.Namespace, g.Model.Source.Name),
+			StateDir: g.StateDir,
+		}
 		if g.Err != nil {
 			d.Error = g.Err.Error()
 		}
@@ -63,8 +130,12 @@ func (o *Output) YAML() ([]byte, error) {
 		if i > 0 {
 			buf.WriteString("---\n")
 		}
-		if _, ok := d.(renderedDoc); ok {
+		switch d.(type) {
+		case renderedDoc:
 			buf.WriteString("# Rendered nghttpx configuration (not a Kubernetes object)\n")
+		case ingressDoc:
+			buf.WriteString("# Ingress shim: what it made of each Ingress, and the status of its synthetic\n" +
+				"# objects (not Kubernetes objects; never written to the API server)\n")
 		}
 		buf.Write(b)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
 )
 
 // Options for one pipeline run.
@@ -20,10 +21,21 @@ type Options struct {
 	// APIPortFor returns the backend API port of a Gateway's nghttpx. Nil keeps
 	// Render.APIPort.
 	APIPortFor func(gw *model.Gateway) int
+	// Ingress configures the Ingress shim, which runs when the input holds
+	// Ingresses or IngressClasses. Its ControllerName defaults to Gateway's.
+	Ingress ingressshim.Options
+	// ProxyProtocol is --proxy-proto: the shim's Gateways accept a PROXY protocol
+	// header on their listeners.
+	ProxyProtocol bool
 }
 
 // Output is the result of one pipeline run.
 type Output struct {
+	// Ingress is the Ingress shim's result, nil when it did not run. Its objects are
+	// synthetic: the status Translation computes for them must never be written to
+	// the API server (Ingress.Synthetic tells them apart). Events about the operator
+	// ConfigMap's content found while rendering are appended to Ingress.Events.
+	Ingress     *ingressshim.Result
 	Translation *gateway.Result
 	// Gateways holds one entry per resolved model, in the order of Translation.Models.
 	Gateways []RenderedGateway
@@ -43,15 +55,39 @@ func StateDirFor(parent string, gw *model.Gateway) string {
 	return filepath.Join(parent, gw.Source.Namespace+"_"+gw.Source.Name)
 }
 
-// Build runs the translator and renders every resolved Gateway.
+// Build runs the Ingress shim (when there are Ingresses or IngressClasses) and the
+// translator, and renders every resolved Gateway. in is not modified.
 func Build(in *gateway.Input, opts Options) *Output {
+	out := &Output{}
+	var operator ingressOperator
+	if in != nil && (len(in.Ingresses) > 0 || len(in.IngressClasses) > 0) {
+		so := opts.Ingress
+		if so.ControllerName == "" {
+			so.ControllerName = opts.Gateway.ControllerName
+		}
+		out.Ingress = ingressshim.Translate(ingressshim.InputFrom(in), so)
+		// A fresh Input: appending to in's slices could write into the caller's
+		// backing arrays.
+		all := &gateway.Input{}
+		all.Append(in)
+		all.Append(out.Ingress.GatewayInput())
+		in = all
+		operator = newIngressOperator(out.Ingress)
+	}
 	res := gateway.Translate(in, opts.Gateway)
-	out := &Output{Translation: res}
+	out.Translation = res
 	for _, m := range res.Models {
 		ro := opts.Render
 		ro.StateDir = StateDirFor(opts.StateDir, m)
 		if opts.APIPortFor != nil {
 			ro.APIPort = opts.APIPortFor(m)
+		}
+		if out.Ingress != nil && out.Ingress.Synthetic("Gateway", m.Source.Namespace, m.Source.Name) {
+			// Settings of the Ingress controller apply to its own Gateways only.
+			ro.AllowMruby = opts.Ingress.AllowMruby
+			ro.ProxyProtocol = opts.ProxyProtocol
+			ro.ExtraConfig = operator.extraConfig
+			ro.GlobalMruby = operator.globalMruby
 		}
 		cfg, err := render.Render(m, ro)
 		if err != nil {
@@ -61,3 +97,31 @@ func Build(in *gateway.Input, opts Options) *Output {
 	}
 	return out
 }
+
+// ingressOperator is the operator ConfigMap's content, ready for rendering.
+type ingressOperator struct {
+	extraConfig []string
+	globalMruby string
+}
+
+// newIngressOperator validates the operator ConfigMap of the shim's result: the
+// nghttpx-conf lines that cannot be used become Warning events on the ConfigMap.
+func newIngressOperator(res *ingressshim.Result) ingressOperator {
+	op := res.Operator
+	if op == nil {
+		return ingressOperator{}
+	}
+	lines, problems := render.ParseExtraConfig(op.ExtraConfig)
+	for _, p := range problems {
+		ref := op.Source
+		res.Events = append(res.Events, ingressshim.ObjectEvent{Regarding: &ref, Event: ingressshim.Event{
+			Type: ingressshim.EventWarning, Reason: ReasonInvalidNghttpxConf,
+			Message: "nghttpx-conf " + p,
+		}})
+	}
+	return ingressOperator{extraConfig: lines, globalMruby: op.MrubyFileContent}
+}
+
+// ReasonInvalidNghttpxConf: a line of the operator ConfigMap's nghttpx-conf cannot
+// be used (syntax, control characters, or an option nghttpx-gateway manages).
+const ReasonInvalidNghttpxConf = "InvalidNghttpxConf"

@@ -16,6 +16,7 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
 	"github.com/nghttpx-gateway/nghttpx-gateway/pipeline"
 )
 
@@ -39,6 +40,10 @@ type Runner struct {
 	Log    logr.Logger
 	// Out receives status lines.
 	Out io.Writer
+	// Ingress configures the Ingress shim for Ingresses found in the directory;
+	// ProxyProtocol is --proxy-proto for its Gateways.
+	Ingress       ingressshim.Options
+	ProxyProtocol bool
 	// Poll is how often the directory is scanned; Settle is how long it must stay
 	// unchanged before a rebuild, so an editor's multi-step save is one batch.
 	Poll, Settle time.Duration
@@ -122,8 +127,10 @@ func (r *Runner) sync(ctx context.Context, in *gateway.Input) {
 			DefaultAddress: "127.0.0.1",
 			Now:            metav1.NewTime(time.Now().UTC().Truncate(time.Second)),
 		},
-		Render:   r.Render,
-		StateDir: r.StateDir,
+		Render:        r.Render,
+		StateDir:      r.StateDir,
+		Ingress:       r.Ingress,
+		ProxyProtocol: r.ProxyProtocol,
 		APIPortFor: func(m *model.Gateway) int {
 			if inst := r.instances[key(m)]; inst != nil && inst.apiPort != 0 {
 				return inst.apiPort
@@ -187,7 +194,7 @@ func (r *Runner) sync(ctx context.Context, in *gateway.Input) {
 		delete(r.instances, k)
 	}
 	r.markProgrammed(out.Translation)
-	r.printChanges(statusLines(out.Translation))
+	r.printChanges(statusLines(out))
 }
 
 // markProgrammed makes Programmed reflect what the data plane confirmed: the

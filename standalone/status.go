@@ -8,14 +8,26 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
+	"github.com/nghttpx-gateway/nghttpx-gateway/pipeline"
 )
 
-// statusLines summarises the status of every object in res, one entry per object
-// key, so the runner can print only what changed. False conditions carry their
-// message because that is what tells the user what to fix.
-func statusLines(res *gateway.Result) map[string]string {
+// statusLines summarises the status of every object in the pipeline's output, one
+// entry per object key, so the runner can print only what changed. False
+// conditions carry their message because that is what tells the user what to fix.
+// The Ingress shim's synthetic objects are not the user's: its Gateways are shown
+// as the Ingress data planes they are, its GatewayClass and HTTPRoutes not at all
+// (what goes wrong with them is in the Ingresses' events, shown per Ingress).
+func statusLines(o *pipeline.Output) map[string]string {
+	res := o.Translation
+	synthetic := func(kind, ns, name string) bool {
+		return o.Ingress != nil && o.Ingress.Synthetic(kind, ns, name)
+	}
 	out := map[string]string{}
 	for _, c := range res.GatewayClasses {
+		if synthetic("GatewayClass", "", c.Name) {
+			continue
+		}
 		out["GatewayClass "+c.Name] = conditions(c.Status.Conditions)
 	}
 	for _, g := range res.Gateways {
@@ -31,9 +43,16 @@ func statusLines(res *gateway.Result) map[string]string {
 		for _, l := range g.Status.Listeners {
 			fmt.Fprintf(&b, "\n    listener %s: %s attachedRoutes=%d", l.Name, conditions(l.Conditions), l.AttachedRoutes)
 		}
-		out["Gateway "+g.Namespace+"/"+g.Name] = b.String()
+		k := "Gateway " + g.Namespace + "/" + g.Name
+		if synthetic("Gateway", g.Namespace, g.Name) {
+			k = "Ingress Gateway " + g.Namespace + "/" + g.Name + " (synthetic)"
+		}
+		out[k] = b.String()
 	}
 	for _, r := range res.HTTPRoutes {
+		if synthetic("HTTPRoute", r.Namespace, r.Name) {
+			continue
+		}
 		var b strings.Builder
 		for i, p := range r.Status.Parents {
 			if string(p.ControllerName) != controllerOf(res) {
@@ -54,7 +73,46 @@ func statusLines(res *gateway.Result) map[string]string {
 		}
 		out["HTTPRoute "+r.Namespace+"/"+r.Name] = strings.TrimPrefix(b.String(), " ")
 	}
+	if o.Ingress != nil {
+		ingressLines(o.Ingress, out)
+	}
 	return out
+}
+
+// ingressLines adds one entry per Ingress (its Gateway, routes and events) and one
+// for the shim's events about other objects.
+func ingressLines(res *ingressshim.Result, out map[string]string) {
+	for _, ir := range res.Ingresses {
+		var b strings.Builder
+		fmt.Fprintf(&b, "served by %s/%s", ir.Gateway.Namespace, ir.Gateway.Name)
+		if ir.Class != "" {
+			fmt.Fprintf(&b, " (class %s)", ir.Class)
+		}
+		if len(ir.HTTPRoutes) > 0 {
+			fmt.Fprintf(&b, " routes=%s", strings.Join(ir.HTTPRoutes, ","))
+		}
+		for _, e := range ir.Events {
+			fmt.Fprintf(&b, "\n    %s %s: %s", e.Type, e.Reason, e.Message)
+		}
+		out["Ingress "+ir.Namespace+"/"+ir.Name] = b.String()
+	}
+	for _, s := range res.Skipped {
+		out["Ingress "+s.Namespace+"/"+s.Name] = "not ours: " + s.Reason
+	}
+	if len(res.Events) > 0 {
+		var b strings.Builder
+		for i, e := range res.Events {
+			if i > 0 {
+				b.WriteString("\n   ")
+			}
+			b.WriteString(" ")
+			if e.Regarding != nil {
+				fmt.Fprintf(&b, "%s %s/%s: ", e.Regarding.Kind, e.Regarding.Namespace, e.Regarding.Name)
+			}
+			fmt.Fprintf(&b, "%s %s: %s", e.Type, e.Reason, e.Message)
+		}
+		out["Ingress controller"] = strings.TrimPrefix(b.String(), " ")
+	}
 }
 
 func controllerOf(res *gateway.Result) string {

@@ -21,13 +21,19 @@ import (
 func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configDir := fs.String("config", "", "directory of YAML files with Gateway API objects, Services, EndpointSlices and Secrets (required)")
+	configDir := fs.String("config", "", "directory of YAML files with Gateway API objects or Ingresses, Services, EndpointSlices and Secrets (required)")
 	stateDir := fs.String("state-dir", defaultStateDir(), "directory for nghttpx's files, one subdirectory per Gateway")
 	binary := fs.String("nghttpx", "", "nghttpx binary (default: $NGHTTPX_BIN, then the one `make nghttpx` built, then PATH)")
 	workers := fs.Int("workers", 1, "nghttpx worker threads per Gateway")
 	http3 := fs.Bool("http3", true, "also serve HTTP/3 (QUIC, same port over UDP) on HTTPS listeners when nghttpx supports it")
 	verbose := fs.Bool("v", false, "verbose logs")
+	var ing ingressFlags
+	ing.register(fs, false)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	shim, err := ing.options()
+	if err != nil {
 		return err
 	}
 	if *configDir == "" {
@@ -35,10 +41,12 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	log := newLogger(stderr, *verbose)
 	ctx = logr.NewContext(ctx, log)
+	for _, w := range ing.warnings {
+		log.Info("warning: " + w)
+	}
 
 	bin := *binary
 	if bin == "" {
-		var err error
 		if bin, err = nghttpx.Find(); err != nil {
 			return err
 		}
@@ -70,6 +78,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Render:    render.Options{Workers: *workers, Features: rf, HTTP3: *http3 && feat.HTTP3},
 		Log:       log,
 		Out:       stdout,
+		Ingress:   shim,
+		// The Ingress Gateways accept a PROXY protocol header (--proxy-proto).
+		ProxyProtocol: ing.proxyProto,
 		Start: func(ctx context.Context, dir string, cfg *render.Config) (standalone.DataPlane, error) {
 			a, err := apply.New(apply.Options{Binary: bin, StateDir: dir, Log: log.WithValues("stateDir", dir)})
 			if err != nil {

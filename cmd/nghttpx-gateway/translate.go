@@ -11,6 +11,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 	"github.com/nghttpx-gateway/nghttpx-gateway/pipeline"
 )
@@ -28,9 +29,17 @@ func translateCmd(_ context.Context, args []string, stdout, stderr io.Writer) er
 	stateDir := fs.String("state-dir", "/var/run/nghttpx-gateway", "state directory the rendered paths refer to")
 	address := fs.String("default-address", "127.0.0.1", "address of Gateways without spec.addresses")
 	controller := fs.String("controller-name", gateway.DefaultControllerName, "GatewayClass controllerName served")
+	apiPort := fs.Int("api-port", 15000, "backend API port written into the rendered configuration (run picks a free one per Gateway)")
+	var ing ingressFlags
+	ing.register(fs, false)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	shim, err := ing.options()
+	if err != nil {
+		return err
+	}
+	printWarnings(stderr, ing.warnings)
 	files = append(files, fs.Args()...)
 	if len(files) == 0 {
 		return errors.New("no input: give one or more files with -f (or - for standard input)")
@@ -45,7 +54,10 @@ func translateCmd(_ context.Context, args []string, stdout, stderr io.Writer) er
 			DefaultAddress: *address,
 			Now:            metav1.NewTime(time.Now().UTC().Truncate(time.Second)),
 		},
-		StateDir: *stateDir,
+		Render:        render.Options{APIPort: *apiPort},
+		StateDir:      *stateDir,
+		Ingress:       shim,
+		ProxyProtocol: ing.proxyProto,
 	})
 	y, err := out.YAML()
 	if err != nil {
@@ -76,4 +88,10 @@ func readInputs(files []string, stdin io.Reader) (*gateway.Input, error) {
 		all.Append(in)
 	}
 	return all, nil
+}
+
+func printWarnings(w io.Writer, warnings []string) {
+	for _, m := range warnings {
+		fmt.Fprintf(w, "warning: %s\n", m)
+	}
 }

@@ -11,12 +11,25 @@
 // the real path back and applies response header modifiers. A catch-all group "/"
 // (dnf, fallback.rb) answers 503 for a group that does not exist yet.
 //
+// Ingress settings (Options.AllowMruby, ProxyProtocol, ExtraConfig, GlobalMruby and
+// the model's Rule.Proxy, Rule.DirectBody, WeightedBackend.Proxy): affinity,
+// read/write timeouts, backend proto/tls/sni/dns and user scripts are nghttpx
+// per-pattern parameters, so they are part of a group's profile and key. A rule's
+// user script is written verbatim to user-<digest>.rb and run by its group's
+// program scripted-<digest>.rb (restore.rb's class, then the user's on_req; see
+// scripts/scripted.rb); doNotForward rules get a dnf group of their own. The
+// operator's global script is operator-<digest>.rb, loaded by router.rb before
+// routing; the operator's extra lines end the main configuration (ParseExtraConfig
+// says which are allowed).
+//
 // How changes apply: Main needs SIGHUP; Backends go through the backend API;
 // RouteTable is rewritten in place and picked up by every worker on its next request
 // once routes.version (Config.RouteVersion) changes. Write Files first.
 //
 // Contract: Render is pure and deterministic. Every user string in routes.rb is a
 // double-quoted Ruby literal with each byte outside [A-Za-z0-9 ./_:-] written as \xHH;
-// no user string reaches nghttpx.conf, backends.conf or the programs. Render refuses
+// no user string reaches nghttpx.conf or the programs, and the few that reach
+// backends.conf (cookie name and path, SNI) are validated against nghttpx's
+// parameter syntax. Scripts are only ever file contents. Render refuses
 // input it cannot express safely, even though the translator should already have.
 package render

@@ -40,6 +40,12 @@ type goldenOptions struct {
 	OCSP          bool   `json:"ocsp,omitempty"`
 	AccessLogFile string `json:"accessLogFile,omitempty"`
 	GraceSeconds  int    `json:"graceSeconds,omitempty"`
+	AllowMruby    bool   `json:"allowMruby,omitempty"`
+	ProxyProtocol bool   `json:"proxyProtocol,omitempty"`
+	// ExtraConfig is the operator's nghttpx-conf text; the lines ParseExtraConfig
+	// keeps become Options.ExtraConfig.
+	ExtraConfig string `json:"extraConfig,omitempty"`
+	GlobalMruby string `json:"globalMruby,omitempty"`
 }
 
 const testStateDir = "/var/lib/ngxgw/gw"
@@ -92,6 +98,10 @@ func loadGolden(t *testing.T, path string) (*model.Gateway, Options) {
 		}
 		opts.AccessLogFile = o.AccessLogFile
 		opts.GracePeriod = time.Duration(o.GraceSeconds) * time.Second
+		opts.AllowMruby = o.AllowMruby
+		opts.ProxyProtocol = o.ProxyProtocol
+		opts.ExtraConfig, _ = ParseExtraConfig(o.ExtraConfig)
+		opts.GlobalMruby = o.GlobalMruby
 	}
 	return &gw, opts
 }

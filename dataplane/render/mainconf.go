@@ -83,6 +83,10 @@ func mainConfig(gw *model.Gateway, certs []tlsFiles, opts Options) ([]byte, erro
 	add := func(k, v string) { lines = append(lines, k+"="+v) }
 
 	quic := opts.HTTP3 && opts.Features.QUIC
+	proxyProto := ""
+	if opts.ProxyProtocol {
+		proxyProto = ";proxyproto"
+	}
 	hasTLS := false
 	seen := map[int32]bool{}
 	for _, p := range gw.Ports {
@@ -97,10 +101,10 @@ func mainConfig(gw *model.Gateway, certs []tlsFiles, opts Options) ([]byte, erro
 			hp := a + "," + strconv.Itoa(int(p.Port))
 			switch p.Protocol {
 			case model.ProtocolHTTP:
-				add("frontend", hp+";no-tls")
+				add("frontend", hp+";no-tls"+proxyProto)
 			case model.ProtocolHTTPS:
 				hasTLS = true
-				add("frontend", hp)
+				add("frontend", hp+proxyProto)
 				if quic {
 					add("frontend", hp+";quic")
 				}
@@ -162,6 +166,11 @@ func mainConfig(gw *model.Gateway, certs []tlsFiles, opts Options) ([]byte, erro
 	add("errorlog-file", opts.ErrorLogFile)
 	if opts.AccessLogFile != "" {
 		add("accesslog-file", opts.AccessLogFile)
+	}
+	if len(opts.ExtraConfig) > 0 {
+		// Last, so that they override our tunables; validated in Options.validate.
+		lines = append(lines, "# operator configuration (nghttpx-conf)")
+		lines = append(lines, opts.ExtraConfig...)
 	}
 	return []byte(mainHeader + strings.Join(lines, "\n") + "\n"), nil
 }

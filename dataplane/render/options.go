@@ -41,6 +41,25 @@ type Options struct {
 	// ErrorLogFile defaults to /dev/stderr. AccessLogFile, when set, enables access logs.
 	ErrorLogFile  string
 	AccessLogFile string
+
+	// AllowMruby honours user scripts in the model (model.ProxyOptions.Mruby, from
+	// Ingress path-config). When false a rule carrying one answers 500: the script
+	// may guard what the rule forwards to. Set it only for the Ingress shim's
+	// Gateways, and only when the operator allowed mruby there.
+	AllowMruby bool
+	// ProxyProtocol accepts a PROXY protocol (v1/v2) header on every TCP listener
+	// (not on the API and health frontends): the original Ingress controller's
+	// --proxy-proto.
+	ProxyProtocol bool
+	// ExtraConfig are operator-owned main-configuration lines (Ingress ConfigMap key
+	// nghttpx-conf), appended after ours so that they override our tunable defaults.
+	// Each must pass ParseExtraConfig; Render refuses the options otherwise.
+	ExtraConfig []string
+	// GlobalMruby is the operator's global mruby script (Ingress ConfigMap key
+	// nghttpx-mruby-file-content). It is written to its own file, which router.rb
+	// loads; its on_req runs before routing, its on_resp on every forwarded
+	// response (see scripts/router.rb).
+	GlobalMruby string
 }
 
 const (
@@ -96,6 +115,11 @@ func (o Options) validate() error {
 	}
 	if o.Features.OCSP && o.OCSPFetchProgram == "" {
 		return fmt.Errorf("OCSP enabled without a fetch program")
+	}
+	for _, l := range o.ExtraConfig {
+		if err := checkExtraLine(l); err != nil {
+			return fmt.Errorf("extra configuration: %w", err)
+		}
 	}
 	return nil
 }

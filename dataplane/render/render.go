@@ -26,7 +26,7 @@ func Render(gw *model.Gateway, opts Options) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("render: main configuration: %w", err)
 	}
-	tb, err := newTableBuilder(gw)
+	tb, err := newTableBuilder(gw, opts)
 	if err != nil {
 		return nil, fmt.Errorf("render: %w", err)
 	}
@@ -38,6 +38,6 @@ func Render(gw *model.Gateway, opts Options) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("render: backends: %w", err)
 	}
-	scripts(opts, files)
+	scripts(opts, tb.users, files)
 	return &Config{Main: main, Backends: groups, RouteTable: table, Files: files}, nil
 }

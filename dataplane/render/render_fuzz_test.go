@@ -139,7 +139,8 @@ func FuzzRender(f *testing.F) {
 		checkFuzzTable(t, cfg.RouteTable, in)
 		// The programs are static: nothing from the model gets into them.
 		pre := scriptPrelude(opts.withDefaults())
-		if string(cfg.Files[RouterScriptFile]) != pre+routerBody || string(cfg.Files[RestoreScriptFile]) != pre+restoreBody {
+		if string(cfg.Files[RouterScriptFile]) != string(routerScript(opts.withDefaults())) ||
+			string(cfg.Files[RestoreScriptFile]) != pre+restoreBody+restoreApp {
 			t.Fatal("mruby programs depend on the model")
 		}
 		for name, body := range cfg.Files {
@@ -236,4 +237,98 @@ func collectStrings(v any, out map[string]bool) {
 			collectStrings(p.Val, out)
 		}
 	}
+}
+
+// FuzzRenderProxy varies the Ingress shim's settings: whatever the cookie name and
+// path, SNI, scripts and operator lines, no value adds a parameter to a backend line
+// or a line to the main configuration, and scripts only ever land in their files.
+func FuzzRenderProxy(f *testing.F) {
+	f.Add("lb", "/", "a.example.com", "App.new", "Op.new", "workers=2\nno-via=no", uint8(0))
+	f.Add("a;dnf", "/x;tls", "a.com;dnf", "\"\n#{x}", "__END__", "frontend=*,1\nworkers=1\nx", uint8(7))
+	f.Add("c", "/p\nfrontend=x", "A.com", "", "", "include=/etc/x\r\nbackend-read-timeout=1s;tls", uint8(3))
+	f.Fuzz(func(t *testing.T, cookieName, cookiePath, sni, script, global, extra string, flags uint8) {
+		gw := validGateway()
+		r := rule0(gw)
+		r.Proxy = &model.ProxyOptions{Mruby: script, Affinity: &model.Affinity{Type: model.AffinityCookie, CookieName: cookieName, CookiePath: cookiePath}}
+		r.Backends[0].Proxy = &model.BackendOptions{TLS: flags&1 != 0, SNI: sni, Protocol: model.BackendH2C}
+		if flags&2 != 0 {
+			r.Proxy.DoNotForward = true
+			r.Backends = nil
+		}
+		opts := baseOptions()
+		opts.AllowMruby = flags&4 != 0
+		opts.GlobalMruby = global
+		lines, _ := ParseExtraConfig(extra)
+		opts.ExtraConfig = lines
+		cfg, err := Render(gw, opts)
+		if err != nil {
+			return
+		}
+		allowed := map[string]bool{"proto": true, "tls": true, "sni": true, "dns": true, "mruby": true, "dnf": true,
+			"affinity": true, "affinity-cookie-name": true, "affinity-cookie-path": true}
+		for _, g := range cfg.Backends {
+			for _, l := range g.Lines {
+				if strings.ContainsAny(l, "\r\n") {
+					t.Fatalf("line break in backend line %q", l)
+				}
+				parts := strings.Split(l, ";")
+				for _, p := range parts[2:] {
+					name, value, _ := strings.Cut(p, "=")
+					if !allowed[name] {
+						t.Fatalf("unexpected parameter %q in %q", p, l)
+					}
+					switch name {
+					case "affinity-cookie-name":
+						if value != cookieName {
+							t.Fatalf("cookie name %q became %q", cookieName, value)
+						}
+					case "affinity-cookie-path":
+						if value != cookiePath {
+							t.Fatalf("cookie path %q became %q", cookiePath, value)
+						}
+					case "sni":
+						if value != sni {
+							t.Fatalf("SNI %q became %q", sni, value)
+						}
+					}
+				}
+			}
+		}
+		// Main: our directives, then exactly the accepted operator lines.
+		main := strings.TrimSuffix(string(cfg.Main), "\n")
+		ours, theirs, _ := strings.Cut(main, "\n# operator configuration (nghttpx-conf)\n")
+		for _, l := range strings.Split(ours, "\n")[1:] {
+			if name, _, _ := strings.Cut(l, "="); !directiveAllow[name] {
+				t.Fatalf("unexpected main line %q", l)
+			}
+		}
+		if theirs != strings.Join(lines, "\n") {
+			t.Fatalf("operator lines %q, want %q", theirs, lines)
+		}
+		for _, l := range lines {
+			if name, _, _ := strings.Cut(l, "="); directiveAllow[name] && name != "workers" && name != "add-x-forwarded-for" &&
+				name != "no-via" && name != "no-server-push" {
+				t.Fatalf("operator line %q sets a managed directive", l)
+			}
+		}
+		// Programs are our static text plus a prelude; the scripts are only in their
+		// own files.
+		want := map[string]string{RouterScriptFile: string(routerScript(opts.withDefaults()))}
+		if opts.AllowMruby && script != "" {
+			src, prog, body := userScript{source: script, dnf: flags&2 != 0}.files(opts.withDefaults())
+			want[src], want[prog] = script, string(body)
+		}
+		if global != "" {
+			want[operatorScriptFile(global)] = global
+		}
+		for name, body := range cfg.Files {
+			w, ok := want[name]
+			if ok && string(body) != w {
+				t.Fatalf("file %s: unexpected content", name)
+			}
+			if !ok && (strings.HasPrefix(name, "user-") || strings.HasPrefix(name, "scripted-") || strings.HasPrefix(name, "operator-")) {
+				t.Fatalf("unexpected script file %s", name)
+			}
+		}
+	})
 }

@@ -22,21 +22,52 @@ const (
 // tableBuilder turns the model's ports into the route table literal and records the
 // backend groups the table refers to.
 type tableBuilder struct {
+	opts     Options
 	clusters map[string]*model.Cluster
 	groups   map[string]*groupUse // by group key
 	resp     map[string]rbValue   // response header operations by content key
+	// users are the rules' user scripts, each run by its own per-pattern program.
+	users map[userScript]bool
 }
 
+// groupUse is one backend group: its members' endpoints share one pattern and the
+// group-level parameters of profile (timeouts, affinity, script, dnf). Normally one
+// cluster; several when a rule with session affinity sends traffic to several, so
+// that the affinity spans all their endpoints, as in the original Ingress
+// controller. A do-not-forward group has no member.
 type groupUse struct {
-	cluster *model.Cluster
+	members []groupMember
 	profile profile
 }
 
-func newTableBuilder(gw *model.Gateway) (*tableBuilder, error) {
+// groupMember is one cluster of a group with its per-address parameters (proto,
+// tls, sni, dns in prof).
+type groupMember struct {
+	cluster *model.Cluster
+	prof    profile
+}
+
+// routedBackend is one backendRef of a rule as the router sees it: a share of the
+// traffic that the router answers itself (status) or sends to a group (member).
+type routedBackend struct {
+	weight int32
+	status int
+	member groupMember
+	// members are further clusters merged into member's group (affinity).
+	members   []groupMember
+	req, resp rbArr
+}
+
+// dnfCluster stands in for the cluster name in the key of do-not-forward groups.
+const dnfCluster = "do-not-forward"
+
+func newTableBuilder(gw *model.Gateway, opts Options) (*tableBuilder, error) {
 	tb := &tableBuilder{
+		opts:     opts,
 		clusters: make(map[string]*model.Cluster, len(gw.Clusters)),
 		groups:   map[string]*groupUse{},
 		resp:     map[string]rbValue{},
+		users:    map[userScript]bool{},
 	}
 	for i := range gw.Clusters {
 		c := &gw.Clusters[i]
@@ -158,6 +189,12 @@ func (tb *tableBuilder) rule(p model.Port, r model.Rule) (rbValue, error) {
 			return nil, fmt.Errorf("direct status %d out of range 200-599", r.DirectStatus)
 		}
 		h.add("status", rbInt(r.DirectStatus))
+		if r.DirectBody != "" {
+			if len(r.DirectBody) > maxStringLen {
+				return nil, fmt.Errorf("direct body too long (%d bytes)", len(r.DirectBody))
+			}
+			h.add("body", rbStr(r.DirectBody))
+		}
 		return h, nil
 	}
 	if r.Rewrite != nil {
@@ -171,23 +208,112 @@ func (tb *tableBuilder) rule(p model.Port, r model.Rule) (rbValue, error) {
 	if err != nil {
 		return nil, err
 	}
-	backends := rbArr{}
+	if prof, err = prof.withProxy(r.Proxy); err != nil {
+		return nil, err
+	}
+	if p := r.Proxy; p != nil && (p.Mruby != "" || p.DoNotForward) {
+		if p.Mruby == "" || !tb.opts.AllowMruby {
+			// A script the operator did not allow, or doNotForward without one:
+			// answer 500 rather than forward without what the script guards.
+			h.add("status", rbInt(statusInvalidBackend))
+			return h, nil
+		}
+		us := userScript{source: p.Mruby, dnf: p.DoNotForward}
+		tb.users[us] = true
+		_, prof.script, _ = us.files(tb.opts)
+		if p.DoNotForward {
+			prof.dnf = true
+			key := groupKey(dnfCluster, prof)
+			tb.groups[key] = &groupUse{profile: prof}
+			b := rbHash{}
+			b.add("weight", rbInt(1))
+			b.add("cluster", rbStr(key))
+			h.add("backends", rbArr{b})
+			return h, nil
+		}
+	}
+	var routed []routedBackend
 	for i, wb := range r.Backends {
-		bv, err := tb.backend(r, wb, prof)
+		rb, ok, err := tb.backend(r, wb, prof)
 		if err != nil {
 			return nil, fmt.Errorf("backend %d: %w", i, err)
 		}
-		if bv != nil {
-			backends = append(backends, bv)
+		if ok {
+			routed = append(routed, rb)
 		}
 	}
-	if len(backends) == 0 {
+	if len(routed) == 0 {
 		// No backend can take traffic: Gateway API answers 500.
 		h.add("status", rbInt(statusInvalidBackend))
 		return h, nil
 	}
+	if prof.affinity != "" {
+		routed = combineForAffinity(routed)
+	}
+	backends := rbArr{}
+	for _, rb := range routed {
+		backends = append(backends, tb.backendEntry(rb, prof))
+	}
 	h.add("backends", backends)
 	return h, nil
+}
+
+// combineForAffinity merges the backends of a rule with session affinity that go
+// to groups into one share of the traffic served by one group, so that nghttpx's
+// affinity (a hash over the group's addresses, which ignores weights) pins a client
+// to one endpoint of any of them. Only backends with the same header modifiers as
+// the first one merge; the others keep their own groups (and affinity within each).
+func combineForAffinity(routed []routedBackend) []routedBackend {
+	var out []routedBackend
+	merged := -1
+	ops := func(rb routedBackend) string { return flatRuby(rb.req) + "\x00" + flatRuby(rb.resp) }
+	for _, rb := range routed {
+		switch {
+		case rb.status != 0 || merged >= 0 && ops(rb) != ops(out[merged]):
+			out = append(out, rb)
+		case merged < 0:
+			merged = len(out)
+			out = append(out, rb)
+		default:
+			out[merged].weight += rb.weight
+			out[merged].members = append(out[merged].members, rb.member)
+		}
+	}
+	return out
+}
+
+// backendEntry renders a share of the rule's traffic and records its group.
+func (tb *tableBuilder) backendEntry(rb routedBackend, ruleProf profile) rbValue {
+	h := rbHash{}
+	h.add("weight", rbInt(rb.weight))
+	if rb.status != 0 {
+		h.add("status", rbInt(rb.status))
+		return h
+	}
+	members := append([]groupMember{rb.member}, rb.members...)
+	var key string
+	if len(members) == 1 {
+		key = groupKey(rb.member.cluster.Name, rb.member.prof)
+		tb.groups[key] = &groupUse{members: members, profile: rb.member.prof}
+	} else {
+		// Every member's cluster and parameters are part of the identity.
+		id := "affinity\x00" + ruleProf.String()
+		for _, m := range members {
+			id += "\x00" + m.cluster.Name + "\x00" + m.prof.String()
+		}
+		key = foldedKey("affinity/"+members[0].cluster.Name, id)
+		tb.groups[key] = &groupUse{members: members, profile: ruleProf}
+	}
+	h.add("cluster", rbStr(key))
+	if len(rb.req) > 0 {
+		h.add("req", rb.req)
+	}
+	if len(rb.resp) > 0 {
+		k := contentKey(rb.resp)
+		tb.resp[k] = rb.resp
+		h.add("resp", rbStr(k))
+	}
+	return h
 }
 
 func (tb *tableBuilder) match(h *rbHash, m model.Match) error {
@@ -351,48 +477,42 @@ func rewrite(r model.Rule) (rbValue, error) {
 	return h, nil
 }
 
-// backend renders one backendRef, or nil when its weight is 0.
-func (tb *tableBuilder) backend(r model.Rule, wb model.WeightedBackend, prof profile) (rbValue, error) {
+// backend resolves one backendRef; ok is false when its weight is 0.
+func (tb *tableBuilder) backend(r model.Rule, wb model.WeightedBackend, prof profile) (routedBackend, bool, error) {
+	var rb routedBackend
 	if wb.Weight < 0 || wb.Weight > 1000000 {
-		return nil, fmt.Errorf("weight %d out of range 0-1000000", wb.Weight)
+		return rb, false, fmt.Errorf("weight %d out of range 0-1000000", wb.Weight)
 	}
 	reqOps, err := headerOps(r.RequestHeaders, wb.RequestHeaders)
 	if err != nil {
-		return nil, fmt.Errorf("request header modifier: %w", err)
+		return rb, false, fmt.Errorf("request header modifier: %w", err)
 	}
 	respOps, err := headerOps(r.ResponseHeaders, wb.ResponseHeaders)
 	if err != nil {
-		return nil, fmt.Errorf("response header modifier: %w", err)
+		return rb, false, fmt.Errorf("response header modifier: %w", err)
 	}
 	if wb.Weight == 0 {
-		return nil, nil
+		return rb, false, nil
 	}
-	h := rbHash{}
-	h.add("weight", rbInt(wb.Weight))
+	rb.weight = wb.Weight
 	if wb.Invalid {
-		h.add("status", rbInt(statusInvalidBackend))
-		return h, nil
+		rb.status = statusInvalidBackend
+		return rb, true, nil
 	}
 	c, ok := tb.clusters[wb.Cluster]
 	if !ok || wb.Cluster == "" {
-		return nil, fmt.Errorf("cluster %q not in the Gateway's clusters", wb.Cluster)
+		return rb, false, fmt.Errorf("cluster %q not in the Gateway's clusters", wb.Cluster)
 	}
 	if len(c.Endpoints) == 0 {
-		h.add("status", rbInt(statusNoEndpoints))
-		return h, nil
+		rb.status = statusNoEndpoints
+		return rb, true, nil
 	}
-	key := groupKey(c.Name, prof)
-	tb.groups[key] = &groupUse{cluster: c, profile: prof}
-	h.add("cluster", rbStr(key))
-	if len(reqOps) > 0 {
-		h.add("req", reqOps)
+	if prof, err = prof.withBackend(wb.Proxy); err != nil {
+		return rb, false, err
 	}
-	if len(respOps) > 0 {
-		k := contentKey(respOps)
-		tb.resp[k] = respOps
-		h.add("resp", rbStr(k))
-	}
-	return h, nil
+	rb.member = groupMember{cluster: c, prof: prof}
+	rb.req, rb.resp = reqOps, respOps
+	return rb, true, nil
 }
 
 // headerOps flattens rule-level then backendRef-level modifiers into

@@ -6,9 +6,12 @@ import (
 	"strings"
 )
 
-// The mruby programs are static; only a prelude of constants (the state directory
-// and the ports the router must leave alone) depends on Options, so their content
-// changes only when the options do.
+// The mruby programs are static; only a prelude of constants (the state directory,
+// the ports the router must leave alone, the paths of the operator's and the users'
+// script files) depends on Options and the model, so their content changes only when
+// those do. User and operator scripts are never part of a program's text: each is
+// written verbatim to its own file, which the program loads with eval, and its name
+// is a digest of its content.
 
 //go:embed scripts/router.rb
 var routerBody string
@@ -16,10 +19,20 @@ var routerBody string
 //go:embed scripts/restore.rb
 var restoreBody string
 
+//go:embed scripts/scripted.rb
+var scriptedBody string
+
+//go:embed scripts/answered.rb
+var answeredBody string
+
 //go:embed scripts/fallback.rb
 var fallbackBody string
 
 const scriptHeader = "# nghttpx-gateway mruby program. Generated; do not edit.\n"
+
+// restoreApp instantiates the restore program (restore.rb holds only the class,
+// which scripted.rb reuses).
+const restoreApp = "\nNgxgwRestore.new(NGXGW_STATE_DIR)\n"
 
 func scriptPrelude(opts Options) string {
 	var b strings.Builder
@@ -36,9 +49,60 @@ func scriptPrelude(opts Options) string {
 	return b.String()
 }
 
-func scripts(opts Options, files map[string][]byte) {
+// routerScript is router.rb: the prelude names the operator's script file, or nil.
+func routerScript(opts Options) []byte {
+	var b strings.Builder
+	b.WriteString(scriptPrelude(opts))
+	b.WriteString("NGXGW_OPERATOR_SCRIPT = ")
+	if opts.GlobalMruby != "" {
+		rubyString(&b, opts.StateDir+"/"+operatorScriptFile(opts.GlobalMruby))
+	} else {
+		b.WriteString("nil")
+	}
+	b.WriteString("\n")
+	b.WriteString(answeredBody)
+	b.WriteString(routerBody)
+	return []byte(b.String())
+}
+
+// userScript is one rule's script as the model carries it, with the two files that
+// run it: the source verbatim and the per-pattern program that loads it.
+type userScript struct {
+	source string
+	dnf    bool
+}
+
+// files returns the names of the source file and of the program (backend mruby=).
+func (s userScript) files(opts Options) (src, program string, body []byte) {
+	src = "user-" + shortHash([]byte(s.source)) + ".rb"
+	var b strings.Builder
+	b.WriteString(scriptPrelude(opts))
+	b.WriteString("NGXGW_USER_SCRIPT = ")
+	rubyString(&b, opts.StateDir+"/"+src)
+	b.WriteString("\nNGXGW_DNF = " + strconv.FormatBool(s.dnf) + "\n")
+	b.WriteString(answeredBody)
+	b.WriteString(restoreBody)
+	b.WriteString(scriptedBody)
+	body = []byte(b.String())
+	return src, "scripted-" + shortHash(body) + ".rb", body
+}
+
+// operatorScriptFile names the operator's global script by its content.
+func operatorScriptFile(src string) string {
+	return "operator-" + shortHash([]byte(src)) + ".rb"
+}
+
+func scripts(opts Options, users map[userScript]bool, files map[string][]byte) {
 	pre := scriptPrelude(opts)
-	files[RouterScriptFile] = []byte(pre + routerBody)
-	files[RestoreScriptFile] = []byte(pre + restoreBody)
+	files[RouterScriptFile] = routerScript(opts)
+	files[RestoreScriptFile] = []byte(pre + restoreBody + restoreApp)
 	files[FallbackScriptFile] = []byte(scriptHeader + fallbackBody)
+	if opts.GlobalMruby != "" {
+		files[operatorScriptFile(opts.GlobalMruby)] = []byte(opts.GlobalMruby)
+	}
+	for s := range users {
+		src, prog, body := s.files(opts)
+		files[src] = []byte(s.source)
+		files[prog] = body
+	}
 }

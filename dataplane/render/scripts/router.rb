@@ -3,13 +3,20 @@
 # directly (redirect, fixed status, 404) or steers the request to the rule's backend
 # group by rewriting the path to the cluster's synthetic pattern /__ngxgw/<key>/.
 # restore.rb, run by that group, puts the real path back (x-ngxgw-path).
+#
+# The operator's global script (Ingress ConfigMap nghttpx-mruby-file-content), when
+# there is one, runs first: its on_req sees the client's request (internal headers
+# already stripped) and may answer it or change its path and authority, which then
+# steer routing, as nghttpx runs a global script before backend selection. Its
+# on_resp runs on every forwarded response, after the group's program.
 class NgxgwRouter
   INTERNAL = "x-ngxgw-"
 
-  def initialize(dir, pass_ports)
+  def initialize(dir, pass_ports, operator)
     @routes_path = dir + "/routes.rb"
     @version_path = dir + "/routes.version"
     @pass = pass_ports
+    @op = operator && operator.respond_to?(:on_req) ? operator : nil
     @version = nil
     @ports = nil
   end
@@ -18,8 +25,14 @@ class NgxgwRouter
     port = env.server_port
     return if @pass.include?(port) # backend API and health frontends
     begin
+      strip_internal(env.req)
+      if @op
+        $ngxgw_answered = false
+        @op.on_req(env)
+        return if $ngxgw_answered
+      end
       route(env, port)
-    rescue => e
+    rescue Exception => e
       # Never let an exception reach nghttpx: answer 500 and keep serving.
       begin
         reply(env, 500, "internal error\n")
@@ -59,12 +72,6 @@ class NgxgwRouter
     return reply(env, 404, "not found\n") unless p
     req = env.req
     hdrs = req.headers
-    hdrs.keys.each do |k|
-      if k.start_with?(INTERNAL)
-        req.set_header(k, [])
-        hdrs.delete(k)
-      end
-    end
     host = norm_host(req.authority)
     ls = p[:listeners]
     li = find_listener(ls, host)
@@ -88,6 +95,11 @@ class NgxgwRouter
       end
     end
     reply(env, 404, "not found\n")
+  end
+
+  # strip_internal removes client-sent x-ngxgw-* headers: only the router sets them.
+  def strip_internal(req)
+    req.headers.keys.each { |k| req.set_header(k, []) if k.start_with?(INTERNAL) }
   end
 
   # norm_host lower-cases the host and drops the port and a trailing dot.
@@ -167,7 +179,7 @@ class NgxgwRouter
     rd = r[:redirect]
     return redirect(env, r, rd, host, path, query, full) if rd
     st = r[:status]
-    return reply(env, st, "") if st
+    return reply(env, st, r[:body] || "") if st
     b = pick(r)
     st = b[:status]
     return reply(env, st, st == 503 ? "no healthy upstream\n" : "") if st
@@ -233,4 +245,34 @@ class NgxgwRouter
   end
 end
 
-NgxgwRouter.new(NGXGW_STATE_DIR, NGXGW_PASS_PORTS)
+# NgxgwOperatorRouter adds the operator script's on_resp; without one the router has
+# no on_resp, so nghttpx does not call into mruby for responses.
+class NgxgwOperatorRouter < NgxgwRouter
+  def initialize(dir, pass_ports, operator)
+    super
+    @op_resp = operator
+  end
+
+  def on_resp(env)
+    return if @pass.include?(env.server_port)
+    @op_resp.on_resp(env)
+  rescue Exception
+    begin
+      env.resp.status = 500
+      env.resp.return("")
+    rescue Exception
+    end
+  end
+end
+
+# An operator script that fails to load raises here: nghttpx then refuses the whole
+# configuration and keeps serving the previous one (as with a bad mruby-file).
+NGXGW_OPERATOR_APP = NGXGW_OPERATOR_SCRIPT ? eval(File.read(NGXGW_OPERATOR_SCRIPT)) : nil
+if NGXGW_OPERATOR_SCRIPT && !(NGXGW_OPERATOR_APP.respond_to?(:on_req) || NGXGW_OPERATOR_APP.respond_to?(:on_resp))
+  raise "the operator mruby script must end with an object that has on_req or on_resp"
+end
+if NGXGW_OPERATOR_APP.respond_to?(:on_resp)
+  NgxgwOperatorRouter.new(NGXGW_STATE_DIR, NGXGW_PASS_PORTS, NGXGW_OPERATOR_APP)
+else
+  NgxgwRouter.new(NGXGW_STATE_DIR, NGXGW_PASS_PORTS, NGXGW_OPERATOR_APP)
+end

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
+)
+
+// ingressFlags are the original nghttpx Ingress controller's flags
+// (zlabjp/nghttpx-ingress-lb), with the same names and defaults, so that an existing
+// Deployment's arguments keep working. Flags that no longer apply are still
+// accepted, with a warning that says what replaces them. run, translate and
+// convert register them without the cluster-only ones; serve will register all.
+type ingressFlags struct {
+	opts       ingressshim.Options
+	httpPort   int
+	httpsPort  int
+	proxyProto bool
+	// warnings collects what the legacy flags say when they are set.
+	warnings []string
+}
+
+// flagInfo describes a flag that is accepted and ignored: whether it is a boolean,
+// and what replaces it.
+type flagInfo struct {
+	name    string
+	isBool  bool
+	replace string
+}
+
+// legacyFlags are the original controller's flags that are accepted and ignored.
+func legacyFlags() []flagInfo {
+	return []flagInfo{
+		{"ingress-class", false, "the kubernetes.io/ingress.class annotation is not supported; give Ingresses spec.ingressClassName " +
+			"and create an IngressClass whose spec.controller is --ingress-class-controller"},
+		{"nghttpx-conf-dir", false, "nghttpx's files are written under --state-dir (run)"},
+		{"nghttpx-exec-path", false, "use --nghttpx (run)"},
+		{"nghttpx-workers", false, "use --workers (run)"},
+		{"nghttpx-api-port", false, "the backend API port is chosen per Gateway"},
+		{"nghttpx-health-port", false, "the health port is chosen per Gateway"},
+		{"healthz-port", false, "the controller's health endpoint belongs to serve"},
+		{"profiling", true, "profiling endpoints are not served"},
+		{"endpoint-slices", true, "EndpointSlices are always used"},
+		{"reload-rate", false, "changes are batched, and route and endpoint changes never reload nghttpx"},
+		{"reload-burst", false, "changes are batched, and route and endpoint changes never reload nghttpx"},
+		{"reload-timeout", false, "reloads are confirmed by the data plane"},
+		{"fetch-ocsp-resp-from-secret", true, "OCSP stapling is not configurable here"},
+		{"ocsp-resp-key", false, "OCSP stapling is not configurable here"},
+		{"http3", true, "HTTP/3 is a data-plane setting (run --http3)"},
+		{"quic-keying-materials-secret", false, "HTTP/3 keying material is managed per data plane"},
+		{"nghttpx-health-timeout", false, "the data plane supervises nghttpx itself"},
+		{"nghttpx-worker-process-grace-shutdown-period", false, "the data plane sets the grace period"},
+		{"nghttpx-max-worker-processes", false, "the data plane limits worker processes"},
+		{"deferred-shutdown-period", false, "the data plane drains on shutdown"},
+		{"reconcile-timeout", false, "reconciliation is bounded by the data plane"},
+	}
+}
+
+// clusterFlags mean something only with a cluster (serve); elsewhere they are
+// accepted and ignored.
+func clusterFlags() []flagInfo {
+	const why = "it has no effect without a cluster"
+	return []flagInfo{
+		{"kubeconfig", false, why}, {"publish-service", false, why}, {"allow-internal-ip", true, why},
+		{"leader-elect-lease-duration", false, why}, {"leader-elect-renew-deadline", false, why},
+		{"leader-elect-retry-period", false, why}, {"leader-elect-resource-name", false, why},
+		{"client-qps", false, why}, {"client-burst", false, why},
+	}
+}
+
+// register defines the flags on fs; cluster is false for the commands that run
+// without a cluster. A name fs already defines (run's --http3) is left alone.
+func (f *ingressFlags) register(fs *flag.FlagSet, cluster bool) {
+	o := &f.opts
+	fs.StringVar(&o.IngressClassController, "ingress-class-controller", ingressshim.DefaultIngressClassController,
+		"IngressClass spec.controller served by the Ingress shim")
+	fs.BoolVar(&o.RequireIngressClass, "require-ingress-class", false,
+		"ignore Ingresses without spec.ingressClassName (the standard Kubernetes rule)")
+	fs.StringVar(&o.DefaultTLSSecret, "default-tls-secret", "",
+		"namespace/name of a TLS Secret served when no other certificate matches; cleartext requests are then redirected to HTTPS")
+	fs.StringVar(&o.DefaultBackendService, "default-backend-service", "",
+		"namespace/name of the Service (first port) that answers requests no Ingress matches")
+	fs.BoolVar(&o.InternalDefaultBackend, "internal-default-backend", false,
+		"answer requests no Ingress matches with 404 and /healthz with 200 (also used without --default-backend-service)")
+	fs.BoolVar(&o.NoDefaultBackendOverride, "no-default-backend-override", false,
+		"ignore Ingress defaultBackends and rules for every host and path /")
+	fs.StringVar(&o.NghttpxConfigMap, "nghttpx-configmap", "",
+		"namespace/name of the ConfigMap with nghttpx-conf (extra nghttpx options) and nghttpx-mruby-file-content (a global mruby script)")
+	fs.IntVar(&f.httpPort, "nghttpx-http-port", ingressshim.DefaultHTTPPort, "port of the Ingress HTTP listener; 0 disables it")
+	fs.IntVar(&f.httpsPort, "nghttpx-https-port", ingressshim.DefaultHTTPSPort, "port of the Ingress HTTPS listener; 0 disables it")
+	fs.BoolVar(&f.proxyProto, "proxy-proto", false, "accept a PROXY protocol header on the Ingress listeners")
+	fs.StringVar(&o.WatchNamespace, "watch-namespace", "", "serve only the Ingresses of this namespace (default: all)")
+	fs.BoolVar(&o.AllowMruby, "allow-mruby", false,
+		"honour the mruby key of path-config (scripts run with the proxy's privileges; off by default)")
+	ignored := legacyFlags()
+	if !cluster {
+		ignored = append(ignored, clusterFlags()...)
+	}
+	for _, l := range ignored {
+		f.legacy(fs, l)
+	}
+}
+
+func (f *ingressFlags) legacy(fs *flag.FlagSet, l flagInfo) {
+	if fs.Lookup(l.name) != nil {
+		return
+	}
+	fs.Var(&legacyValue{f: f, info: l}, l.name, "accepted for compatibility and ignored: "+l.replace)
+}
+
+// options returns the shim's options once the flags are parsed.
+func (f *ingressFlags) options() (ingressshim.Options, error) {
+	o := f.opts
+	for _, p := range []struct {
+		flag    string
+		v       int
+		port    *int32
+		disable *bool
+	}{{"nghttpx-http-port", f.httpPort, &o.HTTPPort, &o.DisableHTTP}, {"nghttpx-https-port", f.httpsPort, &o.HTTPSPort, &o.DisableHTTPS}} {
+		if p.v < 0 || p.v > 65535 {
+			return o, fmt.Errorf("--%s: %d is not a port number", p.flag, p.v)
+		}
+		*p.port = int32(p.v)
+		*p.disable = p.v == 0
+	}
+	if err := o.Validate(); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// legacyValue accepts any value for a flag we no longer use and records a warning.
+type legacyValue struct {
+	f     *ingressFlags
+	info  flagInfo
+	value string
+}
+
+func (v *legacyValue) String() string {
+	if v == nil {
+		return ""
+	}
+	return v.value
+}
+
+func (v *legacyValue) Set(s string) error {
+	if v.info.isBool {
+		if _, err := strconv.ParseBool(s); err != nil {
+			return fmt.Errorf("not a boolean: %q", s)
+		}
+	}
+	v.value = s
+	v.f.warnings = append(v.f.warnings, fmt.Sprintf("--%s is no longer supported and is ignored: %s", v.info.name, v.info.replace))
+	return nil
+}
+
+func (v *legacyValue) IsBoolFlag() bool { return v.info.isBool }

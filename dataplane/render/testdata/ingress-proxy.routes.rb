@@ -1,0 +1,77 @@
+# nghttpx-gateway route table, read by router.rb and restore.rb. Generated; do not edit.
+{
+  :ports => {
+    80 => {
+      :tls => false,
+      :listeners => [
+        {
+          :vhosts => [
+            {
+              :host => "www.example.com",
+              :rules => [
+                {
+                  :name => "ip",
+                  :path => [:prefix, "/ip"],
+                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-5439c95d"}],
+                },
+                {
+                  :name => "cookie",
+                  :path => [:prefix, "/cookie"],
+                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-b5d740ec"}],
+                },
+                {
+                  :name => "cookie-defaults",
+                  :path => [:exact, "/cookie-defaults"],
+                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-c9334a24"}],
+                },
+                {
+                  :name => "cookie-two-services",
+                  :path => [:prefix, "/two"],
+                  :backends => [
+                    {:weight => 4, :cluster => "affinity-svc-default-web-80-e1e6c6fe"},
+                    {:weight => 1, :status => 500},
+                  ],
+                },
+                {
+                  :name => "script",
+                  :path => [:prefix, "/script"],
+                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-d6ac6af6"}],
+                },
+                {
+                  :name => "script-again",
+                  :path => [:prefix, "/again"],
+                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-d6ac6af6"}],
+                },
+                {
+                  :name => "dnf",
+                  :path => [:prefix, "/dnf"],
+                  :backends => [{:weight => 1, :cluster => "do-not-forward-16b868f7"}],
+                },
+                {
+                  :name => "backend-options",
+                  :path => [:prefix, "/grpc"],
+                  :backends => [
+                    {:weight => 3, :cluster => "svc-default-grpc-50051-aa1ee405"},
+                    {:weight => 1, :cluster => "svc-default-web-80-c4c34d20"},
+                  ],
+                },
+              ],
+            },
+            {
+              :rules => [
+                {:name => "healthz", :path => [:exact, "/healthz"], :status => 200, :body => "ok"},
+                {
+                  :name => "default",
+                  :path => [:prefix, ""],
+                  :status => 404,
+                  :body => "default backend - 404 \x22\x23\x7bx\x7d\x22\x0a",
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    },
+  },
+  :resp => [],
+}

@@ -1,0 +1,42 @@
+# nghttpx-gateway route table, read by router.rb and restore.rb. Generated; do not edit.
+{
+  :ports => {
+    80 => {
+      :tls => false,
+      :listeners => [
+        {
+          :vhosts => [
+            {
+              :rules => [
+                {
+                  :name => "r",
+                  :path => [:prefix, ""],
+                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-2a50d44e"}],
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    },
+    443 => {
+      :tls => true,
+      :listeners => [
+        {
+          :vhosts => [
+            {
+              :rules => [
+                {
+                  :name => "r",
+                  :path => [:prefix, ""],
+                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-2a50d44e"}],
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    },
+  },
+  :resp => [],
+}
