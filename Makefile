@@ -38,8 +38,10 @@ run: build echo
 	@n=$$(bash hack/build-nghttpx.sh $(CACHE_DIR) | tail -n 1) && \
 	bash hack/run-quickstart.sh $(BIN) $$n $(ECHO_BIN)
 
+# Renderer fuzzing for a fixed time: no user string may add a directive or a line.
 fuzz:
-	$(GO) test ./dataplane/render -run '^$$' -fuzz FuzzRender -fuzztime 20s
+	$(GO) test ./dataplane/render -run '^$$' -fuzz '^FuzzRender$$' -fuzztime 15s
+	$(GO) test ./dataplane/render -run '^$$' -fuzz '^FuzzRenderProxy$$' -fuzztime 15s
 
 test: build unit integration fuzz
 
