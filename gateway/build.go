@@ -80,6 +80,14 @@ func (t *translator) finishGateway(gs *gatewayState) {
 			Type: new(gatewayv1.IPAddressType), Value: a,
 		})
 	}
+	for _, h := range gs.hostnames {
+		if !accepted {
+			break
+		}
+		out.Status.Addresses = append(out.Status.Addresses, gatewayv1.GatewayStatusAddress{
+			Type: new(gatewayv1.HostnameAddressType), Value: h,
+		})
+	}
 	if accepted && programmable > 0 {
 		gs.model = t.buildModel(gs)
 	}
@@ -99,6 +107,9 @@ func (t *translator) buildModel(gs *gatewayState) *model.Gateway {
 	m := &model.Gateway{
 		Source:    model.ObjectRef{Group: gatewayv1.GroupName, Kind: "Gateway", Namespace: g.Namespace, Name: g.Name},
 		Addresses: slices.Clone(gs.addresses),
+	}
+	if len(t.opts.BindAddresses) > 0 {
+		m.Addresses = slices.Clone(t.opts.BindAddresses)
 	}
 	if m.Addresses == nil {
 		m.Addresses = []string{}

@@ -3,7 +3,10 @@ package gateway
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -21,6 +24,8 @@ type gatewayState struct {
 	notAccepted *condition
 	// addresses the data plane binds, in spec order, deduplicated.
 	addresses []string
+	// hostnames are Hostname-type status addresses from Options.GatewayAddresses.
+	hostnames []string
 	// addressProblem is the Programmed=False reason and message caused by
 	// addresses, if any.
 	addressProblem *condition
@@ -69,6 +74,10 @@ func (t *translator) resolveAddresses(gs *gatewayState, reject func(reason, msg 
 		gs.addresses = append(gs.addresses, s)
 	}
 	addDefault := func() {
+		if t.opts.GatewayAddresses != nil {
+			t.assignedAddresses(gs, add, programmedFalse)
+			return
+		}
 		if t.opts.DefaultAddress == "" {
 			programmedFalse(string(gatewayv1.GatewayReasonAddressNotAssigned), "no address has been assigned to the Gateway yet")
 			return
@@ -115,6 +124,26 @@ func (t *translator) resolveAddresses(gs *gatewayState, reject func(reason, msg 
 	if len(unsupported) > 0 {
 		reject(string(gatewayv1.GatewayReasonUnsupportedAddress),
 			fmt.Sprintf("unsupported addresses %s; only IPAddress addresses are supported", strings.Join(unsupported, ", ")))
+	}
+}
+
+// assignedAddresses adds the addresses Options.GatewayAddresses reports for gs.
+func (t *translator) assignedAddresses(gs *gatewayState, add func(netip.Addr), programmedFalse func(reason, msg string)) {
+	got := t.opts.GatewayAddresses(gs.in.Namespace, gs.in.Name)
+	n := 0
+	for _, v := range got {
+		if a, err := netip.ParseAddr(v); err == nil {
+			add(a)
+			n++
+			continue
+		}
+		if len(validation.IsDNS1123Subdomain(v)) == 0 && !slices.Contains(gs.hostnames, v) {
+			gs.hostnames = append(gs.hostnames, v)
+			n++
+		}
+	}
+	if n == 0 {
+		programmedFalse(string(gatewayv1.GatewayReasonAddressNotAssigned), "no address has been assigned to the Gateway yet")
 	}
 }
 

@@ -30,6 +30,17 @@ type Options struct {
 	Now metav1.Time
 	// SupportedFeatures is copied into GatewayClass status.supportedFeatures (sorted).
 	SupportedFeatures []string
+	// GatewayAddresses, when set, returns the addresses assigned to a Gateway from
+	// outside, such as its provisioned Service's load-balancer IPs or host names.
+	// It replaces DefaultAddress for that Gateway; an empty result means none is
+	// assigned yet (Programmed=False, AddressNotAssigned). IPs become status
+	// addresses of type IPAddress and model addresses; host names become status
+	// addresses of type Hostname only.
+	GatewayAddresses func(namespace, name string) []string
+	// BindAddresses, when set, replaces the addresses of every model (not the
+	// status): a data plane behind a Service binds the wildcard address whatever
+	// address the Gateway is reached at.
+	BindAddresses []string
 }
 
 // Result is the outcome of a translation.

@@ -1,5 +1,6 @@
 // Command nghttpx-gateway is the one binary of the project; its first argument picks a
-// role: run (standalone, no cluster), translate (offline translation), version.
+// role: run (standalone, no cluster), translate (offline translation), convert
+// (Ingress to Gateway API), version.
 package main
 
 import (
@@ -27,6 +28,9 @@ func commands() []command {
 	return []command{
 		{"run", "serve Gateways from a directory of YAML files on this machine (no cluster)", runCmd},
 		{"translate", "print computed status and rendered nghttpx configuration for YAML files", translateCmd},
+		{"serve", "run the Kubernetes controller: provision data planes, write status", serveCmd},
+		{"proxy", "run the data-plane agent of one Gateway next to nghttpx (in its pod)", proxyCmd},
+		{"convert", "print the Gateway API objects that replace the Ingresses of YAML files", convertCmd},
 		{"version", "print the version", func(context.Context, []string, io.Writer, io.Writer) error {
 			fmt.Println("nghttpx-gateway", version)
 			return nil

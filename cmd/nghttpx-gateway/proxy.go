@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/klog/v2"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/features"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/nghttpx"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/kube/provision"
+	"github.com/nghttpx-gateway/nghttpx-gateway/kube/proxyagent"
+)
+
+func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
+	fs := flag.NewFlagSet("proxy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, else the in-cluster service account)")
+	gwNamespace := fs.String("gateway-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the Gateway to serve (default: $POD_NAMESPACE)")
+	gwName := fs.String("gateway-name", "", "name of the Gateway to serve (required)")
+	controllerName := fs.String("controller-name", gateway.DefaultControllerName, "GatewayClass controllerName of the Gateway")
+	adminPort := fs.Int("admin-port", provision.DefaultAdminPort, "port of /healthz, /readyz and /status (all interfaces)")
+	stateDir := fs.String("state-dir", provision.StateDir, "directory for nghttpx's files")
+	binary := fs.String("nghttpx", "", "nghttpx binary (default: $NGHTTPX_BIN, then the one `make nghttpx` built, then PATH)")
+	workers := fs.Int("workers", 1, "nghttpx worker threads")
+	http3 := fs.Bool("http3", true, "also serve HTTP/3 on HTTPS listeners when nghttpx supports it")
+	drain := fs.Duration("drain-period", 5*time.Second, "on SIGTERM, how long readiness fails before nghttpx stops")
+	verbose := fs.Bool("v", false, "verbose logs")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *gwName == "" || *gwNamespace == "" {
+		return errors.New("--gateway-name and --gateway-namespace (or $POD_NAMESPACE) are required")
+	}
+	log := newLogger(stderr, *verbose).WithValues("gateway", *gwNamespace+"/"+*gwName)
+	ctrllog.SetLogger(log)
+	klog.SetLogger(log)
+
+	bin := *binary
+	if bin == "" {
+		var err error
+		if bin, err = nghttpx.Find(); err != nil {
+			return err
+		}
+	}
+	state, err := filepath.Abs(*stateDir)
+	if err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		return fmt.Errorf("create state directory: %w", err)
+	}
+	feat, err := features.Detect(logr.NewContext(ctx, log), bin)
+	if err != nil {
+		return fmt.Errorf("probe nghttpx %s: %w", bin, err)
+	}
+	for _, r := range feat.Reasons {
+		log.Info("data plane feature unavailable", "reason", r)
+	}
+	if !feat.MRuby {
+		return fmt.Errorf("nghttpx %s has no mruby, which routing needs", bin)
+	}
+	rf := feat.Render()
+	rf.OCSP = false // stapling needs the fetch program that comes with OCSP support
+	cfg, err := restConfig(*kubeconfig, "nghttpx-gateway-proxy/"+version)
+	if err != nil {
+		return err
+	}
+	gw := types.NamespacedName{Namespace: *gwNamespace, Name: *gwName}
+	a, err := proxyagent.New(proxyagent.Options{
+		Gateway:        gw,
+		ControllerName: *controllerName,
+		AdminAddr:      ":" + strconv.Itoa(*adminPort),
+		StateDir:       state,
+		Render:         render.Options{Workers: *workers, Features: rf, HTTP3: *http3 && feat.HTTP3},
+		DrainPeriod:    *drain,
+		Log:            log,
+		NewDataPlane: func(dir string) (proxyagent.DataPlane, error) {
+			return apply.New(apply.Options{Binary: bin, StateDir: dir, Log: log.WithName("nghttpx")})
+		},
+	})
+	if err != nil {
+		return err
+	}
+	c, err := proxyagent.NewCache(cfg, gw)
+	if err != nil {
+		return fmt.Errorf("cache: %w", err)
+	}
+	log.Info("starting proxy agent", "version", version, "nghttpx", bin, "nghttpxVersion", feat.Version,
+		"http3", feat.HTTP3, "bpf", feat.BPF, "adminPort", *adminPort)
+	return a.Run(ctx, c)
+}

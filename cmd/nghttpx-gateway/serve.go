@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/klog/v2"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/kube/controller"
+	"github.com/nghttpx-gateway/nghttpx-gateway/kube/provision"
+)
+
+// proxyImage is the default data-plane image: this build's version of our image.
+func proxyImage() string {
+	tag := version
+	if tag == "" || tag == "dev" {
+		tag = "latest"
+	}
+	return "ghcr.io/nghttpx-gateway/nghttpx-gateway:" + tag
+}
+
+func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, else the in-cluster service account)")
+	controllerName := fs.String("controller-name", gateway.DefaultControllerName, "GatewayClass controllerName this controller serves")
+	namespace := fs.String("namespace", envOr("POD_NAMESPACE", "nghttpx-gateway-system"), "namespace of the controller's own objects (default: $POD_NAMESPACE)")
+	leaderElect := fs.Bool("leader-elect", true, "elect a leader on a Lease; only the leader provisions and writes status")
+	leaseNS := fs.String("leader-election-namespace", "", "namespace of the leader election Lease (default: --namespace)")
+	leaseID := fs.String("leader-election-id", "nghttpx-gateway-controller", "name of the leader election Lease")
+	image := fs.String("proxy-image", proxyImage(), "image of the data-plane Deployments (runs `nghttpx-gateway proxy`)")
+	pullPolicy := fs.String("proxy-image-pull-policy", string(corev1.PullIfNotPresent), "imagePullPolicy of the data-plane containers")
+	serviceType := fs.String("service-type", string(corev1.ServiceTypeLoadBalancer), "type of the data-plane Services: LoadBalancer, NodePort or ClusterIP")
+	http3 := fs.Bool("http3", true, "serve HTTP/3 on HTTPS listeners (UDP Service ports; proxies use it when their nghttpx can)")
+	adminPort := fs.Int("admin-port", provision.DefaultAdminPort, "data-plane admin port (/readyz, /status)")
+	proxyRole := fs.String("proxy-cluster-role", provision.ProxyClusterRole, "ClusterRole granted to every data-plane ServiceAccount")
+	metricsAddr := fs.String("metrics-addr", ":8080", "bind address of the Prometheus metrics endpoint (0 disables)")
+	healthAddr := fs.String("health-addr", ":8081", "bind address of /healthz and /readyz (0 disables)")
+	// kubebuilder's names for the same two settings.
+	fs.StringVar(metricsAddr, "metrics-bind-address", *metricsAddr, "alias of --metrics-addr")
+	fs.StringVar(healthAddr, "health-probe-bind-address", *healthAddr, "alias of --health-addr")
+	verbose := fs.Bool("v", false, "verbose logs")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var st corev1.ServiceType
+	switch strings.ToLower(*serviceType) {
+	case "loadbalancer":
+		st = corev1.ServiceTypeLoadBalancer
+	case "nodeport":
+		st = corev1.ServiceTypeNodePort
+	case "clusterip":
+		st = corev1.ServiceTypeClusterIP
+	default:
+		return fmt.Errorf("--service-type %q: want LoadBalancer, NodePort or ClusterIP", *serviceType)
+	}
+	if *leaseNS == "" {
+		*leaseNS = *namespace
+	}
+	log := newLogger(stderr, *verbose)
+	ctrllog.SetLogger(log)
+	klog.SetLogger(log)
+	cfg, err := restConfig(*kubeconfig, "nghttpx-gateway-controller/"+version)
+	if err != nil {
+		return err
+	}
+	var proxyArgs []string
+	if *verbose {
+		proxyArgs = append(proxyArgs, "-v")
+	}
+	log.Info("starting controller", "version", version, "controllerName", *controllerName, "proxyImage", *image, "serviceType", st)
+	return controller.Run(ctx, cfg, controller.Options{
+		ControllerName:   *controllerName,
+		Namespace:        *leaseNS,
+		LeaderElect:      *leaderElect,
+		LeaderElectionID: *leaseID,
+		MetricsAddr:      *metricsAddr,
+		HealthAddr:       *healthAddr,
+		Provision: provision.Options{
+			Image:            *image,
+			ImagePullPolicy:  corev1.PullPolicy(*pullPolicy),
+			ServiceType:      st,
+			HTTP3:            *http3,
+			AdminPort:        int32(*adminPort),
+			ProxyArgs:        proxyArgs,
+			ProxyClusterRole: *proxyRole,
+		},
+		Log: log,
+	})
+}

@@ -1,0 +1,176 @@
+//go:build e2e
+
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/e2e-framework/pkg/envconf"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// echoImage is the conformance echo server; the local cluster maps it to echo-basic.
+const echoImage = "registry.k8s.io/gateway-api/echo-basic:v1.5.1"
+
+// echoPort is the echo Services' port (the container listens on 3000).
+const echoPort = 8080
+
+// preStopSeconds keeps a terminating echo pod serving while the data plane drops it,
+// as production apps do; the grace period leaves room for it.
+const preStopSeconds = 4
+
+// namespace creates a fresh namespace for one feature and deletes it (waiting until
+// it is gone, so pods and data planes do not pile up) when the feature ends. On
+// failure the namespace's state and the relevant logs are saved first.
+func (s *suite) namespace(ctx context.Context, t *testing.T, prefix string) string {
+	t.Helper()
+	name := envconf.RandomName(prefix, len(prefix)+7) // prefix-xxxxxx
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"e2e.nghttpx.dev/suite": "gateway"}}}
+	if err := s.cl.Create(ctx, ns); err != nil {
+		t.Fatalf("create namespace %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := s.cl.Delete(dctx, ns); err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("delete namespace %s: %v", name, err)
+			return
+		}
+		err := poll(dctx, 2*time.Minute, func(ctx context.Context) (bool, error) {
+			err := s.cl.Get(ctx, client.ObjectKey{Name: name}, &corev1.Namespace{})
+			return apierrors.IsNotFound(err), nil
+		})
+		if err != nil {
+			t.Errorf("namespace %s still exists 2 minutes after deletion", name)
+		}
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			s.diagnose(t, name)
+		}
+	})
+	return name
+}
+
+func (s *suite) create(ctx context.Context, t *testing.T, objs ...client.Object) {
+	t.Helper()
+	for _, o := range objs {
+		if err := s.cl.Create(ctx, o); err != nil {
+			t.Fatalf("create %T %s/%s: %v", o, o.GetNamespace(), o.GetName(), err)
+		}
+	}
+}
+
+// echoApp is an echo Deployment (readiness probe, preStop delay) and its Service.
+func echoApp(ns, name string, replicas int32) (*appsv1.Deployment, *corev1.Service) {
+	labels := map[string]string{"app": name}
+	fieldEnv := func(n, path string) corev1.EnvVar {
+		return corev1.EnvVar{Name: n, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}}
+	}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					TerminationGracePeriodSeconds: ptr.To[int64](preStopSeconds + 10),
+					Containers: []corev1.Container{{
+						Name:  "echo",
+						Image: echoImage,
+						Env: []corev1.EnvVar{
+							fieldEnv("POD_NAME", "metadata.name"),
+							fieldEnv("NAMESPACE", "metadata.namespace"),
+						},
+						Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 3000}},
+						ReadinessProbe: &corev1.Probe{
+							ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromInt32(3000)}},
+							PeriodSeconds: 1,
+						},
+						Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{
+							Sleep: &corev1.SleepAction{Seconds: preStopSeconds},
+						}},
+					}},
+				},
+			},
+		},
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
+		Spec: corev1.ServiceSpec{
+			Selector: labels,
+			Ports:    []corev1.ServicePort{{Name: "http", Port: echoPort, TargetPort: intstr.FromInt32(3000)}},
+		},
+	}
+	return d, svc
+}
+
+func newGateway(ns, name string) *gatewayv1.Gateway {
+	return &gatewayv1.Gateway{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: gatewayv1.GatewaySpec{
+			GatewayClassName: className,
+			Listeners: []gatewayv1.Listener{{
+				Name:     "http",
+				Protocol: gatewayv1.HTTPProtocolType,
+				Port:     80,
+			}},
+		},
+	}
+}
+
+// rule sends requests whose path starts with prefix to the echo Service backend.
+func rule(prefix, backend string, filters ...gatewayv1.HTTPRouteFilter) gatewayv1.HTTPRouteRule {
+	return gatewayv1.HTTPRouteRule{
+		Matches: []gatewayv1.HTTPRouteMatch{{Path: &gatewayv1.HTTPPathMatch{
+			Type: ptr.To(gatewayv1.PathMatchPathPrefix), Value: ptr.To(prefix),
+		}}},
+		Filters: filters,
+		BackendRefs: []gatewayv1.HTTPBackendRef{{BackendRef: gatewayv1.BackendRef{BackendObjectReference: gatewayv1.BackendObjectReference{
+			Name: gatewayv1.ObjectName(backend), Port: ptr.To(gatewayv1.PortNumber(echoPort)),
+		}}}},
+	}
+}
+
+// addHeader is a RequestHeaderModifier filter that sets name: value.
+func addHeader(name, value string) gatewayv1.HTTPRouteFilter {
+	return gatewayv1.HTTPRouteFilter{
+		Type: gatewayv1.HTTPRouteFilterRequestHeaderModifier,
+		RequestHeaderModifier: &gatewayv1.HTTPHeaderFilter{
+			Set: []gatewayv1.HTTPHeader{{Name: gatewayv1.HTTPHeaderName(name), Value: value}},
+		},
+	}
+}
+
+func newRoute(ns, name, gateway, hostname string, rules ...gatewayv1.HTTPRouteRule) *gatewayv1.HTTPRoute {
+	r := &gatewayv1.HTTPRoute{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: gatewayv1.HTTPRouteSpec{
+			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Name: gatewayv1.ObjectName(gateway)}}},
+			Rules:           rules,
+		},
+	}
+	if hostname != "" {
+		r.Spec.Hostnames = []gatewayv1.Hostname{gatewayv1.Hostname(hostname)}
+	}
+	return r
+}
+
+// dataPlaneName is the name of a Gateway's provisioned ServiceAccount, Deployment
+// and Service (names this short need no hash truncation).
+func dataPlaneName(gateway string) string { return gateway + "-nghttpx" }
+
+func dataPlaneSelector(ns, gateway string) string {
+	return fmt.Sprintf("gateway.nghttpx.dev/gateway-name=%s,gateway.nghttpx.dev/gateway-namespace=%s", gateway, ns)
+}

@@ -1,0 +1,15 @@
+# End-to-end suites (included by the main Makefile).
+#   make e2e   build the binary, nghttpx, echo-basic and the local control plane, then run
+#              every e2e package (each starts its own local cluster, root needed) one at a time.
+# E2E_ARGS passes extra flags to go test, e.g. E2E_ARGS='-run TestGateway -v'.
+# E2E_KUBECONFIG=<file> runs against an existing cluster instead (see hack/kind/README.md).
+E2E_TIMEOUT ?= 20m
+E2E_ARGS ?=
+
+.PHONY: e2e
+
+e2e: build echo
+	@n=$$(bash hack/build-nghttpx.sh $(CACHE_DIR) | tail -n 1) && \
+	k=$$(bash hack/build-k8s.sh $(CACHE_DIR) | tail -n 1) && \
+	NGHTTPX_BIN=$$n K8S_BIN_DIR=$$k ECHO_BIN=$(ECHO_BIN) E2E_GATEWAY_BIN=$(CURDIR)/$(BIN) \
+	$(GO) test -tags e2e -count=1 -p 1 -timeout $(E2E_TIMEOUT) $(E2E_ARGS) ./e2e/...

@@ -1,0 +1,383 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/kube/provision"
+	"github.com/nghttpx-gateway/nghttpx-gateway/kube/source"
+	"github.com/nghttpx-gateway/nghttpx-gateway/kube/status"
+	"github.com/nghttpx-gateway/nghttpx-gateway/pipeline"
+)
+
+// Stats are the controller's counters.
+type Stats struct {
+	Builds      atomic.Int64
+	BuildErrors atomic.Int64
+	// LastBuildNanos is the duration of the last snapshot + translation.
+	LastBuildNanos atomic.Int64
+}
+
+// Controller is the `serve` role.
+type Controller struct {
+	opts   Options
+	mgr    manager.Manager
+	cache  cache.Cache
+	src    *source.Source
+	prov   *provision.Provisioner
+	writer *status.Writer
+	poll   *poller
+	batch  *source.Batcher
+	stats  Stats
+	log    logr.Logger
+
+	dirty     atomic.Bool // inputs changed since the last translation
+	leader    atomic.Bool
+	built     atomic.Bool // the first translation after sync is done
+	provision atomic.Bool // provisioning is due (inputs changed, error, new leader)
+
+	// Owned by the batch goroutine.
+	in      *gateway.Input
+	out     *pipeline.Output
+	retry   time.Duration
+	retryMu sync.Mutex
+	retryT  *time.Timer
+}
+
+// New builds the manager and wires everything; Start runs it.
+func New(cfg *rest.Config, opts Options) (*Controller, error) {
+	opts = opts.withDefaults()
+	scheme, err := source.NewScheme()
+	if err != nil {
+		return nil, err
+	}
+	owned := labels.SelectorFromSet(labels.Set{provision.LabelManagedBy: provision.ManagedBy})
+	mo := manager.Options{
+		Scheme:                        scheme,
+		Logger:                        opts.Log,
+		LeaderElection:                opts.LeaderElect,
+		LeaderElectionID:              opts.LeaderElectionID,
+		LeaderElectionNamespace:       opts.Namespace,
+		LeaderElectionReleaseOnCancel: true,
+		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsAddr},
+		HealthProbeBindAddress:        opts.HealthAddr,
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			// Only what we provisioned; Services stay cluster-wide (backends).
+			&appsv1.Deployment{}:     {Label: owned},
+			&corev1.ServiceAccount{}: {Label: owned},
+		}},
+	}
+	if opts.LeaseDuration > 0 {
+		mo.LeaseDuration, mo.RenewDeadline, mo.RetryPeriod = &opts.LeaseDuration, &opts.RenewDeadline, &opts.RetryPeriod
+	}
+	mgr, err := manager.New(cfg, mo)
+	if err != nil {
+		return nil, fmt.Errorf("manager: %w", err)
+	}
+	c := &Controller{opts: opts, mgr: mgr, cache: mgr.GetCache(), log: opts.Log, batch: &source.Batcher{}}
+	c.src = source.New(c.cache, source.Options{
+		ControllerName: opts.ControllerName,
+		Owned:          provision.Owned,
+		Extra:          []client.Object{&appsv1.Deployment{}, &corev1.ServiceAccount{}},
+		Log:            opts.Log,
+	})
+	c.prov = &provision.Provisioner{Client: mgr.GetClient(), Reader: c.cache, Options: opts.Provision, Log: opts.Log.WithName("provision")}
+	c.writer = &status.Writer{
+		Reader: mgr.GetAPIReader(), Client: mgr.GetClient(), Cache: c.cache,
+		ControllerName: opts.ControllerName, Log: opts.Log.WithName("status"),
+	}
+	c.poll = newPoller(int(opts.Provision.AdminPort), opts.DialContext, c.batch.Notify, opts.Log.WithName("dataplane"))
+	c.poll.fast, c.poll.slow = opts.PollFast, opts.PollSlow
+	if err := mgr.Add(c); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("built", func(*http.Request) error {
+		if !c.built.Load() {
+			return errors.New("the first translation has not run yet")
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	registerMetrics(c)
+	return c, nil
+}
+
+// Run builds and runs a controller until ctx is done.
+func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
+	c, err := New(cfg, opts)
+	if err != nil {
+		return err
+	}
+	return c.mgr.Start(ctx)
+}
+
+// Manager returns the underlying manager (Start runs it).
+func (c *Controller) Manager() manager.Manager { return c.mgr }
+
+// Stats returns the build counters.
+func (c *Controller) Stats() *Stats { return &c.stats }
+
+// Writer returns the status writer (for its counters).
+func (c *Controller) Writer() *status.Writer { return c.writer }
+
+// Provisioner returns the provisioner (for its counters).
+func (c *Controller) Provisioner() *provision.Provisioner { return c.prov }
+
+// Source returns the event source (for its counters).
+func (c *Controller) Source() *source.Source { return c.src }
+
+// IsLeader reports whether this replica currently writes.
+func (c *Controller) IsLeader() bool { return c.leader.Load() }
+
+// NeedLeaderElection is false: every replica translates; writing waits for
+// leadership inside.
+func (c *Controller) NeedLeaderElection() bool { return false }
+
+// Start is the manager runnable: watch, then batch until ctx is done.
+func (c *Controller) Start(ctx context.Context) error {
+	notify := func() {
+		c.dirty.Store(true)
+		c.batch.Notify()
+	}
+	if err := c.src.Start(ctx, notify); err != nil {
+		return err
+	}
+	c.log.Info("caches synced")
+	go func() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.mgr.Elected():
+		}
+		c.prov.Forget()
+		c.leader.Store(true)
+		c.provision.Store(true)
+		c.log.Info("elected leader: provisioning data planes and writing status")
+		c.batch.Notify()
+	}()
+	go c.poll.run(ctx)
+	c.dirty.Store(true)
+	c.batch.Notify()
+	c.batch.Run(ctx, c.runBatch)
+	return nil
+}
+
+// runBatch translates when inputs changed and, as leader, provisions and writes
+// status. Errors are retried with backoff.
+func (c *Controller) runBatch(ctx context.Context) {
+	err := c.sync(ctx)
+	if err == nil {
+		c.retry = 0
+		return
+	}
+	c.retry = min(max(2*c.retry, 500*time.Millisecond), 30*time.Second)
+	c.log.Error(err, "sync failed; retrying", "in", c.retry)
+	c.retryMu.Lock()
+	if c.retryT != nil {
+		c.retryT.Stop()
+	}
+	c.retryT = time.AfterFunc(c.retry, c.batch.Notify)
+	c.retryMu.Unlock()
+}
+
+func (c *Controller) sync(ctx context.Context) error {
+	if c.dirty.Swap(false) || c.out == nil {
+		t0 := time.Now()
+		in, err := c.src.Snapshot(ctx)
+		if err != nil {
+			c.dirty.Store(true)
+			c.stats.BuildErrors.Add(1)
+			return fmt.Errorf("snapshot: %w", err)
+		}
+		c.in, c.out = in, pipeline.Build(in, c.pipelineOptions(ctx))
+		c.stats.Builds.Add(1)
+		c.stats.LastBuildNanos.Store(int64(time.Since(t0)))
+		c.provision.Store(true)
+		c.built.Store(true)
+		c.log.V(1).Info("translated", "gateways", len(c.out.Translation.Gateways), "routes", len(c.out.Translation.HTTPRoutes),
+			"took", time.Since(t0).Round(time.Microsecond))
+	}
+	if !c.leader.Load() {
+		return nil
+	}
+	res := c.out.Translation
+	var errs []error
+	if c.provision.Swap(false) {
+		if err := c.provisionAll(ctx, res); err != nil {
+			c.provision.Store(true)
+			errs = append(errs, err)
+		}
+		c.poll.set(c.targets(ctx))
+		c.poll.pollDue(ctx, true)
+	}
+	if err := c.writer.Write(ctx, c.withProgrammed(res)); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Controller) pipelineOptions(ctx context.Context) pipeline.Options {
+	return pipeline.Options{
+		Gateway: gateway.Options{
+			ControllerName:    c.opts.ControllerName,
+			Now:               metav1.NewTime(time.Now().UTC().Truncate(time.Second)),
+			SupportedFeatures: gateway.SupportedFeatures(),
+			GatewayAddresses:  func(ns, name string) []string { return c.serviceAddresses(ctx, ns, name) },
+		},
+		// Rendering here validates what proxies will render; paths and ports only
+		// need to be well-formed.
+		Render:     render.Options{},
+		StateDir:   provision.StateDir,
+		APIPortFor: func(*model.Gateway) int { return 9902 },
+	}
+}
+
+// serviceAddresses are the addresses of a Gateway's provisioned Service:
+// load-balancer ingress IPs or host names, else the cluster IP for ClusterIP and
+// NodePort Services.
+func (c *Controller) serviceAddresses(ctx context.Context, ns, name string) []string {
+	var svc corev1.Service
+	if err := c.cache.Get(ctx, types.NamespacedName{Namespace: ns, Name: provision.Name(name)}, &svc); err != nil {
+		return nil
+	}
+	if gw, ok := provision.OwnerGateway(&svc); !ok || gw.Name != name {
+		return nil
+	}
+	var out []string
+	switch svc.Spec.Type {
+	case corev1.ServiceTypeLoadBalancer:
+		for _, in := range svc.Status.LoadBalancer.Ingress {
+			if in.IP != "" {
+				out = append(out, in.IP)
+			} else if in.Hostname != "" {
+				out = append(out, in.Hostname)
+			}
+		}
+	case corev1.ServiceTypeClusterIP, corev1.ServiceTypeNodePort:
+		for _, ip := range svc.Spec.ClusterIPs {
+			if ip != "" && ip != corev1.ClusterIPNone {
+				out = append(out, ip)
+			}
+		}
+	}
+	return out
+}
+
+// provisionAll provisions every Gateway of our classes, prunes the rest and
+// keeps the proxies' ClusterRoleBinding.
+func (c *Controller) provisionAll(ctx context.Context, res *gateway.Result) error {
+	var errs []error
+	keep := map[types.NamespacedName]bool{}
+	var keys []types.NamespacedName
+	for i := range res.Gateways {
+		g := &res.Gateways[i]
+		k := types.NamespacedName{Namespace: g.Namespace, Name: g.Name}
+		keep[k] = true
+		keys = append(keys, k)
+		if g.DeletionTimestamp != nil {
+			continue
+		}
+		if err := c.prov.Ensure(ctx, g); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := c.prov.Prune(ctx, keep); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.prov.EnsureBinding(ctx, c.mgr.GetAPIReader(), keys); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// targets lists, per Gateway with a model, its hash and ready data-plane pods.
+func (c *Controller) targets(ctx context.Context) map[types.NamespacedName]target {
+	out := map[types.NamespacedName]target{}
+	gens := map[types.NamespacedName]int64{}
+	for _, g := range c.out.Translation.Gateways {
+		gens[types.NamespacedName{Namespace: g.Namespace, Name: g.Name}] = g.Generation
+	}
+	for _, g := range c.out.Gateways {
+		if g.Err != nil {
+			continue
+		}
+		k := types.NamespacedName{Namespace: g.Model.Source.Namespace, Name: g.Model.Source.Name}
+		out[k] = target{hash: model.Hash(g.Model), generation: gens[k], pods: c.readyPods(ctx, k)}
+	}
+	return out
+}
+
+// readyPods reads the ready endpoints of a Gateway's Service (every ready pod is
+// listed whatever the Service's ports).
+func (c *Controller) readyPods(ctx context.Context, gw types.NamespacedName) []string {
+	var sl discoveryv1.EndpointSliceList
+	if err := c.cache.List(ctx, &sl, client.InNamespace(gw.Namespace),
+		client.MatchingLabels{discoveryv1.LabelServiceName: provision.Name(gw.Name)}); err != nil {
+		return nil
+	}
+	var ips []string
+	for _, s := range sl.Items {
+		for _, e := range s.Endpoints {
+			if e.Conditions.Ready != nil && !*e.Conditions.Ready || len(e.Addresses) == 0 {
+				continue
+			}
+			if !slices.Contains(ips, e.Addresses[0]) {
+				ips = append(ips, e.Addresses[0])
+			}
+		}
+	}
+	slices.Sort(ips)
+	return ips
+}
+
+// withProgrammed returns res with every Gateway's Programmed condition held
+// back until its data plane runs the current model.
+func (c *Controller) withProgrammed(res *gateway.Result) *gateway.Result {
+	out := *res
+	out.Gateways = make([]gatewayv1.Gateway, len(res.Gateways))
+	stored := map[types.NamespacedName][]metav1.Condition{}
+	for _, g := range c.in.Gateways {
+		stored[types.NamespacedName{Namespace: g.Namespace, Name: g.Name}] = g.Status.Conditions
+	}
+	rendered := map[types.NamespacedName]pipeline.RenderedGateway{}
+	for _, g := range c.out.Gateways {
+		rendered[types.NamespacedName{Namespace: g.Model.Source.Namespace, Name: g.Model.Source.Name}] = g
+	}
+	now := metav1.NewTime(time.Now().UTC().Truncate(time.Second))
+	for i := range res.Gateways {
+		g := res.Gateways[i].DeepCopy()
+		k := types.NamespacedName{Namespace: g.Namespace, Name: g.Name}
+		rg := rendered[k]
+		holdProgrammed(g, stored[k], rg.Err, c.poll.progress(k), now)
+		out.Gateways[i] = *g
+	}
+	return &out
+}

@@ -1,0 +1,13 @@
+// Package controller is the `serve` role: a controller-runtime manager that
+// watches Gateway API objects and what they reference (package source), runs the
+// same pipeline as every other role on each batch, and, as the elected leader
+// only (a Lease), provisions every Gateway's data plane (package provision) and
+// writes status (package status).
+//
+// Contract: every replica translates; only the leader writes. Nothing is built
+// before the caches synced. Gateway addresses come from the provisioned Service
+// (load-balancer ingress, or the cluster IP). Programmed=True is held back until
+// at least one ready data-plane pod reports, on its admin port, the model.Hash
+// of the Gateway's current model; the pods are polled every 500 ms after a change
+// until they match (bounded), every 10 s otherwise.
+package controller

@@ -1,0 +1,66 @@
+package controller
+
+import (
+	"context"
+	"net"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/kube/provision"
+)
+
+// Options configure the controller.
+type Options struct {
+	// ControllerName selects our GatewayClasses (default gateway.DefaultControllerName).
+	ControllerName string
+	// Namespace holds the controller's own objects: the leader election Lease.
+	Namespace string
+	// LeaderElect enables leader election; without it this replica always leads.
+	LeaderElect bool
+	// LeaderElectionID names the Lease (default "nghttpx-gateway-controller").
+	LeaderElectionID string
+	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election (zero:
+	// controller-runtime's defaults, 15s/10s/2s).
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+	// MetricsAddr and HealthAddr are bind addresses ("0" disables).
+	MetricsAddr, HealthAddr string
+	// Provision shapes the data-plane objects (image, Service type, admin port...).
+	Provision provision.Options
+	// DialContext reaches data-plane pods' admin ports (default: a plain dialer).
+	// Tests running the controller outside the cluster network pass their own.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// PollFast and PollSlow are the data-plane poll intervals after a change and
+	// otherwise (defaults 500ms and 10s).
+	PollFast, PollSlow time.Duration
+	Log                logr.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.ControllerName == "" {
+		o.ControllerName = gateway.DefaultControllerName
+	}
+	if o.Namespace == "" {
+		o.Namespace = "nghttpx-gateway-system"
+	}
+	if o.LeaderElectionID == "" {
+		o.LeaderElectionID = "nghttpx-gateway-controller"
+	}
+	if o.Provision.ControllerName == "" {
+		o.Provision.ControllerName = o.ControllerName
+	}
+	if o.Provision.AdminPort == 0 {
+		o.Provision.AdminPort = provision.DefaultAdminPort
+	}
+	if o.PollFast == 0 {
+		o.PollFast = 500 * time.Millisecond
+	}
+	if o.PollSlow == 0 {
+		o.PollSlow = 10 * time.Second
+	}
+	if o.Log.GetSink() == nil {
+		o.Log = logr.Discard()
+	}
+	return o
+}

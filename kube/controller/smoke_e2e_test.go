@@ -1,0 +1,566 @@
+//go:build e2e
+
+package controller_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/cluster"
+	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/podrunner"
+	"github.com/nghttpx-gateway/nghttpx-gateway/kube/controller"
+	"github.com/nghttpx-gateway/nghttpx-gateway/kube/provision"
+	"github.com/nghttpx-gateway/nghttpx-gateway/kube/proxyagent"
+	"github.com/nghttpx-gateway/nghttpx-gateway/kube/source"
+)
+
+const (
+	image     = "ghcr.io/nghttpx-gateway/nghttpx-gateway"
+	echoImage = "registry.k8s.io/gateway-api/echo-basic:v1.6.3"
+	systemNS  = "nghttpx-gateway-system"
+	ns        = "smoke"
+)
+
+// gatewayBinary is $GATEWAY_BIN or a fresh build of cmd/nghttpx-gateway.
+func gatewayBinary(t *testing.T) string {
+	if b := os.Getenv("GATEWAY_BIN"); b != "" {
+		return b
+	}
+	out := filepath.Join(t.TempDir(), "nghttpx-gateway")
+	t0 := time.Now()
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/nghttpx-gateway")
+	cmd.Dir = "../.."
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, b)
+	}
+	t.Logf("built %s in %s", out, time.Since(t0).Round(time.Millisecond))
+	return out
+}
+
+// logger logs through t; E2E_V=1 adds the controller's debug messages.
+func logger(t *testing.T) logr.Logger {
+	v, _ := strconv.Atoi(os.Getenv("E2E_V"))
+	return funcr.New(func(prefix, args string) {
+		t.Logf("%s %s %s", time.Now().Format("15:04:05.000"), prefix, args)
+	}, funcr.Options{Verbosity: v})
+}
+
+// TestSmoke runs the controller in this process against the local cluster and
+// checks the whole path: provisioning, status, traffic, a route change and
+// garbage collection of the data plane.
+func TestSmoke(t *testing.T) {
+	nghttpx := os.Getenv("NGHTTPX_BIN")
+	if nghttpx == "" {
+		t.Fatal("NGHTTPX_BIN is unset: the proxy pods need the built nghttpx (bash hack/build-nghttpx.sh DIR | tail -1)")
+	}
+	if _, err := os.Stat(nghttpx); err != nil {
+		t.Fatalf("NGHTTPX_BIN: %v", err)
+	}
+	bin := gatewayBinary(t)
+	// client-go's reflectors log through controller-runtime's global logger.
+	ctrllog.SetLogger(funcr.New(func(prefix, args string) { fmt.Fprintln(os.Stderr, prefix, args) }, funcr.Options{}))
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+
+	run := podrunner.Binary(bin)
+	c, err := cluster.Start(ctx, cluster.Options{
+		Log: logger(t).WithName("cluster").V(1),
+		Images: podrunner.ImageMap{image: func(ct corev1.Container) (podrunner.Process, error) {
+			p, err := run(ct)
+			p.Env = append(p.Env, "NGHTTPX_BIN="+nghttpx)
+			return p, err
+		}},
+	})
+	if err != nil {
+		t.Fatalf("cluster: %v", err)
+	}
+	t.Cleanup(c.Stop)
+	t.Logf("cluster up in %s", c.StartupDuration.Round(time.Millisecond))
+
+	scheme, err := source.NewScheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := client.New(c.RESTConfig, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{systemNS, ns} {
+		mustCreate(ctx, t, cl, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: n}})
+	}
+	// The proxies' read-only role (config/rbac ships the same); the controller binds it.
+	mustCreate(ctx, t, cl, &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: provision.ProxyClusterRole},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"gatewayclasses", "gateways", "httproutes", "referencegrants"}, Verbs: []string{"list", "watch"}},
+			{APIGroups: []string{""}, Resources: []string{"services", "secrets", "namespaces"}, Verbs: []string{"list", "watch"}},
+			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
+		},
+	})
+
+	// The controller runs with a ServiceAccount token holding exactly the
+	// permissions /work/notes/RBAC.md lists, so a missing one fails here.
+	cfg := controllerConfig(ctx, t, c, cl)
+	// Two replicas: the first one leads; the standby computes but never writes.
+	ctrl, stopCtrl := startController(ctx, t, c, cfg, "leader")
+	standby, stopStandby := startController(ctx, t, c, cfg, "standby")
+	defer stopStandby()
+	defer stopCtrl()
+
+	createEcho(ctx, t, cl, "echo-a")
+	createEcho(ctx, t, cl, "echo-b")
+	mustCreate(ctx, t, cl, &gatewayv1.GatewayClass{
+		ObjectMeta: metav1.ObjectMeta{Name: "nghttpx"},
+		Spec:       gatewayv1.GatewayClassSpec{ControllerName: "zlab.co.jp/nghttpx"},
+	})
+	mustCreate(ctx, t, cl, route("echo-a"))
+	t0 := time.Now()
+	mustCreate(ctx, t, cl, &gatewayv1.Gateway{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
+		Spec: gatewayv1.GatewaySpec{
+			GatewayClassName: "nghttpx",
+			Listeners:        []gatewayv1.Listener{{Name: "http", Port: 80, Protocol: gatewayv1.HTTPProtocolType}},
+			Infrastructure: &gatewayv1.GatewayInfrastructure{
+				Labels: map[gatewayv1.LabelKey]gatewayv1.LabelValue{"team": "smoke"},
+			},
+		},
+	})
+
+	// GatewayClass accepted with our features.
+	waitFor(ctx, t, "GatewayClass Accepted", time.Minute, func(ctx context.Context) (bool, error) {
+		var gc gatewayv1.GatewayClass
+		if err := cl.Get(ctx, types.NamespacedName{Name: "nghttpx"}, &gc); err != nil {
+			return false, err
+		}
+		return meta.IsStatusConditionTrue(gc.Status.Conditions, "Accepted") && len(gc.Status.SupportedFeatures) > 0, nil
+	})
+
+	// Gateway Accepted and Programmed, with the load balancer's address.
+	var addr string
+	waitFor(ctx, t, "Gateway Programmed", 3*time.Minute, func(ctx context.Context) (bool, error) {
+		var gw gatewayv1.Gateway
+		if err := cl.Get(ctx, types.NamespacedName{Namespace: ns, Name: "web"}, &gw); err != nil {
+			return false, err
+		}
+		if !meta.IsStatusConditionTrue(gw.Status.Conditions, "Accepted") ||
+			!meta.IsStatusConditionTrue(gw.Status.Conditions, "Programmed") || len(gw.Status.Addresses) == 0 {
+			return false, nil
+		}
+		addr = gw.Status.Addresses[0].Value
+		return true, nil
+	})
+	programmedAfter := time.Since(t0)
+	if !c.LoadBalancerCIDR.Contains(net.ParseIP(addr)) {
+		t.Fatalf("Gateway address %s is not a load-balancer address (%s)", addr, c.LoadBalancerCIDR)
+	}
+	t.Logf("TIMING Gateway created -> Accepted+Programmed with address %s: %s", addr, programmedAfter.Round(time.Millisecond))
+
+	// The provisioned objects carry the infrastructure labels and the owner reference.
+	dep := &appsv1.Deployment{}
+	if err := cl.Get(ctx, types.NamespacedName{Namespace: ns, Name: "web-nghttpx"}, dep); err != nil {
+		t.Fatal(err)
+	}
+	if dep.Labels["team"] != "smoke" || len(dep.OwnerReferences) != 1 || dep.OwnerReferences[0].Name != "web" {
+		t.Errorf("deployment metadata: labels %v owners %+v", dep.Labels, dep.OwnerReferences)
+	}
+
+	// Traffic from inside the cluster network namespace reaches echo-a.
+	hc := c.HTTPClient()
+	hc.Timeout = 5 * time.Second
+	body := mustEcho(ctx, t, hc, "http://"+addr+"/hello")
+	if body.Path != "/hello" || body.Namespace != ns || !strings.HasPrefix(body.Pod, "echo-a-") {
+		t.Fatalf("answer %+v", body)
+	}
+	waitRouteAccepted(ctx, t, cl)
+	proxy := proxyStatus(ctx, t, cl, hc)
+	t.Logf("proxy status after first apply: %+v", proxy)
+
+	// Change the route: traffic moves to echo-b without a reload.
+	var r gatewayv1.HTTPRoute
+	if err := cl.Get(ctx, types.NamespacedName{Namespace: ns, Name: "route"}, &r); err != nil {
+		t.Fatal(err)
+	}
+	r.Spec = route("echo-b").Spec
+	t1 := time.Now()
+	if err := cl.Update(ctx, &r); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(ctx, t, "traffic on echo-b", time.Minute, func(ctx context.Context) (bool, error) {
+		b, err := echo(ctx, hc, "http://"+addr+"/after-change")
+		return err == nil && strings.HasPrefix(b.Pod, "echo-b-"), nil
+	})
+	t.Logf("TIMING route updated -> traffic on the new backend: %s", time.Since(t1).Round(time.Millisecond))
+	waitFor(ctx, t, "Programmed for the new model", time.Minute, func(ctx context.Context) (bool, error) {
+		var gw gatewayv1.Gateway
+		if err := cl.Get(ctx, types.NamespacedName{Namespace: ns, Name: "web"}, &gw); err != nil {
+			return false, err
+		}
+		c := meta.FindStatusCondition(gw.Status.Conditions, "Programmed")
+		return c != nil && c.Status == metav1.ConditionTrue && c.ObservedGeneration == gw.Generation, nil
+	})
+	after := proxyStatus(ctx, t, cl, hc)
+	if after.Reloads != proxy.Reloads || after.ModelHash == proxy.ModelHash || !after.Applied {
+		t.Errorf("route change: proxy status before %+v after %+v (want a new hash and no reload)", proxy, after)
+	}
+	t.Logf("proxy status after the route change: %+v", after)
+
+	// Settled: no status writes, applies or rebuilds while nothing changes (our
+	// own status writes trigger nothing).
+	w0, a0, b0 := ctrl.Writer().Counters().Writes.Load(), ctrl.Provisioner().Counters().Applies.Load(), ctrl.Stats().Builds.Load()
+	time.Sleep(3 * time.Second)
+	if w, a, b := ctrl.Writer().Counters().Writes.Load(), ctrl.Provisioner().Counters().Applies.Load(), ctrl.Stats().Builds.Load(); w != w0 || a != a0 || b != b0 {
+		t.Errorf("idle controller worked: status writes %d -> %d, applies %d -> %d, builds %d -> %d", w0, w, a0, a, b0, b)
+	}
+	if !ctrl.IsLeader() || standby.IsLeader() || standby.Stats().Builds.Load() == 0 ||
+		standby.Writer().Counters().Writes.Load() != 0 || standby.Provisioner().Counters().Applies.Load() != 0 {
+		t.Errorf("standby: leader %v, builds %d, writes %d, applies %d (want a computing, non-writing standby)",
+			standby.IsLeader(), standby.Stats().Builds.Load(), standby.Writer().Counters().Writes.Load(),
+			standby.Provisioner().Counters().Applies.Load())
+	}
+	t.Logf("controller counters: status writes %d skipped %d conflicts %d; applies %d; builds %d; events %d (relevant %d)",
+		ctrl.Writer().Counters().Writes.Load(), ctrl.Writer().Counters().Skipped.Load(), ctrl.Writer().Counters().Conflicts.Load(),
+		ctrl.Provisioner().Counters().Applies.Load(), ctrl.Stats().Builds.Load(),
+		ctrl.Source().Stats().Events.Load(), ctrl.Source().Stats().Relevant.Load())
+
+	// The leader goes away; the standby takes over and, since nothing changed,
+	// finds nothing to write.
+	t3 := time.Now()
+	stopCtrl()
+	waitFor(ctx, t, "standby takes over", time.Minute, func(context.Context) (bool, error) { return standby.IsLeader(), nil })
+	t.Logf("TIMING leader stopped -> standby leads: %s", time.Since(t3).Round(time.Millisecond))
+	time.Sleep(2 * time.Second)
+	if w := standby.Writer().Counters().Writes.Load(); w != 0 {
+		t.Errorf("new leader rewrote %d unchanged statuses", w)
+	}
+	if !gatewayProgrammed(ctx, t, cl) {
+		t.Error("Gateway not Programmed after the takeover")
+	}
+	ctrl = standby
+
+	// Deleting the Gateway drains and removes its data plane.
+	pod := dataPlanePod(ctx, t, cl)
+	podIP := pod.Status.PodIP
+	defer func() {
+		if t.Failed() {
+			logs, err := c.Client.CoreV1().Pods(ns).GetLogs(pod.Name, &corev1.PodLogOptions{}).DoRaw(context.Background())
+			t.Logf("proxy pod %s logs (%v):\n%s", pod.Name, err, logs)
+		}
+	}()
+	if logs, err := c.Client.CoreV1().Pods(ns).GetLogs(pod.Name, &corev1.PodLogOptions{}).DoRaw(ctx); err == nil {
+		t.Logf("proxy pod %s log lines so far: %d", pod.Name, strings.Count(string(logs), "\n"))
+		os.WriteFile(filepath.Join(os.TempDir(), "smoke-proxy.log"), logs, 0o644)
+	}
+	var gw gatewayv1.Gateway
+	if err := cl.Get(ctx, types.NamespacedName{Namespace: ns, Name: "web"}, &gw); err != nil {
+		t.Fatal(err)
+	}
+	t2 := time.Now()
+	if err := cl.Delete(ctx, &gw); err != nil {
+		t.Fatal(err)
+	}
+	// While it drains, the proxy fails readiness but nghttpx still serves.
+	waitFor(ctx, t, "proxy draining", 30*time.Second, func(ctx context.Context) (bool, error) {
+		resp, err := hc.Get("http://" + net.JoinHostPort(podIP, "9901") + "/readyz")
+		if err != nil {
+			return false, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusServiceUnavailable, nil
+	})
+	if b, err := echo(ctx, hc, "http://"+net.JoinHostPort(podIP, "80")+"/while-draining"); err != nil || !strings.HasPrefix(b.Pod, "echo-b-") {
+		t.Errorf("draining proxy did not serve: %+v %v", b, err)
+	}
+	// nghttpx's graceful stop waits for idle HTTP/1.1 keep-alive connections
+	// (until the proxy's stop grace); close ours so the timing shows the drain.
+	hc.CloseIdleConnections()
+	waitFor(ctx, t, "data plane removed", 2*time.Minute, func(ctx context.Context) (bool, error) {
+		for _, o := range []client.Object{&appsv1.Deployment{}, &corev1.Service{}, &corev1.ServiceAccount{}} {
+			if err := cl.Get(ctx, types.NamespacedName{Namespace: ns, Name: "web-nghttpx"}, o); !apierrors.IsNotFound(err) {
+				return false, nil
+			}
+		}
+		var pods corev1.PodList
+		if err := cl.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{provision.LabelGatewayName: "web"}); err != nil {
+			return false, err
+		}
+		return len(pods.Items) == 0, nil
+	})
+	t.Logf("TIMING Gateway deleted -> Deployment, Service, ServiceAccount and pods gone: %s", time.Since(t2).Round(time.Millisecond))
+	waitFor(ctx, t, "proxy binding emptied", 30*time.Second, func(ctx context.Context) (bool, error) {
+		var crb rbacv1.ClusterRoleBinding
+		if err := cl.Get(ctx, types.NamespacedName{Name: provision.ProxyClusterRole}, &crb); err != nil {
+			return false, err
+		}
+		return len(crb.Subjects) == 0, nil
+	})
+}
+
+// startController runs a controller replica in this process; stop cancels it and
+// waits (idempotent).
+func startController(ctx context.Context, t *testing.T, c *cluster.Cluster, cfg *rest.Config, name string) (*controller.Controller, func()) {
+	t.Helper()
+	ctrl, err := controller.New(cfg, controller.Options{
+		Namespace:   systemNS,
+		LeaderElect: true,
+		MetricsAddr: "0",
+		HealthAddr:  "0",
+		DialContext: c.DialContext, // pod IPs exist only inside the cluster namespace
+		Provision:   provision.Options{Image: image + ":smoke", ProxyArgs: []string{"-v"}},
+		Log:         logger(t).WithName(name),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- ctrl.Manager().Start(cctx) }()
+	var once sync.Once
+	return ctrl, func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("controller %s: %v", name, err)
+			}
+		})
+	}
+}
+
+// controllerConfig returns a rest.Config for a ServiceAccount bound to the
+// controller's least-privilege roles, and creates the (empty) proxy binding
+// config/rbac ships.
+func controllerConfig(ctx context.Context, t *testing.T, c *cluster.Cluster, cl client.Client) *rest.Config {
+	t.Helper()
+	const sa = "nghttpx-gateway"
+	rw := []string{"get", "list", "watch", "create", "patch", "delete"}
+	mustCreate(ctx, t, cl, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa, Namespace: systemNS}})
+	mustCreate(ctx, t, cl, &rbacv1.ClusterRole{
+		ObjectMeta: metav1.ObjectMeta{Name: "nghttpx-gateway-controller"},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"gatewayclasses", "gateways", "httproutes"}, Verbs: []string{"get", "list", "watch"}},
+			{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"referencegrants"}, Verbs: []string{"list", "watch"}},
+			{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"gatewayclasses/status", "gateways/status", "httproutes/status"}, Verbs: []string{"update"}},
+			{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"gateways/finalizers"}, Verbs: []string{"update"}},
+			{APIGroups: []string{""}, Resources: []string{"services", "serviceaccounts"}, Verbs: rw},
+			{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: rw},
+			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
+			{APIGroups: []string{""}, Resources: []string{"secrets", "namespaces"}, Verbs: []string{"list", "watch"}},
+			{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"clusterrolebindings"},
+				ResourceNames: []string{provision.ProxyClusterRole}, Verbs: []string{"get", "patch"}},
+			{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"clusterroles"},
+				ResourceNames: []string{provision.ProxyClusterRole}, Verbs: []string{"bind"}},
+		},
+	})
+	subject := []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa, Namespace: systemNS}}
+	mustCreate(ctx, t, cl, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "nghttpx-gateway-controller"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "nghttpx-gateway-controller"},
+		Subjects:   subject,
+	})
+	mustCreate(ctx, t, cl, &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Name: "nghttpx-gateway-leader-election", Namespace: systemNS},
+		Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
+			{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+		},
+	})
+	mustCreate(ctx, t, cl, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "nghttpx-gateway-leader-election", Namespace: systemNS},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "nghttpx-gateway-leader-election"},
+		Subjects:   subject,
+	})
+	mustCreate(ctx, t, cl, &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: provision.ProxyClusterRole},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: provision.ProxyClusterRole},
+	})
+	token, err := c.ServiceAccountToken(ctx, systemNS, sa, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := rest.CopyConfig(c.RESTConfig)
+	cfg.BearerToken, cfg.BearerTokenFile = token, ""
+	return cfg
+}
+
+func gatewayProgrammed(ctx context.Context, t *testing.T, cl client.Client) bool {
+	t.Helper()
+	var gw gatewayv1.Gateway
+	if err := cl.Get(ctx, types.NamespacedName{Namespace: ns, Name: "web"}, &gw); err != nil {
+		t.Fatal(err)
+	}
+	return meta.IsStatusConditionTrue(gw.Status.Conditions, "Programmed")
+}
+
+func dataPlanePod(ctx context.Context, t *testing.T, cl client.Client) corev1.Pod {
+	t.Helper()
+	var pods corev1.PodList
+	if err := cl.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{provision.LabelGatewayName: "web"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(pods.Items) != 1 || pods.Items[0].Status.PodIP == "" {
+		t.Fatalf("data-plane pods: %d", len(pods.Items))
+	}
+	return pods.Items[0]
+}
+
+func mustCreate(ctx context.Context, t *testing.T, cl client.Client, o client.Object) {
+	t.Helper()
+	if err := cl.Create(ctx, o); err != nil {
+		t.Fatalf("create %T %s: %v", o, o.GetName(), err)
+	}
+}
+
+func waitFor(ctx context.Context, t *testing.T, what string, timeout time.Duration, f func(context.Context) (bool, error)) {
+	t.Helper()
+	var last error
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
+		ok, err := f(ctx)
+		last = err
+		return ok, nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for %s: %v (last error: %v)", what, err, last)
+	}
+}
+
+func createEcho(ctx context.Context, t *testing.T, cl client.Client, name string) {
+	t.Helper()
+	labels := map[string]string{"app": name}
+	replicas := int32(1)
+	mustCreate(ctx, t, cl, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name: "echo", Image: echoImage,
+					Env: []corev1.EnvVar{
+						{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+						{Name: "NAMESPACE", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.namespace"}}},
+					},
+					ReadinessProbe: &corev1.Probe{
+						ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromInt32(3000)}},
+						PeriodSeconds: 1,
+					},
+				}}},
+			},
+		},
+	})
+	mustCreate(ctx, t, cl, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: corev1.ServiceSpec{
+			Selector: labels,
+			Ports:    []corev1.ServicePort{{Name: "http", Port: 8080, TargetPort: intstr.FromInt32(3000)}},
+		},
+	})
+}
+
+func route(backend string) *gatewayv1.HTTPRoute {
+	return &gatewayv1.HTTPRoute{
+		ObjectMeta: metav1.ObjectMeta{Name: "route", Namespace: ns},
+		Spec: gatewayv1.HTTPRouteSpec{
+			CommonRouteSpec: gatewayv1.CommonRouteSpec{ParentRefs: []gatewayv1.ParentReference{{Name: "web"}}},
+			Rules: []gatewayv1.HTTPRouteRule{{BackendRefs: []gatewayv1.HTTPBackendRef{{BackendRef: gatewayv1.BackendRef{
+				BackendObjectReference: gatewayv1.BackendObjectReference{Name: gatewayv1.ObjectName(backend), Port: new(gatewayv1.PortNumber(8080))},
+			}}}}},
+		},
+	}
+}
+
+func waitRouteAccepted(ctx context.Context, t *testing.T, cl client.Client) {
+	t.Helper()
+	waitFor(ctx, t, "HTTPRoute Accepted and ResolvedRefs", time.Minute, func(ctx context.Context) (bool, error) {
+		var r gatewayv1.HTTPRoute
+		if err := cl.Get(ctx, types.NamespacedName{Namespace: ns, Name: "route"}, &r); err != nil {
+			return false, err
+		}
+		for _, p := range r.Status.Parents {
+			if p.ControllerName == "zlab.co.jp/nghttpx" && meta.IsStatusConditionTrue(p.Conditions, "Accepted") &&
+				meta.IsStatusConditionTrue(p.Conditions, "ResolvedRefs") {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+}
+
+type echoBody struct {
+	Path      string `json:"path"`
+	Namespace string `json:"namespace"`
+	Pod       string `json:"pod"`
+}
+
+func echo(ctx context.Context, hc *http.Client, url string) (echoBody, error) {
+	var b echoBody
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return b, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return b, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return b, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return b, fmt.Errorf("%s: %s: %s", url, resp.Status, raw)
+	}
+	return b, json.Unmarshal(raw, &b)
+}
+
+func mustEcho(ctx context.Context, t *testing.T, hc *http.Client, url string) echoBody {
+	t.Helper()
+	b, err := echo(ctx, hc, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// proxyStatus reads /status from the Gateway's (only) data-plane pod.
+func proxyStatus(ctx context.Context, t *testing.T, cl client.Client, hc *http.Client) proxyagent.Status {
+	t.Helper()
+	pod := dataPlanePod(ctx, t, cl)
+	resp, err := hc.Get(fmt.Sprintf("http://%s/status", net.JoinHostPort(pod.Status.PodIP, "9901")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var s proxyagent.Status
+	if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

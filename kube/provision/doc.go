@@ -1,0 +1,14 @@
+// Package provision creates the data plane of each Gateway of our GatewayClasses:
+// a ServiceAccount, a Deployment running `nghttpx-gateway proxy` for that Gateway
+// and a Service exposing its listener ports, all named Name(gateway) in the
+// Gateway's namespace, owned by the Gateway (deleting it garbage-collects them) and
+// labelled with the Gateway's spec.infrastructure labels and annotations plus our
+// selector labels. It also keeps one ClusterRoleBinding that grants every
+// provisioned ServiceAccount the proxies' read-only ClusterRole.
+//
+// Contract: the desired objects are pure functions of the Gateway and Options.
+// Writes are server-side applies with our field manager, sent only when the
+// fields we manage differ from what the cache holds, so an unchanged Gateway
+// causes no API writes and no events. Prune deletes what we provisioned for
+// Gateways that are no longer ours.
+package provision

@@ -1,0 +1,70 @@
+package proxyagent
+
+import (
+	"encoding/json"
+	"net/http"
+	"sync"
+)
+
+// Status is the body of GET /status.
+type Status struct {
+	// ModelHash is model.Hash of the configuration nghttpx runs ("" before the
+	// first apply).
+	ModelHash string `json:"modelHash"`
+	// Applied is true when the latest model was applied; false while it is
+	// pending or after it failed (Error says why; the previous one keeps serving).
+	Applied      bool   `json:"applied"`
+	Error        string `json:"error,omitempty"`
+	Draining     bool   `json:"draining"`
+	Reloads      int64  `json:"reloads"`
+	BackendPosts int64  `json:"backendPosts"`
+	RouteWrites  int64  `json:"routeWrites"`
+	Restarts     int64  `json:"restarts"`
+}
+
+// state is what the admin handlers report; the agent updates it.
+type state struct {
+	mu       sync.Mutex
+	hash     string
+	applied  bool
+	ready    bool // a configuration was applied once
+	draining bool
+	err      string
+	counters func(*Status)
+}
+
+func (s *state) snapshot() Status {
+	s.mu.Lock()
+	st := Status{ModelHash: s.hash, Applied: s.applied, Error: s.err, Draining: s.draining}
+	counters := s.counters
+	s.mu.Unlock()
+	if counters != nil {
+		counters(&st)
+	}
+	return st
+}
+
+func (s *state) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		s.mu.Lock()
+		ready, draining := s.ready, s.draining
+		s.mu.Unlock()
+		switch {
+		case draining:
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+		case !ready:
+			http.Error(w, "no configuration applied yet", http.StatusServiceUnavailable)
+		default:
+			w.Write([]byte("ok\n"))
+		}
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(s.snapshot())
+	})
+	return mux
+}

@@ -1,0 +1,334 @@
+package proxyagent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/kube/source"
+	"github.com/nghttpx-gateway/nghttpx-gateway/pipeline"
+)
+
+// BindAddress is what the data plane binds in its pod: the Service in front of
+// the pod carries the Gateway's address.
+const BindAddress = "0.0.0.0"
+
+// DataPlane is the running nghttpx (an *apply.Applier in production).
+type DataPlane interface {
+	Start(ctx context.Context, cfg render.Config) error
+	Apply(ctx context.Context, cfg render.Config) error
+	Stop(ctx context.Context) error
+	Stats() *apply.Stats
+}
+
+// Options configure an Agent.
+type Options struct {
+	// Gateway is the one Gateway this agent serves.
+	Gateway        types.NamespacedName
+	ControllerName string
+	// AdminAddr serves /healthz, /readyz and /status (default ":9901").
+	AdminAddr string
+	// StateDir is the parent of the Gateway's nghttpx state directory.
+	StateDir string
+	// Render carries workers, features and HTTP/3; StateDir and APIPort are set here.
+	Render render.Options
+	// NewDataPlane makes the data plane for a state directory.
+	NewDataPlane func(stateDir string) (DataPlane, error)
+	// DrainPeriod is how long readiness fails before nghttpx stops (default 5s).
+	DrainPeriod time.Duration
+	// StopTimeout bounds nghttpx's graceful stop (default 30s).
+	StopTimeout time.Duration
+	Log         logr.Logger
+}
+
+// Agent serves one Gateway.
+type Agent struct {
+	opts    Options
+	st      state
+	apiPort int
+
+	mu sync.Mutex // guards dp between the build loop and shutdown
+	dp DataPlane
+	// retry re-runs a failed build after a backoff.
+	retry time.Duration
+}
+
+// New checks opts.
+func New(opts Options) (*Agent, error) {
+	if opts.Gateway.Name == "" || opts.Gateway.Namespace == "" {
+		return nil, errors.New("proxy: the Gateway namespace and name are required")
+	}
+	if opts.NewDataPlane == nil {
+		return nil, errors.New("proxy: no data plane")
+	}
+	if opts.ControllerName == "" {
+		opts.ControllerName = gateway.DefaultControllerName
+	}
+	if opts.AdminAddr == "" {
+		opts.AdminAddr = ":9901"
+	}
+	if opts.DrainPeriod == 0 {
+		opts.DrainPeriod = 5 * time.Second
+	}
+	if opts.StopTimeout == 0 {
+		opts.StopTimeout = 30 * time.Second
+	}
+	if opts.Log.GetSink() == nil {
+		opts.Log = logr.Discard()
+	}
+	dir, err := filepath.Abs(opts.StateDir)
+	if err != nil || opts.StateDir == "" {
+		return nil, fmt.Errorf("proxy: state directory %q: %w", opts.StateDir, err)
+	}
+	opts.StateDir = dir
+	a := &Agent{opts: opts}
+	if opts.Render.APIPort == 0 {
+		// The backend API listens on 127.0.0.1 in this pod only; any free port does.
+		if a.apiPort, err = freePort(); err != nil {
+			return nil, err
+		}
+	} else {
+		a.apiPort = opts.Render.APIPort
+	}
+	a.st.counters = a.counters
+	return a, nil
+}
+
+// Handler serves the admin endpoints.
+func (a *Agent) Handler() http.Handler { return a.st.handler() }
+
+// Status returns what /status reports.
+func (a *Agent) Status() Status { return a.st.snapshot() }
+
+func (a *Agent) counters(s *Status) {
+	a.mu.Lock()
+	dp := a.dp
+	a.mu.Unlock()
+	if dp == nil {
+		return
+	}
+	st := dp.Stats()
+	s.Reloads, s.BackendPosts, s.RouteWrites, s.Restarts = st.Reloads.Load(), st.BackendPosts.Load(), st.RouteWrites.Load(), st.Restarts.Load()
+}
+
+// NewCache returns a cache for what the agent watches: its own Gateway only (by
+// name), everything else cluster-wide (routes may come from any namespace and
+// may reference Services and Secrets across namespaces).
+func NewCache(cfg *rest.Config, gw types.NamespacedName) (cache.Cache, error) {
+	scheme, err := source.NewScheme()
+	if err != nil {
+		return nil, err
+	}
+	return cache.New(cfg, cache.Options{
+		Scheme: scheme,
+		ByObject: map[client.Object]cache.ByObject{
+			&gatewayv1.Gateway{}: {
+				Namespaces: map[string]cache.Config{gw.Namespace: {}},
+				Field:      fields.OneTermEqualSelector("metadata.name", gw.Name),
+			},
+		},
+	})
+}
+
+// Run serves until ctx is done, then drains and stops nghttpx. c must not be
+// started yet; Run starts it.
+func (a *Agent) Run(ctx context.Context, c cache.Cache) error {
+	log := a.opts.Log
+	ln, err := net.Listen("tcp", a.opts.AdminAddr)
+	if err != nil {
+		return fmt.Errorf("admin port: %w", err)
+	}
+	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error(err, "admin server stopped")
+		}
+	}()
+	defer srv.Close()
+
+	// The loop outlives ctx by the drain period: endpoints keep changing while
+	// in-flight traffic drains.
+	loopCtx, stopLoop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLoop()
+	cacheErr := make(chan error, 1)
+	go func() { cacheErr <- c.Start(loopCtx) }()
+
+	src := source.New(c, source.Options{ControllerName: a.opts.ControllerName, Gateway: a.opts.Gateway, Log: log})
+	b := &source.Batcher{}
+	loopDone := make(chan struct{})
+	watchErr := make(chan error, 1)
+	go func() {
+		defer close(loopDone)
+		syncCtx, cancel := context.WithTimeout(loopCtx, 5*time.Minute)
+		err := src.Start(syncCtx, b.Notify)
+		cancel()
+		if err != nil {
+			watchErr <- err
+			return
+		}
+		log.Info("caches synced; building")
+		b.Notify()
+		b.Run(loopCtx, func(ctx context.Context) { a.build(ctx, src, b) })
+	}()
+
+	select {
+	case <-ctx.Done():
+	case err := <-cacheErr:
+		a.shutdown(loopDone, stopLoop, 0)
+		if err == nil {
+			err = errors.New("stopped unexpectedly")
+		}
+		return fmt.Errorf("cache: %w", err)
+	case err := <-watchErr:
+		// Nothing was served yet (readiness never passed): exit so the pod restarts.
+		a.shutdown(loopDone, stopLoop, 0)
+		return fmt.Errorf("watching the API server (check the proxy's RBAC): %w", err)
+	}
+	a.shutdown(loopDone, stopLoop, a.opts.DrainPeriod)
+	return nil
+}
+
+// shutdown fails readiness, waits drain, stops the loop and nghttpx.
+func (a *Agent) shutdown(loopDone <-chan struct{}, stopLoop func(), drain time.Duration) {
+	a.st.mu.Lock()
+	a.st.draining = true
+	a.st.mu.Unlock()
+	if drain > 0 {
+		a.opts.Log.Info("draining: readiness fails, nghttpx keeps serving", "period", drain)
+		time.Sleep(drain)
+	}
+	stopLoop()
+	<-loopDone
+	a.mu.Lock()
+	dp := a.dp
+	a.mu.Unlock()
+	if dp == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), a.opts.StopTimeout)
+	defer cancel()
+	if err := dp.Stop(ctx); err != nil {
+		a.opts.Log.Error(err, "stopping nghttpx")
+	}
+}
+
+// snapshotter is what build needs from a source.Source.
+type snapshotter interface {
+	Snapshot(ctx context.Context) (*gateway.Input, error)
+}
+
+// build translates, renders and applies one batch; a failure is retried with
+// backoff (the last good configuration keeps serving).
+func (a *Agent) build(ctx context.Context, src snapshotter, b *source.Batcher) {
+	in, err := src.Snapshot(ctx)
+	if err == nil {
+		err = a.Sync(ctx, in)
+	}
+	if err == nil {
+		a.retry = 0
+		return
+	}
+	a.retry = min(max(2*a.retry, 500*time.Millisecond), 30*time.Second)
+	a.opts.Log.Error(err, "configuration not applied; retrying", "in", a.retry)
+	time.AfterFunc(a.retry, b.Notify)
+}
+
+// Sync brings the data plane to what in says about the agent's Gateway.
+func (a *Agent) Sync(ctx context.Context, in *gateway.Input) error {
+	gw := a.opts.Gateway
+	out := pipeline.Build(in, pipeline.Options{
+		Gateway: gateway.Options{
+			ControllerName: a.opts.ControllerName,
+			BindAddresses:  []string{BindAddress},
+			Now:            metav1.NewTime(time.Now().UTC().Truncate(time.Second)),
+		},
+		Render:     a.opts.Render,
+		StateDir:   a.opts.StateDir,
+		APIPortFor: func(*model.Gateway) int { return a.apiPort },
+	})
+	var rg *pipeline.RenderedGateway
+	for i := range out.Gateways {
+		if s := out.Gateways[i].Model.Source; s.Namespace == gw.Namespace && s.Name == gw.Name {
+			rg = &out.Gateways[i]
+		}
+	}
+	if rg == nil {
+		// Not ours, not accepted, or nothing to serve: keep what runs (a deleted
+		// Gateway's pods are garbage-collected anyway).
+		a.setResult("", errors.New("the Gateway has no configuration to serve (missing, not accepted, or no valid listener)"))
+		a.opts.Log.Info("nothing to serve for the Gateway; keeping the current configuration", "gateway", gw.String())
+		return nil
+	}
+	if rg.Err != nil {
+		a.setResult("", rg.Err)
+		return rg.Err
+	}
+	hash := model.Hash(rg.Model)
+	a.mu.Lock()
+	dp := a.dp
+	a.mu.Unlock()
+	var err error
+	if dp == nil {
+		if dp, err = a.opts.NewDataPlane(rg.StateDir); err == nil {
+			if err = os.MkdirAll(rg.StateDir, 0o755); err == nil {
+				err = dp.Start(ctx, *rg.Config)
+			}
+			if err == nil {
+				a.mu.Lock()
+				a.dp = dp
+				a.mu.Unlock()
+				a.opts.Log.Info("nghttpx started", "stateDir", rg.StateDir, "modelHash", hash)
+			}
+		}
+	} else {
+		err = dp.Apply(ctx, *rg.Config)
+	}
+	if err != nil {
+		err = fmt.Errorf("apply configuration %s: %w", hash[:12], err)
+		a.setResult("", err)
+		return err
+	}
+	a.setResult(hash, nil)
+	a.opts.Log.V(1).Info("configuration applied", "modelHash", hash)
+	return nil
+}
+
+// setResult records an apply: hash is the applied model's, or "" when the
+// latest model was not applied (err says why).
+func (a *Agent) setResult(hash string, err error) {
+	a.st.mu.Lock()
+	defer a.st.mu.Unlock()
+	if err != nil {
+		a.st.applied, a.st.err = false, err.Error()
+		return
+	}
+	a.st.hash, a.st.applied, a.st.err, a.st.ready = hash, true, "", true
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,13 @@
+// Package proxyagent is the `proxy` role: it runs in a data-plane pod next to
+// nghttpx and serves exactly one Gateway.
+//
+// Contract: it watches (read-only) what a translation of its Gateway needs and
+// reacts only to what that Gateway references (package source); it runs the same
+// pipeline as every other role for that one Gateway, with the model bound to the
+// wildcard address, and applies the result with dataplane/apply. Its admin port
+// serves /healthz, /readyz (200 only after the first successful apply and until
+// draining starts) and /status (the applied model.Hash and the applier counters),
+// which the controller polls to decide Programmed. On shutdown (SIGTERM) it fails
+// readiness, keeps serving and applying for the drain period, then stops nghttpx
+// gracefully. It never writes to the API server.
+package proxyagent

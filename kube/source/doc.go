@@ -1,0 +1,19 @@
+// Package source turns a controller-runtime cache into gateway.Input snapshots
+// and decides which watch events are worth a rebuild. Both roles use it: the
+// controller (`serve`, every Gateway of our GatewayClasses) and the proxy agent
+// (`proxy`, one Gateway).
+//
+// Contract:
+//   - Snapshot lists the Gateway API objects and Namespaces from the cache, and
+//     only the Services, EndpointSlices and Secrets the in-scope Gateways and their
+//     HTTPRoutes reference; it records those references for relevance filtering.
+//   - An event triggers a rebuild only when it can change the result: spec (not
+//     status) changes of our GatewayClasses, in-scope Gateways and HTTPRoutes that
+//     name them; changes of referenced Services, their EndpointSlices, Secrets, of
+//     ReferenceGrants in namespaces that references cross into, of Namespace labels
+//     when a listener selects namespaces; and of objects Options.Owned claims.
+//     Status-only updates never trigger, so our own status writes cause no work.
+//   - Batcher coalesces triggers (100 ms after the last event, at most 500 ms after
+//     the first, one batch in flight). Start returns only once the caches have
+//     synced and every handler has seen the initial list; callers build after it.
+package source

@@ -1,0 +1,12 @@
+// Package status writes the status the translator computed back to the API
+// server, as the only writer of our status (the caller makes sure only the
+// elected leader calls it).
+//
+// Contract: every write starts from a fresh GET (never the cache) and changes only
+// what we own: the conditions, listeners, addresses and supportedFeatures of our
+// GatewayClasses and Gateways (condition types of other writers are kept), and in
+// HTTPRoutes only the status.parents entries whose controllerName is ours (kept in
+// place, stale ones removed, new ones appended). A write that would change nothing
+// is skipped; a conflict is retried from a new GET; an object that is gone is
+// skipped. Writes, skips and conflicts are counted.
+package status

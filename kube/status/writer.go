@@ -1,0 +1,200 @@
+package status
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+)
+
+// Counters of a Writer, safe for concurrent reads.
+type Counters struct {
+	// Writes counts status updates sent and accepted.
+	Writes atomic.Int64
+	// Skipped counts objects whose status already was what we would write.
+	Skipped atomic.Int64
+	// Conflicts counts updates rejected because the object changed since the GET.
+	Conflicts atomic.Int64
+}
+
+// Writer writes our part of the status of Gateway API objects.
+type Writer struct {
+	// Reader must read from the API server (a fresh GET), not from a cache.
+	Reader client.Reader
+	// Client sends status updates.
+	Client client.Client
+	// Cache, when set, is consulted first: an object whose cached status already
+	// shows what we would write is skipped without a GET, so an unchanged
+	// translation costs no API requests.
+	Cache          client.Reader
+	ControllerName string
+	Log            logr.Logger
+
+	counters Counters
+}
+
+// Counters returns the write counters.
+func (w *Writer) Counters() *Counters { return &w.counters }
+
+func (w *Writer) controllerName() string {
+	if w.ControllerName == "" {
+		return gateway.DefaultControllerName
+	}
+	return w.ControllerName
+}
+
+// Write writes the status of every object in res; it goes on after a failure
+// and returns all errors joined.
+func (w *Writer) Write(ctx context.Context, res *gateway.Result) error {
+	var errs []error
+	for i := range res.GatewayClasses {
+		errs = append(errs, w.GatewayClass(ctx, &res.GatewayClasses[i]))
+	}
+	for i := range res.Gateways {
+		errs = append(errs, w.Gateway(ctx, &res.Gateways[i]))
+	}
+	for i := range res.HTTPRoutes {
+		errs = append(errs, w.HTTPRoute(ctx, &res.HTTPRoutes[i]))
+	}
+	return errors.Join(errs...)
+}
+
+// GatewayClass writes the conditions and supportedFeatures of desired.
+func (w *Writer) GatewayClass(ctx context.Context, desired *gatewayv1.GatewayClass) error {
+	return w.update(ctx, desired, func() client.Object { return &gatewayv1.GatewayClass{} }, func(obj client.Object) {
+		cur := obj.(*gatewayv1.GatewayClass)
+		cur.Status.Conditions = mergeConditions(cur.Status.Conditions, desired.Status.Conditions)
+		cur.Status.SupportedFeatures = desired.Status.SupportedFeatures
+	}, func(obj client.Object) any { return obj.(*gatewayv1.GatewayClass).Status })
+}
+
+// Gateway writes the conditions, listeners and addresses of desired.
+func (w *Writer) Gateway(ctx context.Context, desired *gatewayv1.Gateway) error {
+	return w.update(ctx, desired, func() client.Object { return &gatewayv1.Gateway{} }, func(obj client.Object) {
+		cur := obj.(*gatewayv1.Gateway)
+		cur.Status.Conditions = mergeConditions(cur.Status.Conditions, desired.Status.Conditions)
+		cur.Status.Listeners = desired.Status.Listeners
+		cur.Status.Addresses = desired.Status.Addresses
+	}, func(obj client.Object) any { return obj.(*gatewayv1.Gateway).Status })
+}
+
+// HTTPRoute writes the status.parents entries of our controller in desired.
+func (w *Writer) HTTPRoute(ctx context.Context, desired *gatewayv1.HTTPRoute) error {
+	name := w.controllerName()
+	return w.update(ctx, desired, func() client.Object { return &gatewayv1.HTTPRoute{} }, func(obj client.Object) {
+		cur := obj.(*gatewayv1.HTTPRoute)
+		cur.Status.Parents = mergeParents(cur.Status.Parents, desired.Status.Parents, name)
+	}, func(obj client.Object) any { return obj.(*gatewayv1.HTTPRoute).Status })
+}
+
+// update GETs a fresh copy of desired, mutates it and writes it when its status
+// changed, retrying on conflict.
+func (w *Writer) update(ctx context.Context, desired client.Object, newObj func() client.Object, mutate func(client.Object), status func(client.Object) any) error {
+	key := client.ObjectKeyFromObject(desired)
+	kind := strings.TrimPrefix(fmt.Sprintf("%T", newObj()), "*v1.")
+	log := w.Log.WithValues("kind", kind, "object", key.String())
+	if obj := newObj(); w.Cache != nil && w.Cache.Get(ctx, key, obj) == nil && obj.GetUID() == desired.GetUID() {
+		before := status(obj)
+		mutate(obj)
+		if equality.Semantic.DeepEqual(before, status(obj)) {
+			w.counters.Skipped.Add(1)
+			return nil
+		}
+	}
+	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		obj := newObj() // decoding into a used object could keep stale fields
+		if err := w.Reader.Get(ctx, key, obj); err != nil {
+			return err
+		}
+		if desired.GetUID() != "" && obj.GetUID() != desired.GetUID() {
+			// Deleted and recreated since the translation; the next one covers it.
+			return apierrors.NewNotFound(gatewayv1.Resource(kind), key.Name)
+		}
+		before := status(obj)
+		mutate(obj)
+		if equality.Semantic.DeepEqual(before, status(obj)) {
+			w.counters.Skipped.Add(1)
+			return nil
+		}
+		err := w.Client.Status().Update(ctx, obj)
+		if apierrors.IsConflict(err) {
+			w.counters.Conflicts.Add(1)
+		}
+		if err == nil {
+			w.counters.Writes.Add(1)
+			log.V(1).Info("status written")
+		}
+		return err
+	})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("write status of %s %s: %w", kind, key, err)
+	}
+	return nil
+}
+
+// mergeConditions sets every desired condition by type, in place where cur has
+// that type, appended otherwise; conditions of other types are kept.
+func mergeConditions(cur, desired []metav1.Condition) []metav1.Condition {
+	out := make([]metav1.Condition, len(cur))
+	copy(out, cur)
+	for _, d := range desired {
+		found := false
+		for i := range out {
+			if out[i].Type == d.Type {
+				out[i], found = d, true
+				break
+			}
+		}
+		if !found {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// mergeParents replaces the entries of controller name in cur with those in
+// desired: matching parentRefs keep their position, stale ones are removed, new
+// ones appended. Entries of other controllers are never touched.
+func mergeParents(cur, desired []gatewayv1.RouteParentStatus, name string) []gatewayv1.RouteParentStatus {
+	var ours []gatewayv1.RouteParentStatus
+	for _, d := range desired {
+		if string(d.ControllerName) == name {
+			ours = append(ours, d)
+		}
+	}
+	used := make([]bool, len(ours))
+	out := make([]gatewayv1.RouteParentStatus, 0, len(cur)+len(ours))
+	for _, c := range cur {
+		if string(c.ControllerName) != name {
+			out = append(out, c)
+			continue
+		}
+		for i, d := range ours {
+			if !used[i] && equality.Semantic.DeepEqual(c.ParentRef, d.ParentRef) {
+				out = append(out, d)
+				used[i] = true
+				break
+			}
+		}
+	}
+	for i, d := range ours {
+		if !used[i] {
+			out = append(out, d)
+		}
+	}
+	return out
+}
