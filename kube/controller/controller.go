@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -61,11 +60,10 @@ type Controller struct {
 	provision atomic.Bool // provisioning is due (inputs changed, error, new leader)
 
 	// Owned by the batch goroutine.
-	in      *gateway.Input
-	out     *pipeline.Output
-	retry   time.Duration
-	retryMu sync.Mutex
-	retryT  *time.Timer
+	in     *gateway.Input
+	out    *pipeline.Output
+	retry  time.Duration
+	retryT *time.Timer
 }
 
 // New builds the manager and wires everything; Start runs it.
@@ -91,8 +89,13 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 			&corev1.ServiceAccount{}: {Label: owned},
 		}},
 	}
-	if opts.LeaseDuration > 0 {
-		mo.LeaseDuration, mo.RenewDeadline, mo.RetryPeriod = &opts.LeaseDuration, &opts.RenewDeadline, &opts.RetryPeriod
+	for _, d := range []struct {
+		v   time.Duration
+		dst **time.Duration
+	}{{opts.LeaseDuration, &mo.LeaseDuration}, {opts.RenewDeadline, &mo.RenewDeadline}, {opts.RetryPeriod, &mo.RetryPeriod}} {
+		if d.v > 0 {
+			*d.dst = &d.v
+		}
 	}
 	mgr, err := manager.New(cfg, mo)
 	if err != nil {
@@ -200,12 +203,10 @@ func (c *Controller) runBatch(ctx context.Context) {
 	}
 	c.retry = min(max(2*c.retry, 500*time.Millisecond), 30*time.Second)
 	c.log.Error(err, "sync failed; retrying", "in", c.retry)
-	c.retryMu.Lock()
 	if c.retryT != nil {
 		c.retryT.Stop()
 	}
 	c.retryT = time.AfterFunc(c.retry, c.batch.Notify)
-	c.retryMu.Unlock()
 }
 
 func (c *Controller) sync(ctx context.Context) error {

@@ -87,7 +87,13 @@ func TestSmoke(t *testing.T) {
 	bin := gatewayBinary(t)
 	// client-go's reflectors log through controller-runtime's global logger.
 	ctrllog.SetLogger(funcr.New(func(prefix, args string) { fmt.Fprintln(os.Stderr, prefix, args) }, funcr.Options{}))
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	// Give up before go test's own -timeout, which would skip the cleanups
+	// that tear the cluster down.
+	deadline := time.Now().Add(8 * time.Minute)
+	if d, ok := t.Deadline(); ok && d.Add(-30*time.Second).Before(deadline) {
+		deadline = d.Add(-30 * time.Second)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 
 	run := podrunner.Binary(bin)
@@ -96,6 +102,9 @@ func TestSmoke(t *testing.T) {
 		Images: podrunner.ImageMap{image: func(ct corev1.Container) (podrunner.Process, error) {
 			p, err := run(ct)
 			p.Env = append(p.Env, "NGHTTPX_BIN="+nghttpx)
+			if v := os.Getenv("GORACE"); v != "" { // for a GATEWAY_BIN built with -race
+				p.Env = append(p.Env, "GORACE="+v)
+			}
 			return p, err
 		}},
 	})
@@ -131,6 +140,7 @@ func TestSmoke(t *testing.T) {
 	cfg := controllerConfig(ctx, t, c, cl)
 	// Two replicas: the first one leads; the standby computes but never writes.
 	ctrl, stopCtrl := startController(ctx, t, c, cfg, "leader")
+	waitFor(ctx, t, "first replica leads", time.Minute, func(context.Context) (bool, error) { return ctrl.IsLeader(), nil })
 	standby, stopStandby := startController(ctx, t, c, cfg, "standby")
 	defer stopStandby()
 	defer stopCtrl()
@@ -268,16 +278,18 @@ func TestSmoke(t *testing.T) {
 	// Deleting the Gateway drains and removes its data plane.
 	pod := dataPlanePod(ctx, t, cl)
 	podIP := pod.Status.PodIP
+	for _, cs := range pod.Status.ContainerStatuses {
+		if cs.RestartCount != 0 {
+			t.Errorf("proxy container restarted %d times", cs.RestartCount)
+		}
+	}
+	// Its logs go away with it; keep them for a failure report.
+	logs, logErr := c.Client.CoreV1().Pods(ns).GetLogs(pod.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
 	defer func() {
 		if t.Failed() {
-			logs, err := c.Client.CoreV1().Pods(ns).GetLogs(pod.Name, &corev1.PodLogOptions{}).DoRaw(context.Background())
-			t.Logf("proxy pod %s logs (%v):\n%s", pod.Name, err, logs)
+			t.Logf("proxy pod %s logs before the deletion (%v):\n%s", pod.Name, logErr, logs)
 		}
 	}()
-	if logs, err := c.Client.CoreV1().Pods(ns).GetLogs(pod.Name, &corev1.PodLogOptions{}).DoRaw(ctx); err == nil {
-		t.Logf("proxy pod %s log lines so far: %d", pod.Name, strings.Count(string(logs), "\n"))
-		os.WriteFile(filepath.Join(os.TempDir(), "smoke-proxy.log"), logs, 0o644)
-	}
 	var gw gatewayv1.Gateway
 	if err := cl.Get(ctx, types.NamespacedName{Namespace: ns, Name: "web"}, &gw); err != nil {
 		t.Fatal(err)
@@ -359,7 +371,7 @@ func startController(ctx context.Context, t *testing.T, c *cluster.Cluster, cfg 
 func controllerConfig(ctx context.Context, t *testing.T, c *cluster.Cluster, cl client.Client) *rest.Config {
 	t.Helper()
 	const sa = "nghttpx-gateway"
-	rw := []string{"get", "list", "watch", "create", "patch", "delete"}
+	rw := []string{"list", "watch", "create", "patch", "delete"}
 	mustCreate(ctx, t, cl, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa, Namespace: systemNS}})
 	mustCreate(ctx, t, cl, &rbacv1.ClusterRole{
 		ObjectMeta: metav1.ObjectMeta{Name: "nghttpx-gateway-controller"},

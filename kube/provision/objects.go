@@ -177,9 +177,12 @@ func Deployment(gw *gatewayv1.Gateway, opts Options) *appsv1ac.DeploymentApplyCo
 			WithHTTPGet(corev1ac.HTTPGetAction().WithPath("/healthz").WithPort(intstr.FromString("admin"))).
 			WithPeriodSeconds(10).WithFailureThreshold(3).WithTimeoutSeconds(5)).
 		WithVolumeMounts(corev1ac.VolumeMount().WithName("state").WithMountPath(StateDir)).
+		// Fits the "restricted" Pod Security Standard; nghttpx then runs without
+		// the capabilities eBPF QUIC steering needs (the proxy detects that).
 		WithSecurityContext(corev1ac.SecurityContext().
 			WithAllowPrivilegeEscalation(false).
-			WithReadOnlyRootFilesystem(true))
+			WithReadOnlyRootFilesystem(true).
+			WithCapabilities(corev1ac.Capabilities().WithDrop("ALL")))
 	for _, p := range ports {
 		c.WithPorts(corev1ac.ContainerPort().WithName(portName("tcp", p)).WithContainerPort(p).WithProtocol(corev1.ProtocolTCP))
 		if opts.HTTP3 && https[p] {
@@ -194,6 +197,8 @@ func Deployment(gw *gatewayv1.Gateway, opts Options) *appsv1ac.DeploymentApplyCo
 			WithTerminationGracePeriodSeconds(terminationSeconds).
 			// Listener ports below 1024 without root or capabilities.
 			WithSecurityContext(corev1ac.PodSecurityContext().
+				WithRunAsNonRoot(true).
+				WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault)).
 				WithSysctls(corev1ac.Sysctl().WithName("net.ipv4.ip_unprivileged_port_start").WithValue("0"))).
 			WithContainers(c).
 			WithVolumes(corev1ac.Volume().WithName("state").WithEmptyDir(corev1ac.EmptyDirVolumeSource())))

@@ -45,11 +45,11 @@ type Provisioner struct {
 	Log     logr.Logger
 
 	counters Counters
+	mu       sync.Mutex
 	// binding is the subject list last confirmed on the ClusterRoleBinding.
 	binding []string
 	// confirmed remembers, per Gateway, the desired objects and the resource
 	// versions last found equal, so an unchanged Gateway skips the comparison.
-	mu        sync.Mutex
 	confirmed map[types.NamespacedName]string
 }
 
@@ -245,7 +245,10 @@ func (p *Provisioner) EnsureBinding(ctx context.Context, reader client.Reader, g
 	}
 	slices.Sort(subjects)
 	subjects = slices.Compact(subjects)
-	if p.binding != nil && slices.Equal(p.binding, subjects) {
+	p.mu.Lock()
+	known := p.binding != nil && slices.Equal(p.binding, subjects)
+	p.mu.Unlock()
+	if known {
 		return nil
 	}
 	desired := rbacv1ac.ClusterRoleBinding(opts.ProxyBinding).
@@ -262,7 +265,7 @@ func (p *Provisioner) EnsureBinding(ctx context.Context, reader client.Reader, g
 	}
 	if err == nil {
 		if have, err := rbacv1ac.ExtractClusterRoleBinding(&cur, FieldOwner); err == nil && equality.Semantic.DeepEqual(have, desired) {
-			p.binding = subjects
+			p.setBinding(subjects)
 			p.counters.Unchanged.Add(1)
 			return nil
 		}
@@ -271,11 +274,22 @@ func (p *Provisioner) EnsureBinding(ctx context.Context, reader client.Reader, g
 		return fmt.Errorf("apply ClusterRoleBinding %s: %w", opts.ProxyBinding, err)
 	}
 	p.counters.Applies.Add(1)
-	p.binding = subjects
+	p.setBinding(subjects)
 	p.Log.Info("proxy ClusterRoleBinding updated", "name", opts.ProxyBinding, "serviceAccounts", len(subjects))
 	return nil
 }
 
-// Forget drops what EnsureBinding remembers, so the next call reads the binding
-// again (after a leadership change, or periodically to undo manual edits).
-func (p *Provisioner) Forget() { p.binding = nil }
+func (p *Provisioner) setBinding(subjects []string) {
+	p.mu.Lock()
+	p.binding = subjects
+	p.mu.Unlock()
+}
+
+// Forget drops what the Provisioner remembers about the API server's objects,
+// so the next calls compare again (after a leadership change, or to undo
+// manual edits of the binding).
+func (p *Provisioner) Forget() {
+	p.mu.Lock()
+	p.binding, p.confirmed = nil, nil
+	p.mu.Unlock()
+}

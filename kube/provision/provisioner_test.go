@@ -138,6 +138,12 @@ func TestEnsureBuildsObjects(t *testing.T) {
 	if ctr.ReadinessProbe == nil || ctr.ReadinessProbe.HTTPGet == nil || ctr.ReadinessProbe.HTTPGet.Path != "/readyz" {
 		t.Errorf("readiness probe %+v", ctr.ReadinessProbe)
 	}
+	// Non-root, yet able to bind listener ports below 1024.
+	psc := pod.Spec.SecurityContext
+	if psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot || len(psc.Sysctls) != 1 ||
+		psc.Sysctls[0].Name != "net.ipv4.ip_unprivileged_port_start" || psc.Sysctls[0].Value != "0" {
+		t.Errorf("pod security context %+v", psc)
+	}
 }
 
 func TestEnsureIsIdempotentAndFollowsChanges(t *testing.T) {

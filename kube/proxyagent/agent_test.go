@@ -40,7 +40,7 @@ func (f *fakeDP) Apply(_ context.Context, cfg render.Config) error {
 	return nil
 }
 func (f *fakeDP) Stop(context.Context) error { return nil }
-func (f *fakeDP) Stats() *apply.Stats       { return &f.stats }
+func (f *fakeDP) Stats() *apply.Stats        { return &f.stats }
 
 const objects = `
 apiVersion: gateway.networking.k8s.io/v1
