@@ -319,7 +319,7 @@ func TestProxyRoleIsReadOnly(t *testing.T) {
 		{"gateway.networking.k8s.io", "gateways", "watch"}, {"gateway.networking.k8s.io", "httproutes", "list"},
 		{"gateway.networking.k8s.io", "gatewayclasses", "watch"}, {"gateway.networking.k8s.io", "referencegrants", "list"},
 		{"discovery.k8s.io", "endpointslices", "watch"}, {"", "secrets", "list"}, {"", "services", "watch"},
-		{"", "namespaces", "list"},
+		{"", "namespaces", "list"}, {"networking.k8s.io", "ingresses", "watch"}, {"networking.k8s.io", "ingressclasses", "list"},
 	} {
 		if !g[need] {
 			t.Errorf("proxy role lacks %+v", need)
@@ -352,6 +352,11 @@ func TestControllerRoleIsLeastPrivilege(t *testing.T) {
 		"apps/deployments": rw,
 		"rbac.authorization.k8s.io/clusterrolebindings": {"get", "patch"},
 		"rbac.authorization.k8s.io/clusterroles":        {"bind"},
+		// The Ingress front-end.
+		"networking.k8s.io/ingresses":        readOnly,
+		"networking.k8s.io/ingressclasses":   {"list", "watch"},
+		"networking.k8s.io/ingresses/status": {"update"},
+		"events.k8s.io/events":               {"create", "patch"},
 	}
 	// Granted only for these names.
 	named := map[string][]string{
@@ -403,7 +408,9 @@ func TestProxyBinding(t *testing.T) {
 	}
 }
 
-// Every binding points at a rendered role and at the controller's ServiceAccount.
+// Every binding points at a rendered role and at the controller's ServiceAccount
+// (the ingress config binding also at its namespace's ServiceAccounts, checked in
+// TestIngressConfigMapAccessIsNamespaced).
 func TestBindings(t *testing.T) {
 	objs := build(t, "rbac")
 	n := 0
@@ -423,6 +430,9 @@ func TestBindings(t *testing.T) {
 		n++
 		find(t, objs, ref.Kind, map[string]string{"Role": o.GetNamespace()}[ref.Kind], ref.Name)
 		for _, s := range subjects {
+			if o.GetName() == "nghttpx-gateway-ingress-config" && s.Kind == "Group" && s.Name == "system:serviceaccounts:"+systemNS {
+				continue
+			}
 			if s.Kind != "ServiceAccount" || s.Namespace != systemNS || s.Name != "nghttpx-gateway" {
 				t.Errorf("%s binds unexpected subject %+v", key(o), s)
 			}
@@ -430,5 +440,38 @@ func TestBindings(t *testing.T) {
 	}
 	if n < 3 {
 		t.Errorf("want the controller's and the proxies' ClusterRoleBindings and the leader-election RoleBinding, found %d bindings", n)
+	}
+}
+
+// ConfigMaps are readable in the controller's namespace only (the operator
+// ConfigMap of the Ingress front-end), by the controller and the Ingress data
+// planes that live there; nothing grants them cluster-wide.
+func TestIngressConfigMapAccessIsNamespaced(t *testing.T) {
+	objs := build(t, "rbac")
+	for _, o := range objs {
+		if o.GetKind() != "ClusterRole" {
+			continue
+		}
+		r := decode[rbacv1.ClusterRole](t, o)
+		for k := range grants(r.Rules) {
+			if k.group == "" && k.resource == "configmaps" {
+				t.Errorf("ClusterRole %s grants %s on configmaps", r.Name, k.verb)
+			}
+		}
+	}
+	role := decode[rbacv1.Role](t, find(t, objs, "Role", systemNS, "nghttpx-gateway-ingress-config"))
+	noWildcards(t, role.Name, role.Rules)
+	g := grants(role.Rules)
+	if len(g) != 2 || !g[grant{"", "configmaps", "list"}] || !g[grant{"", "configmaps", "watch"}] {
+		t.Errorf("ingress config role grants %v, want list and watch on configmaps", g)
+	}
+	b := decode[rbacv1.RoleBinding](t, find(t, objs, "RoleBinding", systemNS, "nghttpx-gateway-ingress-config"))
+	var subjects []string
+	for _, s := range b.Subjects {
+		subjects = append(subjects, s.Kind+":"+s.Namespace+"/"+s.Name)
+	}
+	want := []string{"ServiceAccount:" + systemNS + "/nghttpx-gateway", "Group:/system:serviceaccounts:" + systemNS}
+	if b.RoleRef.Name != role.Name || !slices.Equal(subjects, want) {
+		t.Errorf("binding roleRef %+v subjects %v, want %v", b.RoleRef, subjects, want)
 	}
 }

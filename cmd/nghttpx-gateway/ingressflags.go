@@ -59,8 +59,13 @@ func legacyFlags() []flagInfo {
 }
 
 // clusterFlags mean something only with a cluster (serve); elsewhere they are
-// accepted and ignored.
-func clusterFlags() []flagInfo {
+// accepted and ignored. serve defines the ones it supports itself before
+// register, which then leaves them alone.
+func clusterFlags(cluster bool) []flagInfo {
+	if cluster {
+		return []flagInfo{{"allow-internal-ip", true,
+			"Ingress status shows the data plane Service's load-balancer addresses, or those of --publish-service"}}
+	}
 	const why = "it has no effect without a cluster"
 	return []flagInfo{
 		{"kubeconfig", false, why}, {"publish-service", false, why}, {"allow-internal-ip", true, why},
@@ -94,11 +99,7 @@ func (f *ingressFlags) register(fs *flag.FlagSet, cluster bool) {
 	fs.StringVar(&o.WatchNamespace, "watch-namespace", "", "serve only the Ingresses of this namespace (default: all)")
 	fs.BoolVar(&o.AllowMruby, "allow-mruby", false,
 		"honour the mruby key of path-config (scripts run with the proxy's privileges; off by default)")
-	ignored := legacyFlags()
-	if !cluster {
-		ignored = append(ignored, clusterFlags()...)
-	}
-	for _, l := range ignored {
+	for _, l := range append(legacyFlags(), clusterFlags(cluster)...) {
 		f.legacy(fs, l)
 	}
 }
@@ -129,6 +130,41 @@ func (f *ingressFlags) options() (ingressshim.Options, error) {
 		return o, err
 	}
 	return o, nil
+}
+
+// proxyArgs are the flags that give a proxy of a synthetic Ingress Gateway the
+// shim options o (as serve parsed them): every option that changes the model, in
+// canonical form, so the proxy computes exactly the controller's model.
+// Namespace, GatewayClassName and ControllerName travel as the proxy's own
+// --gateway-namespace and --controller-name.
+func ingressProxyArgs(o ingressshim.Options, proxyProto bool) []string {
+	port := func(p int32, disabled bool) string {
+		if disabled {
+			return "0"
+		}
+		return strconv.Itoa(int(p))
+	}
+	args := []string{
+		"--ingress-class-controller=" + o.IngressClassController,
+		"--require-ingress-class=" + strconv.FormatBool(o.RequireIngressClass),
+		"--internal-default-backend=" + strconv.FormatBool(o.InternalDefaultBackend),
+		"--no-default-backend-override=" + strconv.FormatBool(o.NoDefaultBackendOverride),
+		"--nghttpx-http-port=" + port(o.HTTPPort, o.DisableHTTP),
+		"--nghttpx-https-port=" + port(o.HTTPSPort, o.DisableHTTPS),
+		"--proxy-proto=" + strconv.FormatBool(proxyProto),
+		"--allow-mruby=" + strconv.FormatBool(o.AllowMruby),
+	}
+	for _, f := range []struct{ name, v string }{
+		{"default-tls-secret", o.DefaultTLSSecret},
+		{"default-backend-service", o.DefaultBackendService},
+		{"nghttpx-configmap", o.NghttpxConfigMap},
+		{"watch-namespace", o.WatchNamespace},
+	} {
+		if f.v != "" {
+			args = append(args, "--"+f.name+"="+f.v)
+		}
+	}
+	return args
 }
 
 // legacyValue accepts any value for a flag we no longer use and records a warning.

@@ -21,6 +21,7 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/nghttpx"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/provision"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/proxyagent"
 )
@@ -39,8 +40,22 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	http3 := fs.Bool("http3", true, "also serve HTTP/3 on HTTPS listeners when nghttpx supports it")
 	drain := fs.Duration("drain-period", 5*time.Second, "on SIGTERM, how long readiness fails before nghttpx stops")
 	verbose := fs.Bool("v", false, "verbose logs")
+	ingressGW := fs.Bool("ingress", false,
+		"the Gateway is the Ingress front-end's Gateway of an IngressClass: run the Ingress shim with the Ingress flags below (the controller sets them)")
+	var ing ingressFlags
+	ing.register(fs, false)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var shim *ingressshim.Options
+	if *ingressGW {
+		o, err := ing.options()
+		if err != nil {
+			return err
+		}
+		// The synthetic Gateways live in the shim's namespace.
+		o.Namespace = *gwNamespace
+		shim = &o
 	}
 	if *gwName == "" || *gwNamespace == "" {
 		return errors.New("--gateway-name and --gateway-namespace (or $POD_NAMESPACE) are required")
@@ -87,6 +102,8 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 		StateDir:       state,
 		Render:         render.Options{Workers: *workers, Features: rf, HTTP3: *http3 && feat.HTTP3},
 		DrainPeriod:    *drain,
+		Ingress:        shim,
+		ProxyProtocol:  ing.proxyProto,
 		Log:            log,
 		NewDataPlane: func(dir string) (proxyagent.DataPlane, error) {
 			return apply.New(apply.Options{Binary: bin, StateDir: dir, Log: log.WithName("nghttpx")})
@@ -95,7 +112,7 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c, err := proxyagent.NewCache(cfg, gw)
+	c, err := proxyagent.NewCache(cfg, gw, shim)
 	if err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -46,8 +48,36 @@ func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs.StringVar(metricsAddr, "metrics-bind-address", *metricsAddr, "alias of --metrics-addr")
 	fs.StringVar(healthAddr, "health-probe-bind-address", *healthAddr, "alias of --health-addr")
 	verbose := fs.Bool("v", false, "verbose logs")
+	// The Ingress front-end: the original nghttpx Ingress controller's flags.
+	serveIngress := fs.Bool("serve-ingress", true,
+		"also serve Ingresses of the IngressClasses whose controller is --ingress-class-controller (drop-in for the nghttpx Ingress controller)")
+	ingressNS := fs.String("ingress-namespace", "",
+		"namespace of the Ingress front-end's Gateways and their data planes (default: --namespace)")
+	publish := fs.String("publish-service", "",
+		"namespace/name of a Service whose load-balancer addresses (and external IPs) Ingress status shows instead of the data plane's")
+	var leaseDur, renew, retryPeriod time.Duration
+	fs.DurationVar(&leaseDur, "leader-elect-lease-duration", 0, "leader election lease duration (default 15s)")
+	fs.DurationVar(&renew, "leader-elect-renew-deadline", 0, "leader election renew deadline (default 10s)")
+	fs.DurationVar(&retryPeriod, "leader-elect-retry-period", 0, "leader election retry period (default 2s)")
+	fs.StringVar(leaseID, "leader-elect-resource-name", *leaseID, "alias of --leader-election-id")
+	qps := fs.Float64("client-qps", 0, "API server requests per second (default: client-go's)")
+	burst := fs.Int("client-burst", 0, "API server request burst (default: client-go's)")
+	var ing ingressFlags
+	ing.register(fs, true)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	shim, err := ing.options()
+	if err != nil {
+		return err
+	}
+	var publishKey types.NamespacedName
+	if *publish != "" {
+		ns, name, ok := strings.Cut(*publish, "/")
+		if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+			return fmt.Errorf("--publish-service %q is not of the form namespace/name", *publish)
+		}
+		publishKey = types.NamespacedName{Namespace: ns, Name: name}
 	}
 	var st corev1.ServiceType
 	switch strings.ToLower(*serviceType) {
@@ -66,20 +96,41 @@ func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	log := newLogger(stderr, *verbose)
 	ctrllog.SetLogger(log)
 	klog.SetLogger(log)
+	for _, w := range ing.warnings {
+		log.Info("warning: " + w)
+	}
 	cfg, err := restConfig(*kubeconfig, "nghttpx-gateway-controller/"+version)
 	if err != nil {
 		return err
+	}
+	if *qps > 0 {
+		cfg.QPS = float32(*qps)
+	}
+	if *burst > 0 {
+		cfg.Burst = *burst
 	}
 	var proxyArgs []string
 	if *verbose {
 		proxyArgs = append(proxyArgs, "-v")
 	}
-	log.Info("starting controller", "version", version, "controllerName", *controllerName, "proxyImage", *image, "serviceType", st)
+	var ingress *controller.IngressOptions
+	if *serveIngress {
+		shim.Namespace = *ingressNS
+		if shim.Namespace == "" {
+			shim.Namespace = *namespace
+		}
+		ingress = &controller.IngressOptions{Shim: shim, ProxyProtocol: ing.proxyProto, PublishService: publishKey}
+	}
+	log.Info("starting controller", "version", version, "controllerName", *controllerName, "proxyImage", *image, "serviceType", st,
+		"ingress", *serveIngress, "ingressClassController", shim.IngressClassController, "ingressNamespace", shim.Namespace)
 	return controller.Run(ctx, cfg, controller.Options{
 		ControllerName:   *controllerName,
 		Namespace:        *leaseNS,
 		LeaderElect:      *leaderElect,
 		LeaderElectionID: *leaseID,
+		LeaseDuration:    leaseDur,
+		RenewDeadline:    renew,
+		RetryPeriod:      retryPeriod,
 		MetricsAddr:      *metricsAddr,
 		HealthAddr:       *healthAddr,
 		Provision: provision.Options{
@@ -90,7 +141,9 @@ func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 			AdminPort:        int32(*adminPort),
 			ProxyArgs:        proxyArgs,
 			ProxyClusterRole: *proxyRole,
+			IngressArgs:      ingressProxyArgs(shim, ing.proxyProto),
 		},
-		Log: log,
+		Ingress: ingress,
+		Log:     log,
 	})
 }

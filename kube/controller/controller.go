@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"sync/atomic"
@@ -53,6 +54,7 @@ type Controller struct {
 	batch  *source.Batcher
 	stats  Stats
 	log    logr.Logger
+	ing    *ingressFrontEnd // nil without Options.Ingress
 
 	dirty     atomic.Bool // inputs changed since the last translation
 	leader    atomic.Bool
@@ -89,6 +91,7 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 			&corev1.ServiceAccount{}: {Label: owned},
 		}},
 	}
+	maps.Copy(mo.Cache.ByObject, source.IngressCacheOptions(opts.Ingress.source()))
 	for _, d := range []struct {
 		v   time.Duration
 		dst **time.Duration
@@ -106,8 +109,12 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 		ControllerName: opts.ControllerName,
 		Owned:          provision.Owned,
 		Extra:          []client.Object{&appsv1.Deployment{}, &corev1.ServiceAccount{}},
+		Ingress:        opts.Ingress.source(),
 		Log:            opts.Log,
 	})
+	if opts.Ingress != nil {
+		c.ing = &ingressFrontEnd{opts: *opts.Ingress, recorder: mgr.GetEventRecorder("nghttpx-gateway")}
+	}
 	c.prov = &provision.Provisioner{Client: mgr.GetClient(), Reader: c.cache, Options: opts.Provision, Log: opts.Log.WithName("provision")}
 	c.writer = &status.Writer{
 		Reader: mgr.GetAPIReader(), Client: mgr.GetClient(), Cache: c.cache,
@@ -239,14 +246,17 @@ func (c *Controller) sync(ctx context.Context) error {
 		c.poll.set(c.targets(ctx))
 		c.poll.pollDue(ctx, true)
 	}
-	if err := c.writer.Write(ctx, c.withProgrammed(res)); err != nil {
+	if err := c.writer.Write(ctx, status.WithoutSynthetic(c.withProgrammed(res), c.synthetic())); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.syncIngresses(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
 func (c *Controller) pipelineOptions(ctx context.Context) pipeline.Options {
-	return pipeline.Options{
+	po := pipeline.Options{
 		Gateway: gateway.Options{
 			ControllerName:    c.opts.ControllerName,
 			Now:               metav1.NewTime(time.Now().UTC().Truncate(time.Second)),
@@ -259,6 +269,8 @@ func (c *Controller) pipelineOptions(ctx context.Context) pipeline.Options {
 		StateDir:   provision.StateDir,
 		APIPortFor: func(*model.Gateway) int { return 9902 },
 	}
+	c.ingressPipeline(&po)
+	return po
 }
 
 // serviceAddresses are the addresses of a Gateway's provisioned Service:
@@ -306,7 +318,7 @@ func (c *Controller) provisionAll(ctx context.Context, res *gateway.Result) erro
 		if g.DeletionTimestamp != nil {
 			continue
 		}
-		if err := c.prov.Ensure(ctx, g); err != nil {
+		if err := c.ensureGateway(ctx, g); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -34,7 +34,9 @@ type Options struct {
 	// PollFast and PollSlow are the data-plane poll intervals after a change and
 	// otherwise (defaults 500ms and 10s).
 	PollFast, PollSlow time.Duration
-	Log                logr.Logger
+	// Ingress, when set, also serves Ingresses (see IngressOptions).
+	Ingress *IngressOptions
+	Log     logr.Logger
 }
 
 func (o Options) withDefaults() Options {
@@ -61,6 +63,11 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Log.GetSink() == nil {
 		o.Log = logr.Discard()
+	}
+	if o.Ingress != nil && o.Ingress.Shim.Namespace == "" {
+		ing := *o.Ingress
+		ing.Shim.Namespace = o.Namespace
+		o.Ingress = &ing
 	}
 	return o
 }

@@ -6,6 +6,11 @@
 // selector labels. It also keeps one ClusterRoleBinding that grants every
 // provisioned ServiceAccount the proxies' read-only ClusterRole.
 //
+// The Ingress shim's synthetic Gateways (EnsureIngress) get the same objects in
+// the shim's namespace, owned by their IngressClass instead (a synthetic Gateway
+// has no UID) and recognised by a label and annotation for pruning; their proxies
+// get --ingress and the Ingress flags.
+//
 // Contract: the desired objects are pure functions of the Gateway and Options.
 // Writes are server-side applies with our field manager, sent only when the
 // fields we manage differ from what the cache holds, so an unchanged Gateway

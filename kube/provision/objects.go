@@ -49,6 +49,12 @@ type Options struct {
 	// ProxyClusterRole); ProxyBinding names that ClusterRoleBinding (default the
 	// same name).
 	ProxyClusterRole, ProxyBinding string
+	// IngressArgs are appended to the proxy arguments of the Ingress shim's
+	// synthetic Gateways (the Ingress controller's flags), after --ingress.
+	IngressArgs []string
+
+	// ingress is set (by ForIngress) for a synthetic Gateway of the Ingress shim.
+	ingress *ingressTarget
 }
 
 func (o Options) withDefaults() Options {
@@ -78,7 +84,7 @@ func (o Options) withDefaults() Options {
 
 // metadata returns the labels and annotations of every provisioned object: the
 // Gateway's spec.infrastructure ones, then ours (ours win).
-func metadata(gw *gatewayv1.Gateway) (labels, annotations map[string]string) {
+func metadata(gw *gatewayv1.Gateway, opts Options) (labels, annotations map[string]string) {
 	labels, annotations = map[string]string{}, map[string]string{}
 	if inf := gw.Spec.Infrastructure; inf != nil {
 		for k, v := range inf.Labels {
@@ -90,7 +96,20 @@ func metadata(gw *gatewayv1.Gateway) (labels, annotations map[string]string) {
 	}
 	maps.Copy(labels, SelectorLabels(gw.Namespace, gw.Name))
 	labels[LabelManagedBy] = ManagedBy
+	if opts.ingress != nil {
+		labels[LabelIngress] = "true"
+		annotations[AnnotationIngressGateway] = gw.Name
+	}
 	return labels, annotations
+}
+
+// owners are the owner references of a Gateway's objects: the Gateway, or for a
+// synthetic Gateway of the Ingress shim its IngressClass (see ForIngress).
+func owners(gw *gatewayv1.Gateway, opts Options) []*metav1ac.OwnerReferenceApplyConfiguration {
+	if opts.ingress != nil {
+		return opts.ingress.owners()
+	}
+	return []*metav1ac.OwnerReferenceApplyConfiguration{ownerRef(gw)}
 }
 
 func ownerRef(gw *gatewayv1.Gateway) *metav1ac.OwnerReferenceApplyConfiguration {
@@ -105,10 +124,10 @@ func ownerRef(gw *gatewayv1.Gateway) *metav1ac.OwnerReferenceApplyConfiguration 
 
 // ServiceAccount is the identity of a Gateway's proxies.
 func ServiceAccount(gw *gatewayv1.Gateway, opts Options) *corev1ac.ServiceAccountApplyConfiguration {
-	l, a := metadata(gw)
+	l, a := metadata(gw, opts)
 	sa := corev1ac.ServiceAccount(Name(gw.Name), gw.Namespace).
 		WithLabels(l).
-		WithOwnerReferences(ownerRef(gw))
+		WithOwnerReferences(owners(gw, opts)...)
 	if len(a) > 0 {
 		sa.WithAnnotations(a)
 	}
@@ -146,6 +165,10 @@ func ProxyArgs(gw *gatewayv1.Gateway, opts Options) []string {
 		"--http3=" + strconv.FormatBool(opts.HTTP3),
 		fmt.Sprintf("--drain-period=%ds", DrainSeconds),
 	}
+	if opts.ingress != nil {
+		args = append(args, "--ingress")
+		args = append(args, opts.IngressArgs...)
+	}
 	return append(args, opts.ProxyArgs...)
 }
 
@@ -153,7 +176,7 @@ func ProxyArgs(gw *gatewayv1.Gateway, opts Options) []string {
 // scaling by hand or by an autoscaler sticks (the API server defaults it to 1).
 func Deployment(gw *gatewayv1.Gateway, opts Options) *appsv1ac.DeploymentApplyConfiguration {
 	opts = opts.withDefaults()
-	l, a := metadata(gw)
+	l, a := metadata(gw, opts)
 	ports, https := listenerPorts(gw)
 	c := corev1ac.Container().
 		WithName("proxy").
@@ -207,7 +230,7 @@ func Deployment(gw *gatewayv1.Gateway, opts Options) *appsv1ac.DeploymentApplyCo
 	}
 	d := appsv1ac.Deployment(Name(gw.Name), gw.Namespace).
 		WithLabels(l).
-		WithOwnerReferences(ownerRef(gw)).
+		WithOwnerReferences(owners(gw, opts)...).
 		WithSpec(appsv1ac.DeploymentSpec().
 			WithSelector(metav1ac.LabelSelector().WithMatchLabels(SelectorLabels(gw.Namespace, gw.Name))).
 			WithTemplate(tmpl))
@@ -226,7 +249,7 @@ func portName(proto string, port int32) string {
 // when HTTP/3 is on) on its proxies.
 func Service(gw *gatewayv1.Gateway, opts Options) *corev1ac.ServiceApplyConfiguration {
 	opts = opts.withDefaults()
-	l, a := metadata(gw)
+	l, a := metadata(gw, opts)
 	ports, https := listenerPorts(gw)
 	spec := corev1ac.ServiceSpec().
 		WithType(opts.ServiceType).
@@ -241,7 +264,7 @@ func Service(gw *gatewayv1.Gateway, opts Options) *corev1ac.ServiceApplyConfigur
 	}
 	s := corev1ac.Service(Name(gw.Name), gw.Namespace).
 		WithLabels(l).
-		WithOwnerReferences(ownerRef(gw)).
+		WithOwnerReferences(owners(gw, opts)...).
 		WithSpec(spec)
 	if len(a) > 0 {
 		s.WithAnnotations(a)

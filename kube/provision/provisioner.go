@@ -59,7 +59,10 @@ func (p *Provisioner) Counters() *Counters { return &p.counters }
 // Ensure brings the ServiceAccount, Deployment and Service of gw to their desired
 // state.
 func (p *Provisioner) Ensure(ctx context.Context, gw *gatewayv1.Gateway) error {
-	opts := p.Options.withDefaults()
+	return p.ensure(ctx, gw, p.Options.withDefaults())
+}
+
+func (p *Provisioner) ensure(ctx context.Context, gw *gatewayv1.Gateway, opts Options) error {
 	key := types.NamespacedName{Namespace: gw.Namespace, Name: Name(gw.Name)}
 	sa, svc, dep := ServiceAccount(gw, opts), Service(gw, opts), Deployment(gw, opts)
 	gwKey := types.NamespacedName{Namespace: gw.Namespace, Name: gw.Name}
@@ -223,6 +226,10 @@ func OwnerGateway(o client.Object) (types.NamespacedName, bool) {
 		if r.Kind == "Gateway" && strings.HasPrefix(r.APIVersion, gatewayv1.GroupName+"/") && r.Controller != nil && *r.Controller {
 			return types.NamespacedName{Namespace: o.GetNamespace(), Name: r.Name}, true
 		}
+	}
+	// A synthetic Gateway of the Ingress shim cannot own anything.
+	if name := o.GetAnnotations()[AnnotationIngressGateway]; name != "" && o.GetLabels()[LabelIngress] == "true" {
+		return types.NamespacedName{Namespace: o.GetNamespace(), Name: name}, true
 	}
 	return types.NamespacedName{}, false
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -24,6 +25,7 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/source"
 	"github.com/nghttpx-gateway/nghttpx-gateway/pipeline"
 )
@@ -57,7 +59,14 @@ type Options struct {
 	DrainPeriod time.Duration
 	// StopTimeout bounds nghttpx's graceful stop (default 30s).
 	StopTimeout time.Duration
-	Log         logr.Logger
+	// Ingress, when set, means the Gateway is a synthetic one of the Ingress
+	// shim: the agent also watches Ingresses, IngressClasses and the operator
+	// ConfigMap and runs the shim with these options, which must be the
+	// controller's so that both compute the same model.
+	Ingress *ingressshim.Options
+	// ProxyProtocol is --proxy-proto (applies to synthetic Gateways only).
+	ProxyProtocol bool
+	Log           logr.Logger
 }
 
 // Agent serves one Gateway.
@@ -132,21 +141,32 @@ func (a *Agent) counters(s *Status) {
 
 // NewCache returns a cache for what the agent watches: its own Gateway only (by
 // name), everything else cluster-wide (routes may come from any namespace and
-// may reference Services and Secrets across namespaces).
-func NewCache(cfg *rest.Config, gw types.NamespacedName) (cache.Cache, error) {
+// may reference Services and Secrets across namespaces). With ing (a synthetic
+// Gateway of the Ingress shim) Ingresses are limited to --watch-namespace and
+// ConfigMaps to the operator ConfigMap.
+func NewCache(cfg *rest.Config, gw types.NamespacedName, ing *ingressshim.Options) (cache.Cache, error) {
 	scheme, err := source.NewScheme()
 	if err != nil {
 		return nil, err
 	}
-	return cache.New(cfg, cache.Options{
-		Scheme: scheme,
-		ByObject: map[client.Object]cache.ByObject{
-			&gatewayv1.Gateway{}: {
-				Namespaces: map[string]cache.Config{gw.Namespace: {}},
-				Field:      fields.OneTermEqualSelector("metadata.name", gw.Name),
-			},
+	byObject := map[client.Object]cache.ByObject{
+		&gatewayv1.Gateway{}: {
+			Namespaces: map[string]cache.Config{gw.Namespace: {}},
+			Field:      fields.OneTermEqualSelector("metadata.name", gw.Name),
 		},
-	})
+	}
+	if ing != nil {
+		maps.Copy(byObject, source.IngressCacheOptions(&source.Ingress{Shim: *ing}))
+	}
+	return cache.New(cfg, cache.Options{Scheme: scheme, ByObject: byObject})
+}
+
+// sourceIngress is the Source's Ingress configuration (nil for a real Gateway).
+func (a *Agent) sourceIngress() *source.Ingress {
+	if a.opts.Ingress == nil {
+		return nil
+	}
+	return &source.Ingress{Shim: *a.opts.Ingress}
 }
 
 // Run serves until ctx is done, then drains and stops nghttpx. c must not be
@@ -172,7 +192,7 @@ func (a *Agent) Run(ctx context.Context, c cache.Cache) error {
 	cacheErr := make(chan error, 1)
 	go func() { cacheErr <- c.Start(loopCtx) }()
 
-	src := source.New(c, source.Options{ControllerName: a.opts.ControllerName, Gateway: a.opts.Gateway, Log: log})
+	src := source.New(c, source.Options{ControllerName: a.opts.ControllerName, Gateway: a.opts.Gateway, Ingress: a.sourceIngress(), Log: log})
 	b := &source.Batcher{}
 	loopDone := make(chan struct{})
 	watchErr := make(chan error, 1)
@@ -255,7 +275,7 @@ func (a *Agent) build(ctx context.Context, src snapshotter, b *source.Batcher) {
 // Sync brings the data plane to what in says about the agent's Gateway.
 func (a *Agent) Sync(ctx context.Context, in *gateway.Input) error {
 	gw := a.opts.Gateway
-	out := pipeline.Build(in, pipeline.Options{
+	po := pipeline.Options{
 		Gateway: gateway.Options{
 			ControllerName: a.opts.ControllerName,
 			BindAddresses:  []string{BindAddress},
@@ -264,7 +284,11 @@ func (a *Agent) Sync(ctx context.Context, in *gateway.Input) error {
 		Render:     a.opts.Render,
 		StateDir:   a.opts.StateDir,
 		APIPortFor: func(*model.Gateway) int { return a.apiPort },
-	})
+	}
+	if a.opts.Ingress != nil {
+		po.Ingress, po.ProxyProtocol = *a.opts.Ingress, a.opts.ProxyProtocol
+	}
+	out := pipeline.Build(in, po)
 	var rg *pipeline.RenderedGateway
 	for i := range out.Gateways {
 		if s := out.Gateways[i].Model.Source; s.Namespace == gw.Namespace && s.Name == gw.Name {

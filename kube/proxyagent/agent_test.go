@@ -15,6 +15,9 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
+	"github.com/nghttpx-gateway/nghttpx-gateway/pipeline"
 )
 
 type fakeDP struct {
@@ -195,5 +198,92 @@ func TestSyncIgnoresOtherGateways(t *testing.T) {
 	}
 	if code, _ := get(t, a.Handler(), "/readyz"); code != http.StatusServiceUnavailable {
 		t.Errorf("ready without a configuration: %d", code)
+	}
+}
+
+const ingressObjects = `
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: {name: nghttpx}
+spec: {controller: zlab.co.jp/nghttpx}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: web, namespace: apps}
+spec:
+  ingressClassName: nghttpx
+  rules:
+  - host: foo.bar.com
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: echo, port: {number: 80}}}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: apps}
+spec: {ports: [{port: 80, targetPort: 3000}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: echo-1, namespace: apps, labels: {kubernetes.io/service-name: echo}}
+addressType: IPv4
+endpoints: [{addresses: [10.244.0.20], conditions: {ready: true}}]
+ports: [{port: 3000}]
+`
+
+// A proxy of the Ingress shim's synthetic Gateway runs the shim with the
+// controller's options and ends up with the model the controller computed, so
+// the controller can confirm it by hash.
+func TestSyncServesSyntheticIngressGateway(t *testing.T) {
+	in, err := gateway.DecodeYAML([]byte(ingressObjects))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shim := ingressshim.Options{Namespace: "system", HTTPPort: 8080}
+	newAgent := func(ing *ingressshim.Options) (*Agent, *fakeDP) {
+		dp := &fakeDP{}
+		a, err := New(Options{
+			Gateway:       types.NamespacedName{Namespace: "system", Name: "nghttpx"},
+			StateDir:      t.TempDir(),
+			Render:        render.Options{APIPort: 9999},
+			NewDataPlane:  func(string) (DataPlane, error) { return dp, nil },
+			Ingress:       ing,
+			ProxyProtocol: true,
+			Log:           testr.New(t),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a, dp
+	}
+	// Without the Ingress options there is no such Gateway.
+	a, dp := newAgent(nil)
+	if err := a.Sync(context.Background(), in); err != nil || dp.starts != 0 {
+		t.Fatalf("without --ingress: err %v, starts %d", err, dp.starts)
+	}
+	a, dp = newAgent(&shim)
+	if err := a.Sync(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	if dp.starts != 1 {
+		t.Fatalf("starts %d", dp.starts)
+	}
+	if main := string(dp.last.Main); !strings.Contains(main, "frontend=0.0.0.0,8080;no-tls;proxyproto") {
+		t.Errorf("no PROXY-protocol frontend on the Ingress HTTP port:\n%s", main)
+	}
+	// The controller's view: same objects, its own gateway options.
+	out := pipeline.Build(in, pipeline.Options{
+		Gateway: gateway.Options{ControllerName: gateway.DefaultControllerName,
+			GatewayAddresses: func(string, string) []string { return []string{"10.245.0.9"} }},
+		Ingress: shim,
+	})
+	var want string
+	for _, g := range out.Gateways {
+		if g.Model.Source.Namespace == "system" && g.Model.Source.Name == "nghttpx" {
+			want = model.Hash(g.Model)
+		}
+	}
+	if got := status(t, a.Handler()).ModelHash; want == "" || got != want {
+		t.Errorf("proxy hash %s, controller hash %s", got, want)
 	}
 }

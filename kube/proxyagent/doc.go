@@ -10,4 +10,9 @@
 // which the controller polls to decide Programmed. On shutdown (SIGTERM) it fails
 // readiness, keeps serving and applying for the drain period, then stops nghttpx
 // gracefully. It never writes to the API server.
+//
+// For a synthetic Gateway of the Ingress shim (Options.Ingress, `proxy --ingress`
+// plus the Ingress controller's flags, which the controller passes on) it also
+// watches Ingresses, IngressClasses and the operator ConfigMap and runs the shim
+// with the controller's options, so it computes the model the controller expects.
 package proxyagent

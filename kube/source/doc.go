@@ -7,6 +7,10 @@
 //   - Snapshot lists the Gateway API objects and Namespaces from the cache, and
 //     only the Services, EndpointSlices and Secrets the in-scope Gateways and their
 //     HTTPRoutes reference; it records those references for relevance filtering.
+//   - With Options.Ingress it also lists Ingresses (of --watch-namespace),
+//     IngressClasses and the one operator ConfigMap, and the Services and Secrets
+//     of the Ingresses that may be ours count as referenced (plus the default
+//     backend Service, default TLS Secret and --publish-service).
 //   - An event triggers a rebuild only when it can change the result: spec (not
 //     status) changes of our GatewayClasses, in-scope Gateways and HTTPRoutes that
 //     name them; changes of referenced Services, their EndpointSlices, Secrets, of

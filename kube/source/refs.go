@@ -21,6 +21,8 @@ type refs struct {
 	grantNamespaces map[string]bool
 	// namespaceLabels is set when a listener selects route namespaces by label.
 	namespaceLabels bool
+	// ingressClasses are the IngressClasses of our Ingress controller.
+	ingressClasses map[string]bool
 }
 
 func newRefs() *refs {
@@ -30,6 +32,7 @@ func newRefs() *refs {
 		services:        map[types.NamespacedName]bool{},
 		secrets:         map[types.NamespacedName]bool{},
 		grantNamespaces: map[string]bool{},
+		ingressClasses:  map[string]bool{},
 	}
 }
 

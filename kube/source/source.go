@@ -35,7 +35,10 @@ type Options struct {
 	// its spec, labels, annotations or existence changed (the controller's
 	// Deployments and ServiceAccounts, so a deleted or edited one is restored).
 	Extra []client.Object
-	Log   logr.Logger
+	// Ingress, when set, also watches the Ingress front-end's inputs (see
+	// Ingress and IngressCacheOptions).
+	Ingress *Ingress
+	Log     logr.Logger
 }
 
 // Stats count events, for tests and metrics.
@@ -70,16 +73,15 @@ func New(c cache.Cache, opts Options) *Source {
 // Stats returns the event counters.
 func (s *Source) Stats() *Stats { return &s.stats }
 
-// watched lists every kind a Source watches, with its relevance check.
-func (s *Source) watched() []struct {
+// watch is a watched kind with its relevance check.
+type watch struct {
 	obj      client.Object
 	relevant func(old, cur client.Object) bool
-} {
-	type w = struct {
-		obj      client.Object
-		relevant func(old, cur client.Object) bool
-	}
-	out := []w{
+}
+
+// watched lists every kind a Source watches, with its relevance check.
+func (s *Source) watched() []watch {
+	out := []watch{
 		{&gatewayv1.GatewayClass{}, s.classRelevant},
 		{&gatewayv1.Gateway{}, s.gatewayRelevant},
 		{&gatewayv1.HTTPRoute{}, s.routeRelevant},
@@ -89,8 +91,9 @@ func (s *Source) watched() []struct {
 		{&corev1.Secret{}, s.secretRelevant},
 		{&corev1.Namespace{}, s.namespaceRelevant},
 	}
+	out = append(out, s.ingressWatched()...)
 	for _, o := range s.opts.Extra {
-		out = append(out, w{o, s.extraRelevant})
+		out = append(out, watch{o, s.extraRelevant})
 	}
 	return out
 }
@@ -258,6 +261,9 @@ func (s *Source) Snapshot(ctx context.Context) (*gateway.Input, error) {
 		}
 	}
 	r := computeRefs(s.scope, classes.Items, gws.Items, routes.Items)
+	if err := s.ingressSnapshot(ctx, in, r); err != nil {
+		return nil, err
+	}
 	in.GatewayClasses = classes.Items
 	in.HTTPRoutes = routes.Items
 	in.ReferenceGrants = grants.Items

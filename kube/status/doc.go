@@ -9,4 +9,9 @@
 // place, stale ones removed, new ones appended). A write that would change nothing
 // is skipped; a conflict is retried from a new GET; an object that is gone is
 // skipped. Writes, skips and conflicts are counted.
+//
+// Ingresses: status.loadBalancer.ingress is written the same way (Ingresses).
+// The Ingress shim's synthetic objects never exist in the API server: callers
+// drop them with WithoutSynthetic before Write, so a real object of the same name
+// never gets their status.
 package status

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// The controller hands its Ingress options to the proxies of the synthetic
+// Gateways as arguments; the proxies must parse back exactly the same options,
+// or their model (and its hash) would differ from the controller's.
+func TestIngressProxyArgsRoundTrip(t *testing.T) {
+	for _, args := range [][]string{
+		nil,
+		{"--ingress-class-controller=example.com/x", "--require-ingress-class", "--default-tls-secret=kube-system/cert",
+			"--default-backend-service=kube-system/fallback", "--nghttpx-configmap=kube-system/nghttpx", "--nghttpx-http-port=0",
+			"--nghttpx-https-port=8443", "--proxy-proto", "--watch-namespace=apps", "--allow-mruby", "--no-default-backend-override",
+			"--internal-default-backend", "--nghttpx-workers=4"},
+	} {
+		serve := flag.NewFlagSet("serve", flag.ContinueOnError)
+		serve.SetOutput(io.Discard)
+		var sf ingressFlags
+		sf.register(serve, true)
+		if err := serve.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		want, err := sf.options()
+		if err != nil {
+			t.Fatal(err)
+		}
+		proxy := flag.NewFlagSet("proxy", flag.ContinueOnError)
+		proxy.SetOutput(io.Discard)
+		var pf ingressFlags
+		pf.register(proxy, false)
+		if err := proxy.Parse(ingressProxyArgs(want, sf.proxyProto)); err != nil {
+			t.Fatalf("proxy rejects %v: %v", ingressProxyArgs(want, sf.proxyProto), err)
+		}
+		got, err := pf.options()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) || pf.proxyProto != sf.proxyProto {
+			t.Errorf("args %v:\nproxy options %+v (proxy-proto %v)\nwant          %+v (proxy-proto %v)", args, got, pf.proxyProto, want, sf.proxyProto)
+		}
+		if len(pf.warnings) != 0 {
+			t.Errorf("proxy warned: %v", pf.warnings)
+		}
+	}
+}
+
+// serve accepts the original controller's cluster flags.
+func TestServeAcceptsClusterFlags(t *testing.T) {
+	code, _, errOut := run(t, "serve", "--kubeconfig=/nonexistent", "--publish-service=kube-system/lb", "--allow-internal-ip",
+		"--leader-elect-lease-duration=20s", "--leader-elect-resource-name=x", "--client-qps=20", "--client-burst=30")
+	if code == 0 {
+		t.Fatal("serve with a missing kubeconfig succeeded")
+	}
+	if !strings.Contains(errOut, "warning: --allow-internal-ip is no longer supported") || strings.Contains(errOut, "flag provided but not defined") {
+		t.Errorf("stderr %q", errOut)
+	}
+}

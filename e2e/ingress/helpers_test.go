@@ -1,0 +1,341 @@
+//go:build e2e
+
+package ingress
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/e2e-framework/pkg/envconf"
+	"sigs.k8s.io/yaml"
+)
+
+// echoImage is the conformance echo server; the local cluster maps it to echo-basic,
+// which serves HTTP/1.1 on 3000 and h2c (prior knowledge) on 3001.
+const echoImage = "registry.k8s.io/gateway-api/echo-basic:v1.5.1"
+
+const (
+	statusTimeout  = 2 * time.Minute
+	trafficTimeout = 2 * time.Minute
+)
+
+// poll checks cond every 250 ms until it holds, returns an error, or timeout passes.
+func poll(ctx context.Context, timeout time.Duration, cond func(context.Context) (bool, error)) error {
+	return wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, cond)
+}
+
+func (s *suite) pods(ctx context.Context, ns, selector string) ([]corev1.Pod, error) {
+	l, err := s.cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return nil, err
+	}
+	return l.Items, nil
+}
+
+// namespace creates a fresh namespace for one feature and deletes it (waiting until
+// it is gone) when the feature ends; on failure the state and logs are saved first.
+func (s *suite) namespace(ctx context.Context, t *testing.T, prefix string) string {
+	t.Helper()
+	name := envconf.RandomName(prefix, len(prefix)+7)
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"e2e.nghttpx.dev/suite": "ingress"}}}
+	if err := s.cl.Create(ctx, ns); err != nil {
+		t.Fatalf("create namespace %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := s.cl.Delete(dctx, ns); err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("delete namespace %s: %v", name, err)
+			return
+		}
+		err := poll(dctx, 2*time.Minute, func(ctx context.Context) (bool, error) {
+			return apierrors.IsNotFound(s.cl.Get(ctx, client.ObjectKey{Name: name}, &corev1.Namespace{})), nil
+		})
+		if err != nil {
+			t.Errorf("namespace %s still exists 2 minutes after deletion", name)
+		}
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			s.diagnose(t, name)
+		}
+	})
+	return name
+}
+
+func (s *suite) create(ctx context.Context, t *testing.T, objs ...client.Object) {
+	t.Helper()
+	for _, o := range objs {
+		if err := s.cl.Create(ctx, o); err != nil {
+			t.Fatalf("create %T %s/%s: %v", o, o.GetNamespace(), o.GetName(), err)
+		}
+	}
+}
+
+// echoDeployment runs echo-basic with a readiness probe; its pods are named
+// <name>-... and report their name and namespace.
+func echoDeployment(ns, name string, replicas int32) *appsv1.Deployment {
+	labels := map[string]string{"app": name}
+	fieldEnv := func(n, path string) corev1.EnvVar {
+		return corev1.EnvVar{Name: n, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}}
+	}
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To(replicas),
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name:  "echo",
+					Image: echoImage,
+					Env:   []corev1.EnvVar{fieldEnv("POD_NAME", "metadata.name"), fieldEnv("NAMESPACE", "metadata.namespace")},
+					Ports: []corev1.ContainerPort{{Name: "http", ContainerPort: 3000}, {Name: "h2c", ContainerPort: 3001}},
+					ReadinessProbe: &corev1.Probe{
+						ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromInt32(3000)}},
+						PeriodSeconds: 1,
+					},
+				}}},
+			},
+		},
+	}
+}
+
+// service exposes the pods of Deployment app on port 80 -> targetPort.
+func service(ns, name, app string, targetPort int32) *corev1.Service {
+	return &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: corev1.ServiceSpec{
+			Selector: map[string]string{"app": app},
+			Ports:    []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(targetPort)}},
+		},
+	}
+}
+
+// path is an Ingress path to Service svc port 80.
+func path(p string, typ networkingv1.PathType, svc string) networkingv1.HTTPIngressPath {
+	return networkingv1.HTTPIngressPath{Path: p, PathType: ptr.To(typ), Backend: networkingv1.IngressBackend{
+		Service: &networkingv1.IngressServiceBackend{Name: svc, Port: networkingv1.ServiceBackendPort{Number: 80}},
+	}}
+}
+
+func rule(host string, paths ...networkingv1.HTTPIngressPath) networkingv1.IngressRule {
+	return networkingv1.IngressRule{Host: host, IngressRuleValue: networkingv1.IngressRuleValue{
+		HTTP: &networkingv1.HTTPIngressRuleValue{Paths: paths},
+	}}
+}
+
+func newIngress(ns, name string, annotations map[string]string, rules ...networkingv1.IngressRule) *networkingv1.Ingress {
+	return &networkingv1.Ingress{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Annotations: annotations},
+		Spec:       networkingv1.IngressSpec{IngressClassName: ptr.To(ingressClass), Rules: rules},
+	}
+}
+
+// waitDeployment waits until the Deployment has replicas ready, updated pods.
+func (s *suite) waitDeployment(ctx context.Context, t *testing.T, ns, name string, replicas int32) {
+	t.Helper()
+	var d appsv1.Deployment
+	err := poll(ctx, 2*time.Minute, func(ctx context.Context) (bool, error) {
+		if err := s.cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &d); err != nil {
+			return false, nil
+		}
+		return d.Status.ObservedGeneration == d.Generation && d.Status.ReadyReplicas == replicas &&
+			d.Status.UpdatedReplicas == replicas && d.Status.Replicas == replicas, nil
+	})
+	if err != nil {
+		t.Fatalf("Deployment %s/%s: want %d ready replicas; status %+v", ns, name, replicas, d.Status)
+	}
+}
+
+// waitIngressAddress waits until the Ingress's status carries an address and
+// returns it.
+func (s *suite) waitIngressAddress(ctx context.Context, t *testing.T, ns, name string) string {
+	t.Helper()
+	var ing networkingv1.Ingress
+	err := poll(ctx, statusTimeout, func(ctx context.Context) (bool, error) {
+		if err := s.cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &ing); err != nil {
+			return false, nil
+		}
+		return len(ing.Status.LoadBalancer.Ingress) > 0, nil
+	})
+	if err != nil {
+		t.Fatalf("Ingress %s/%s has no address in its status after %s", ns, name, statusTimeout)
+	}
+	a := ing.Status.LoadBalancer.Ingress[0]
+	return a.IP + a.Hostname
+}
+
+// echoResponse is what echo-basic answers.
+type echoResponse struct {
+	Path      string `json:"path"`
+	Host      string `json:"host"`
+	Proto     string `json:"proto"`
+	Namespace string `json:"namespace"`
+	Pod       string `json:"pod"`
+}
+
+// answer is one HTTP exchange; echo is nil unless the body is echo JSON.
+type answer struct {
+	status int
+	header http.Header
+	body   string
+	echo   *echoResponse
+	tls    *tls.ConnectionState
+}
+
+func (a answer) String() string { return fmt.Sprintf("status %d: %.200s", a.status, a.body) }
+
+// client sends requests from inside the cluster network namespace (never from the
+// host's), does not follow redirects, and verifies TLS against roots with the
+// request's host as SNI.
+func (s *suite) client(tlsConf *tls.Config) *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{DialContext: s.c.DialContext, TLSClientConfig: tlsConf, MaxIdleConnsPerHost: 4,
+			DisableCompression: true},
+		Timeout:       10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+func do(ctx context.Context, hc *http.Client, url, host string) (answer, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return answer{}, err
+	}
+	req.Host = host
+	res, err := hc.Do(req)
+	if err != nil {
+		return answer{}, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if err != nil {
+		return answer{}, err
+	}
+	a := answer{status: res.StatusCode, header: res.Header, body: string(b), tls: res.TLS}
+	var e echoResponse
+	if json.Unmarshal(b, &e) == nil && e.Pod != "" {
+		a.echo = &e
+	}
+	return a, nil
+}
+
+// get sends one GET over a fresh connection.
+func (s *suite) get(ctx context.Context, url, host string, tlsConf *tls.Config) (answer, error) {
+	hc := s.client(tlsConf)
+	defer hc.CloseIdleConnections()
+	return do(ctx, hc, url, host)
+}
+
+// waitAnswer polls url (with Host host) until ok accepts the answer.
+func (s *suite) waitAnswer(ctx context.Context, t *testing.T, url, host string, tlsConf *tls.Config, what string, ok func(answer) bool) answer {
+	t.Helper()
+	var last string
+	var got answer
+	err := poll(ctx, trafficTimeout, func(ctx context.Context) (bool, error) {
+		a, err := s.get(ctx, url, host, tlsConf)
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		got, last = a, a.String()
+		return ok(a), nil
+	})
+	if err != nil {
+		t.Fatalf("%s (Host %s): %s not seen within %s; last answer: %s", url, host, what, trafficTimeout, last)
+	}
+	return got
+}
+
+// diagnose saves Ingresses, events, pods and the controller's and data plane's
+// logs under the artifacts directory; log tails go to the test log.
+func (s *suite) diagnose(t *testing.T, ns string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := filepath.Join(s.artifacts, strings.ReplaceAll(t.Name(), "/", "_"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Logf("diagnostics: %v", err)
+		return
+	}
+	save := func(name string, v any) {
+		b, err := yaml.Marshal(v)
+		if err != nil {
+			b = []byte(err.Error())
+		}
+		_ = os.WriteFile(filepath.Join(dir, name), b, 0o644)
+	}
+	if l, err := s.cs.NetworkingV1().Ingresses(ns).List(ctx, metav1.ListOptions{}); err == nil {
+		save("ingresses.yaml", l.Items)
+	}
+	for _, n := range []string{ns, systemNS} {
+		if ev, err := s.cs.EventsV1().Events(n).List(ctx, metav1.ListOptions{}); err == nil {
+			var lines []string
+			for _, e := range ev.Items {
+				lines = append(lines, fmt.Sprintf("%s %s %s/%s %s: %s", e.EventTime.Format(time.RFC3339), e.Type,
+					e.Regarding.Kind, e.Regarding.Name, e.Reason, e.Note))
+			}
+			_ = os.WriteFile(filepath.Join(dir, "events-"+n+".txt"), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+		}
+		pods, err := s.cs.CoreV1().Pods(n).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			continue
+		}
+		save("pods-"+n+".yaml", pods.Items)
+		if n != systemNS {
+			continue
+		}
+		for i := range pods.Items {
+			p := &pods.Items[i]
+			b, err := s.cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
+			if err != nil {
+				t.Logf("logs of %s: %v", p.Name, err)
+				continue
+			}
+			_ = os.WriteFile(filepath.Join(dir, "log-"+p.Name+".txt"), b, 0o644)
+			t.Logf("last lines of %s:\n%s", p.Name, tail(string(b), 25))
+		}
+	}
+	t.Logf("diagnostics saved in %s", dir)
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return "  " + strings.Join(lines, "\n  ")
+}
+
+// dumpLogs prints the system namespace's pod logs when the suite cannot start.
+func (s *suite) dumpLogs(ctx context.Context, log logr.Logger) {
+	pods, err := s.pods(ctx, systemNS, "")
+	if err != nil {
+		log.Error(err, "listing pods")
+		return
+	}
+	for _, p := range pods {
+		b, err := s.cs.CoreV1().Pods(systemNS).GetLogs(p.Name, &corev1.PodLogOptions{TailLines: ptr.To[int64](40)}).DoRaw(ctx)
+		log.Info("pod", "pod", p.Name, "phase", p.Status.Phase, "containers", p.Status.ContainerStatuses, "logErr", err)
+		fmt.Fprintf(os.Stderr, "%s\n", tail(string(b), 40))
+	}
+}
