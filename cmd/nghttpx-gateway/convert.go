@@ -28,11 +28,7 @@ func convertCmd(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	printWarnings(stderr, ing.warnings)
-	files = append(files, fs.Args()...)
-	if len(files) == 0 {
-		return errors.New("no input: give one or more files with -f (or - for standard input)")
-	}
-	in, err := readInputs(files, os.Stdin)
+	in, err := readInputs(append(files, fs.Args()...), os.Stdin)
 	if err != nil {
 		return err
 	}

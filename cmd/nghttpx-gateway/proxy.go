@@ -7,18 +7,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
-	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
-	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/features"
-	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/nghttpx"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
@@ -64,32 +60,10 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	ctrllog.SetLogger(log)
 	klog.SetLogger(log)
 
-	bin := *binary
-	if bin == "" {
-		var err error
-		if bin, err = nghttpx.Find(); err != nil {
-			return err
-		}
-	}
-	state, err := filepath.Abs(*stateDir)
+	dp, err := prepareDataPlane(ctx, log, *binary, *stateDir, "")
 	if err != nil {
-		return fmt.Errorf("state directory: %w", err)
+		return err
 	}
-	if err := os.MkdirAll(state, 0o755); err != nil {
-		return fmt.Errorf("create state directory: %w", err)
-	}
-	feat, err := features.Detect(logr.NewContext(ctx, log), bin)
-	if err != nil {
-		return fmt.Errorf("probe nghttpx %s: %w", bin, err)
-	}
-	for _, r := range feat.Reasons {
-		log.Info("data plane feature unavailable", "reason", r)
-	}
-	if !feat.MRuby {
-		return fmt.Errorf("nghttpx %s has no mruby, which routing needs", bin)
-	}
-	rf := feat.Render()
-	rf.OCSP = false // stapling needs the fetch program that comes with OCSP support
 	cfg, err := restConfig(*kubeconfig, "nghttpx-gateway-proxy/"+version)
 	if err != nil {
 		return err
@@ -99,14 +73,14 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 		Gateway:        gw,
 		ControllerName: *controllerName,
 		AdminAddr:      ":" + strconv.Itoa(*adminPort),
-		StateDir:       state,
-		Render:         render.Options{Workers: *workers, Features: rf, HTTP3: *http3 && feat.HTTP3},
+		StateDir:       dp.stateDir,
+		Render:         render.Options{Workers: *workers, Features: dp.render, HTTP3: *http3 && dp.feat.HTTP3},
 		DrainPeriod:    *drain,
 		Ingress:        shim,
 		ProxyProtocol:  ing.proxyProto,
 		Log:            log,
 		NewDataPlane: func(dir string) (proxyagent.DataPlane, error) {
-			return apply.New(apply.Options{Binary: bin, StateDir: dir, Log: log.WithName("nghttpx")})
+			return apply.New(apply.Options{Binary: dp.bin, StateDir: dir, Log: log.WithName("nghttpx")})
 		},
 	})
 	if err != nil {
@@ -116,7 +90,7 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
-	log.Info("starting proxy agent", "version", version, "nghttpx", bin, "nghttpxVersion", feat.Version,
-		"http3", feat.HTTP3, "bpf", feat.BPF, "adminPort", *adminPort)
+	log.Info("starting proxy agent", "version", version, "nghttpx", dp.bin, "nghttpxVersion", dp.feat.Version,
+		"http3", dp.feat.HTTP3, "bpf", dp.feat.BPF, "adminPort", *adminPort)
 	return a.Run(ctx, c)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,8 +11,6 @@ import (
 	"github.com/go-logr/logr"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
-	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/features"
-	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/nghttpx"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/standalone"
 )
@@ -45,44 +42,23 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		log.Info("warning: " + w)
 	}
 
-	bin := *binary
-	if bin == "" {
-		if bin, err = nghttpx.Find(); err != nil {
-			return err
-		}
-	}
-	state, err := filepath.Abs(*stateDir)
+	dp, err := prepareDataPlane(ctx, log, *binary, *stateDir, ": run `make nghttpx` to build one")
 	if err != nil {
-		return fmt.Errorf("state directory: %w", err)
+		return err
 	}
-	if err := os.MkdirAll(state, 0o755); err != nil {
-		return fmt.Errorf("create state directory: %w", err)
-	}
-	feat, err := features.Detect(ctx, bin)
-	if err != nil {
-		return fmt.Errorf("probe nghttpx %s: %w", bin, err)
-	}
-	for _, r := range feat.Reasons {
-		log.Info("data plane feature unavailable", "reason", r)
-	}
-	if !feat.MRuby {
-		return fmt.Errorf("nghttpx %s has no mruby, which routing needs: run `make nghttpx` to build one", bin)
-	}
-	log.Info("data plane", "nghttpx", bin, "version", feat.Version, "http3", feat.HTTP3, "bpf", feat.BPF)
+	log.Info("data plane", "nghttpx", dp.bin, "version", dp.feat.Version, "http3", dp.feat.HTTP3, "bpf", dp.feat.BPF)
 
-	rf := feat.Render()
-	rf.OCSP = false // stapling needs the fetch program that comes with OCSP support
 	r := &standalone.Runner{
 		ConfigDir: *configDir,
-		StateDir:  state,
-		Render:    render.Options{Workers: *workers, Features: rf, HTTP3: *http3 && feat.HTTP3},
+		StateDir:  dp.stateDir,
+		Render:    render.Options{Workers: *workers, Features: dp.render, HTTP3: *http3 && dp.feat.HTTP3},
 		Log:       log,
 		Out:       stdout,
 		Ingress:   shim,
 		// The Ingress Gateways accept a PROXY protocol header (--proxy-proto).
 		ProxyProtocol: ing.proxyProto,
 		Start: func(ctx context.Context, dir string, cfg *render.Config) (standalone.DataPlane, error) {
-			a, err := apply.New(apply.Options{Binary: bin, StateDir: dir, Log: log.WithValues("stateDir", dir)})
+			a, err := apply.New(apply.Options{Binary: dp.bin, StateDir: dir, Log: log.WithValues("stateDir", dir)})
 			if err != nil {
 				return nil, err
 			}

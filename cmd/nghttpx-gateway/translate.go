@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"time"
@@ -15,11 +13,6 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 	"github.com/nghttpx-gateway/nghttpx-gateway/pipeline"
 )
-
-type fileList []string
-
-func (f *fileList) String() string     { return fmt.Sprint(*f) }
-func (f *fileList) Set(v string) error { *f = append(*f, v); return nil }
 
 func translateCmd(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("translate", flag.ContinueOnError)
@@ -40,11 +33,7 @@ func translateCmd(_ context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	printWarnings(stderr, ing.warnings)
-	files = append(files, fs.Args()...)
-	if len(files) == 0 {
-		return errors.New("no input: give one or more files with -f (or - for standard input)")
-	}
-	in, err := readInputs(files, os.Stdin)
+	in, err := readInputs(append(files, fs.Args()...), os.Stdin)
 	if err != nil {
 		return err
 	}
@@ -65,33 +54,4 @@ func translateCmd(_ context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	_, err = stdout.Write(y)
 	return err
-}
-
-// readInputs decodes and merges the objects of every file.
-func readInputs(files []string, stdin io.Reader) (*gateway.Input, error) {
-	all := &gateway.Input{}
-	for _, f := range files {
-		var data []byte
-		var err error
-		if f == "-" {
-			data, err = io.ReadAll(stdin)
-		} else {
-			data, err = os.ReadFile(f)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", f, err)
-		}
-		in, err := gateway.DecodeYAML(data)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
-		}
-		all.Append(in)
-	}
-	return all, nil
-}
-
-func printWarnings(w io.Writer, warnings []string) {
-	for _, m := range warnings {
-		fmt.Fprintf(w, "warning: %s\n", m)
-	}
 }

@@ -25,6 +25,12 @@ var scriptedBody string
 //go:embed scripts/answered.rb
 var answeredBody string
 
+// tableBody (class NgxgwTable) reads the route table; every program that uses it
+// carries it, as nghttpx loads each program on its own.
+//
+//go:embed scripts/table.rb
+var tableBody string
+
 //go:embed scripts/fallback.rb
 var fallbackBody string
 
@@ -61,6 +67,7 @@ func routerScript(opts Options) []byte {
 	}
 	b.WriteString("\n")
 	b.WriteString(answeredBody)
+	b.WriteString(tableBody)
 	b.WriteString(routerBody)
 	return []byte(b.String())
 }
@@ -81,6 +88,7 @@ func (s userScript) files(opts Options) (src, program string, body []byte) {
 	rubyString(&b, opts.StateDir+"/"+src)
 	b.WriteString("\nNGXGW_DNF = " + strconv.FormatBool(s.dnf) + "\n")
 	b.WriteString(answeredBody)
+	b.WriteString(tableBody)
 	b.WriteString(restoreBody)
 	b.WriteString(scriptedBody)
 	body = []byte(b.String())
@@ -95,7 +103,7 @@ func operatorScriptFile(src string) string {
 func scripts(opts Options, users map[userScript]bool, files map[string][]byte) {
 	pre := scriptPrelude(opts)
 	files[RouterScriptFile] = routerScript(opts)
-	files[RestoreScriptFile] = []byte(pre + restoreBody + restoreApp)
+	files[RestoreScriptFile] = []byte(pre + tableBody + restoreBody + restoreApp)
 	files[FallbackScriptFile] = []byte(scriptHeader + fallbackBody)
 	if opts.GlobalMruby != "" {
 		files[operatorScriptFile(opts.GlobalMruby)] = []byte(opts.GlobalMruby)

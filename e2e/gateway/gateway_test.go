@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +22,7 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/features"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/config"
+	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/e2eutil"
 )
 
 // Timeouts. A Gateway's first data plane starts a pod with the agent and nghttpx.
@@ -88,8 +87,8 @@ func TestBasic(t *testing.T) {
 				t.Errorf("listener %s attachedRoutes %d, want http with 1", l.Name, l.AttachedRoutes)
 			}
 			for _, c := range []gatewayv1.ListenerConditionType{gatewayv1.ListenerConditionAccepted, gatewayv1.ListenerConditionProgrammed, gatewayv1.ListenerConditionResolvedRefs} {
-				if !condIs(l.Conditions, string(c), gw.Generation) {
-					t.Errorf("listener condition %s not True for generation %d: %s", c, gw.Generation, condSummary(l.Conditions))
+				if !e2eutil.CondIs(l.Conditions, string(c), gw.Generation) {
+					t.Errorf("listener condition %s not True for generation %d: %s", c, gw.Generation, e2eutil.CondSummary(l.Conditions))
 				}
 			}
 			// The address is the provisioned Service's load-balancer address.
@@ -176,12 +175,8 @@ func TestBasic(t *testing.T) {
 		}).
 		Assess("re-applying config keeps the proxies' access", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			s, sc := suiteFrom(ctx), scenarioFrom(ctx)
-			objs, err := config.Build(filepath.Join(config.Dir(), "default"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := applyAll(ctx, s.c.RESTConfig, objs); err != nil {
-				t.Fatalf("re-apply config/default: %v", err)
+			if err := e2eutil.InstallDefault(ctx, s.c.RESTConfig, fieldManager, nil); err != nil {
+				t.Fatalf("re-apply: %v", err)
 			}
 			var b rbacv1.ClusterRoleBinding
 			if err := s.cl.Get(ctx, client.ObjectKey{Name: "nghttpx-gateway-proxy"}, &b); err != nil {
@@ -229,7 +224,7 @@ func TestRouteChangeUnderLoad(t *testing.T) {
 
 			// Wait for the first answer from the new backend that carries the new header.
 			var switched time.Duration
-			err = poll(ctx, 30*time.Second, func(context.Context) (bool, error) {
+			err = e2eutil.Poll(ctx, 30*time.Second, func(context.Context) (bool, error) {
 				for _, smp := range l.snapshot().samples {
 					if smp.at > changed && strings.HasPrefix(smp.pod, "echo-v2-") && smp.marker == "v2" {
 						switched = smp.at
@@ -293,7 +288,7 @@ func TestScaleUnderLoad(t *testing.T) {
 			scale(5)
 			s.waitDeployment(ctx, t, sc.ns, "echo", 5, 2*time.Minute)
 			up := l.elapsed()
-			err := poll(ctx, time.Minute, func(context.Context) (bool, error) {
+			err := e2eutil.Poll(ctx, time.Minute, func(context.Context) (bool, error) {
 				return len(l.snapshot().pods(up)) == 5, nil
 			})
 			if err != nil {
@@ -393,7 +388,7 @@ func TestControllerFailover(t *testing.T) {
 			}
 			old := *lease.Spec.HolderIdentity
 			var holder string
-			err := poll(ctx, 90*time.Second, func(ctx context.Context) (bool, error) {
+			err := e2eutil.Poll(ctx, 90*time.Second, func(ctx context.Context) (bool, error) {
 				le, err := s.cs.CoordinationV1().Leases(systemNS).Get(ctx, lease.Name, metav1.GetOptions{})
 				if err != nil || le.Spec.HolderIdentity == nil {
 					return false, nil
@@ -436,21 +431,21 @@ func TestDeleteGateway(t *testing.T) {
 			if err := s.cl.Delete(ctx, sc.gw); err != nil {
 				t.Fatalf("delete Gateway: %v", err)
 			}
-			err := poll(ctx, 2*time.Minute, func(ctx context.Context) (bool, error) {
+			err := e2eutil.Poll(ctx, 2*time.Minute, func(ctx context.Context) (bool, error) {
 				for _, o := range []client.Object{&corev1.ServiceAccount{}, &appsv1.Deployment{}, &corev1.Service{}} {
 					if err := s.cl.Get(ctx, client.ObjectKey{Namespace: sc.ns, Name: name}, o); !apierrors.IsNotFound(err) {
 						return false, nil
 					}
 				}
-				pods, err := s.pods(ctx, sc.ns, dataPlaneSelector(sc.ns, "gw"))
+				pods, err := e2eutil.Pods(ctx, s.cs, sc.ns, dataPlaneSelector(sc.ns, "gw"))
 				return err == nil && len(pods) == 0, nil
 			})
 			if err != nil {
-				pods, _ := s.pods(ctx, sc.ns, dataPlaneSelector(sc.ns, "gw"))
+				pods, _ := e2eutil.Pods(ctx, s.cs, sc.ns, dataPlaneSelector(sc.ns, "gw"))
 				t.Fatalf("data plane %s/%s (ServiceAccount, Deployment, Service, %d pods) still present 2 minutes after the Gateway was deleted", sc.ns, name, len(pods))
 			}
 			// Nothing answers at the old address any more.
-			err = poll(ctx, 30*time.Second, func(ctx context.Context) (bool, error) {
+			err = e2eutil.Poll(ctx, 30*time.Second, func(ctx context.Context) (bool, error) {
 				_, _, _, err := s.get(ctx, sc.tg)
 				return err != nil, nil
 			})

@@ -11,6 +11,8 @@ import (
 
 	coordinationv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/e2eutil"
 )
 
 // metricsPort is the controller's --metrics-bind-address port in config/controller.
@@ -25,13 +27,13 @@ func (s *suite) leader(ctx context.Context, t *testing.T) (*coordinationv1.Lease
 	var lease *coordinationv1.Lease
 	var pod string
 	var seen []string
-	err := poll(ctx, time.Minute, func(ctx context.Context) (bool, error) {
+	err := e2eutil.Poll(ctx, time.Minute, func(ctx context.Context) (bool, error) {
 		seen = seen[:0]
 		leases, err := s.cs.CoordinationV1().Leases(systemNS).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return false, nil
 		}
-		pods, err := s.pods(ctx, systemNS, "app.kubernetes.io/name="+controllerApp)
+		pods, err := e2eutil.Pods(ctx, s.cs, systemNS, "app.kubernetes.io/name="+controllerApp)
 		if err != nil {
 			return false, nil
 		}
@@ -43,7 +45,7 @@ func (s *suite) leader(ctx context.Context, t *testing.T) (*coordinationv1.Lease
 			seen = append(seen, fmt.Sprintf("%s held by %q", le.Name, *le.Spec.HolderIdentity))
 			for j := range pods {
 				p := &pods[j]
-				if !podReady(p) {
+				if !e2eutil.PodReady(p) {
 					continue
 				}
 				if strings.HasPrefix(*le.Spec.HolderIdentity, p.Name+"_") {

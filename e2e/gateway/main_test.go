@@ -4,19 +4,12 @@ package gateway
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
-	"github.com/go-logr/logr/funcr"
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -26,17 +19,15 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/config"
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/cluster"
-	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/podrunner"
+	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/e2eutil"
 )
 
 const (
-	// image is what config/ and the provisioned data planes run.
-	image         = "ghcr.io/nghttpx-gateway/nghttpx-gateway"
-	systemNS      = "nghttpx-gateway-system"
-	controllerApp = "nghttpx-gateway"
+	systemNS      = e2eutil.SystemNamespace
+	controllerApp = e2eutil.ControllerApp
 	className     = "nghttpx"
+	fieldManager  = "nghttpx-gateway-e2e"
 )
 
 // testenv is the e2e-framework environment: TestMain sets it once, features read the
@@ -64,38 +55,23 @@ func TestMain(m *testing.M) {
 	os.Exit(testenv.Run(m))
 }
 
-// stderrLogger logs the suite's progress; E2E_V=1 adds the cluster's and pod runner's.
-func stderrLogger() logr.Logger {
-	v, _ := strconv.Atoi(os.Getenv("E2E_V"))
-	return funcr.New(func(prefix, args string) {
-		fmt.Fprintf(os.Stderr, "%s %s %s\n", time.Now().Format("15:04:05.000"), prefix, args)
-	}, funcr.Options{Verbosity: v})
-}
-
 func setupSuite(ctx context.Context, _ *envconf.Config) (context.Context, error) {
-	log := stderrLogger().WithName("e2e")
-	s := &suite{artifacts: artifactsDir()}
+	v, _ := strconv.Atoi(os.Getenv("E2E_V"))
+	log := e2eutil.StderrLogger(v).WithName("e2e")
+	s := &suite{artifacts: e2eutil.ArtifactsDir("")}
 	ctx = context.WithValue(ctx, suiteKey{}, s)
 	opts := cluster.Options{Kubeconfig: os.Getenv("E2E_KUBECONFIG"), Log: log.WithName("cluster").V(1)}
 	if opts.Kubeconfig == "" {
-		nghttpx := os.Getenv("NGHTTPX_BIN")
-		if nghttpx == "" {
-			return ctx, errors.New("NGHTTPX_BIN is unset: the data-plane pods need nghttpx (make nghttpx prints its path)")
+		nghttpx, err := e2eutil.NghttpxBinary()
+		if err != nil {
+			return ctx, err
 		}
-		if _, err := os.Stat(nghttpx); err != nil {
-			return ctx, fmt.Errorf("NGHTTPX_BIN: %w", err)
-		}
-		bin, cleanup, err := gatewayBinary(ctx, log)
+		bin, cleanup, err := e2eutil.GatewayBinary(ctx, log, "E2E_GATEWAY_BIN")
 		if err != nil {
 			return ctx, err
 		}
 		s.cleanups = append(s.cleanups, cleanup)
-		run := podrunner.Binary(bin)
-		opts.Images = podrunner.ImageMap{image: func(c corev1.Container) (podrunner.Process, error) {
-			p, err := run(c)
-			p.Env = append(p.Env, "NGHTTPX_BIN="+nghttpx)
-			return p, err
-		}}
+		opts.Images = e2eutil.Images(bin, nghttpx)
 		opts.StateDir = os.Getenv("E2E_STATE_DIR")
 	}
 	t0 := time.Now()
@@ -117,15 +93,11 @@ func setupSuite(ctx context.Context, _ *envconf.Config) (context.Context, error)
 	}
 
 	t1 := time.Now()
-	objs, err := config.Build(filepath.Join(config.Dir(), "default"))
-	if err != nil {
+	if err := e2eutil.InstallDefault(ctx, c.RESTConfig, fieldManager, nil); err != nil {
 		return ctx, err
 	}
-	if err := applyAll(ctx, c.RESTConfig, objs); err != nil {
-		return ctx, fmt.Errorf("install config/default: %w", err)
-	}
 	if err := s.waitController(ctx); err != nil {
-		s.dumpControllerLogs(ctx, log)
+		e2eutil.DumpPodLogs(ctx, log, s.cs, systemNS, "app.kubernetes.io/name="+controllerApp)
 		return ctx, err
 	}
 	log.Info("config/default installed; controller ready and GatewayClass accepted", "took", time.Since(t1).Round(time.Millisecond))
@@ -144,83 +116,21 @@ func finishSuite(ctx context.Context, _ *envconf.Config) (context.Context, error
 	return ctx, nil
 }
 
-// gatewayBinary is $E2E_GATEWAY_BIN, or cmd/nghttpx-gateway built into a temporary
-// directory that cleanup removes.
-func gatewayBinary(ctx context.Context, log logr.Logger) (path string, cleanup func(), err error) {
-	if b := os.Getenv("E2E_GATEWAY_BIN"); b != "" {
-		if _, err := os.Stat(b); err != nil {
-			return "", nil, fmt.Errorf("E2E_GATEWAY_BIN: %w", err)
-		}
-		return b, func() {}, nil
-	}
-	dir, err := os.MkdirTemp("", "ngxgw-e2e-bin-")
-	if err != nil {
-		return "", nil, err
-	}
-	cleanup = func() { _ = os.RemoveAll(dir) }
-	out := filepath.Join(dir, "nghttpx-gateway")
-	t0 := time.Now()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/nghttpx-gateway")
-	cmd.Dir = filepath.Dir(config.Dir())
-	if b, err := cmd.CombinedOutput(); err != nil {
-		cleanup()
-		return "", nil, fmt.Errorf("go build ./cmd/nghttpx-gateway: %w\n%s", err, b)
-	}
-	log.Info("built nghttpx-gateway", "path", out, "took", time.Since(t0).Round(time.Millisecond))
-	return out, cleanup, nil
-}
-
-func artifactsDir() string {
-	if d := os.Getenv("E2E_ARTIFACTS"); d != "" {
-		return d
-	}
-	base := os.Getenv("CACHE_DIR")
-	if base == "" {
-		home, _ := os.UserHomeDir()
-		base = filepath.Join(home, ".cache", "nghttpx-gateway")
-	}
-	return filepath.Join(base, "e2e-artifacts", time.Now().Format("20060102-150405"))
-}
-
 // waitController waits until every controller replica is ready and the GatewayClass
 // is Accepted for its current generation.
 func (s *suite) waitController(ctx context.Context) error {
-	err := poll(ctx, 3*time.Minute, func(ctx context.Context) (bool, error) {
-		var d appsv1.Deployment
-		if err := s.cl.Get(ctx, client.ObjectKey{Namespace: systemNS, Name: controllerApp}, &d); err != nil {
-			return false, nil
-		}
-		// A controller that keeps crashing will not get better by waiting.
-		pods, err := s.pods(ctx, systemNS, "app.kubernetes.io/name="+controllerApp)
-		if err != nil {
-			return false, nil
-		}
-		for _, p := range pods {
-			for _, cs := range p.Status.ContainerStatuses {
-				if cs.RestartCount >= 3 && !cs.Ready {
-					return false, fmt.Errorf("controller pod %s restarted %d times", p.Name, cs.RestartCount)
-				}
-			}
-		}
-		want := int32(1)
-		if d.Spec.Replicas != nil {
-			want = *d.Spec.Replicas
-		}
-		return d.Status.ObservedGeneration == d.Generation && d.Status.UpdatedReplicas == want &&
-			d.Status.ReadyReplicas == want && d.Status.Replicas == want, nil
-	})
-	if err != nil {
-		return fmt.Errorf("controller Deployment not ready: %w", err)
+	if err := e2eutil.WaitRollout(ctx, s.cs, systemNS, controllerApp, 3*time.Minute); err != nil {
+		return err
 	}
 	var gc gatewayv1.GatewayClass
-	err = poll(ctx, 2*time.Minute, func(ctx context.Context) (bool, error) {
+	err := e2eutil.Poll(ctx, 2*time.Minute, func(ctx context.Context) (bool, error) {
 		if err := s.cl.Get(ctx, client.ObjectKey{Name: className}, &gc); err != nil {
 			return false, nil
 		}
-		return condIs(gc.Status.Conditions, string(gatewayv1.GatewayClassConditionStatusAccepted), gc.Generation), nil
+		return e2eutil.CondIs(gc.Status.Conditions, string(gatewayv1.GatewayClassConditionStatusAccepted), gc.Generation), nil
 	})
 	if err != nil {
-		return fmt.Errorf("GatewayClass %s not Accepted (conditions %v): %w", className, condSummary(gc.Status.Conditions), err)
+		return fmt.Errorf("GatewayClass %s not Accepted (conditions %v): %w", className, e2eutil.CondSummary(gc.Status.Conditions), err)
 	}
 	s.controllerName = gc.Spec.ControllerName
 	return nil

@@ -6,17 +6,17 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/e2eutil"
 )
 
 // echoImage is the conformance echo server; the local cluster maps it to echo-basic.
@@ -35,40 +35,13 @@ const preStopSeconds = 4
 func (s *suite) namespace(ctx context.Context, t *testing.T, prefix string) string {
 	t.Helper()
 	name := envconf.RandomName(prefix, len(prefix)+7) // prefix-xxxxxx
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"e2e.nghttpx.dev/suite": "gateway"}}}
-	if err := s.cl.Create(ctx, ns); err != nil {
-		t.Fatalf("create namespace %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if err := s.cl.Delete(dctx, ns); err != nil && !apierrors.IsNotFound(err) {
-			t.Errorf("delete namespace %s: %v", name, err)
-			return
-		}
-		err := poll(dctx, 2*time.Minute, func(ctx context.Context) (bool, error) {
-			err := s.cl.Get(ctx, client.ObjectKey{Name: name}, &corev1.Namespace{})
-			return apierrors.IsNotFound(err), nil
-		})
-		if err != nil {
-			t.Errorf("namespace %s still exists 2 minutes after deletion", name)
-		}
-	})
-	t.Cleanup(func() {
-		if t.Failed() {
-			s.diagnose(t, name)
-		}
-	})
+	e2eutil.Namespace(ctx, t, s.cl, name, map[string]string{"e2e.nghttpx.dev/suite": "gateway"}, func() { s.diagnose(t, name) })
 	return name
 }
 
 func (s *suite) create(ctx context.Context, t *testing.T, objs ...client.Object) {
 	t.Helper()
-	for _, o := range objs {
-		if err := s.cl.Create(ctx, o); err != nil {
-			t.Fatalf("create %T %s/%s: %v", o, o.GetNamespace(), o.GetName(), err)
-		}
-	}
+	e2eutil.Create(ctx, t, s.cl, objs...)
 }
 
 // echoApp is an echo Deployment (readiness probe, preStop delay) and its Service.

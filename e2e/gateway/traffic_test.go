@@ -15,6 +15,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/e2eutil"
 )
 
 // echoResponse is what echo-basic answers.
@@ -87,7 +89,7 @@ func (s *suite) waitServes(ctx context.Context, t *testing.T, tg target, timeout
 	t.Helper()
 	var last string
 	var resp *echoResponse
-	err := poll(ctx, timeout, func(ctx context.Context) (bool, error) {
+	err := e2eutil.Poll(ctx, timeout, func(ctx context.Context) (bool, error) {
 		status, e, body, err := s.get(ctx, tg)
 		if err != nil {
 			last = err.Error()
@@ -286,14 +288,14 @@ const adminPort = "9901"
 // API server's pod proxy (which works the same on the local cluster and on kind).
 func (s *suite) proxyStatuses(ctx context.Context, t *testing.T, ns, gateway string) map[string]proxyStatus {
 	t.Helper()
-	pods, err := s.pods(ctx, ns, dataPlaneSelector(ns, gateway))
+	pods, err := e2eutil.Pods(ctx, s.cs, ns, dataPlaneSelector(ns, gateway))
 	if err != nil {
 		t.Fatalf("data-plane pods of %s/%s: %v", ns, gateway, err)
 	}
 	out := map[string]proxyStatus{}
 	for i := range pods {
 		p := &pods[i]
-		if !podReady(p) {
+		if !e2eutil.PodReady(p) {
 			continue
 		}
 		st, err := s.proxyStatus(ctx, p)

@@ -9,24 +9,19 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
-	"sigs.k8s.io/yaml"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/e2eutil"
 )
 
 // echoImage is the conformance echo server; the local cluster maps it to echo-basic,
@@ -38,57 +33,18 @@ const (
 	trafficTimeout = 2 * time.Minute
 )
 
-// poll checks cond every 250 ms until it holds, returns an error, or timeout passes.
-func poll(ctx context.Context, timeout time.Duration, cond func(context.Context) (bool, error)) error {
-	return wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, cond)
-}
-
-func (s *suite) pods(ctx context.Context, ns, selector string) ([]corev1.Pod, error) {
-	l, err := s.cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
-	if err != nil {
-		return nil, err
-	}
-	return l.Items, nil
-}
-
 // namespace creates a fresh namespace for one feature and deletes it (waiting until
 // it is gone) when the feature ends; on failure the state and logs are saved first.
 func (s *suite) namespace(ctx context.Context, t *testing.T, prefix string) string {
 	t.Helper()
 	name := envconf.RandomName(prefix, len(prefix)+7)
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"e2e.nghttpx.dev/suite": "ingress"}}}
-	if err := s.cl.Create(ctx, ns); err != nil {
-		t.Fatalf("create namespace %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		if err := s.cl.Delete(dctx, ns); err != nil && !apierrors.IsNotFound(err) {
-			t.Errorf("delete namespace %s: %v", name, err)
-			return
-		}
-		err := poll(dctx, 2*time.Minute, func(ctx context.Context) (bool, error) {
-			return apierrors.IsNotFound(s.cl.Get(ctx, client.ObjectKey{Name: name}, &corev1.Namespace{})), nil
-		})
-		if err != nil {
-			t.Errorf("namespace %s still exists 2 minutes after deletion", name)
-		}
-	})
-	t.Cleanup(func() {
-		if t.Failed() {
-			s.diagnose(t, name)
-		}
-	})
+	e2eutil.Namespace(ctx, t, s.cl, name, map[string]string{"e2e.nghttpx.dev/suite": "ingress"}, func() { s.diagnose(t, name) })
 	return name
 }
 
 func (s *suite) create(ctx context.Context, t *testing.T, objs ...client.Object) {
 	t.Helper()
-	for _, o := range objs {
-		if err := s.cl.Create(ctx, o); err != nil {
-			t.Fatalf("create %T %s/%s: %v", o, o.GetNamespace(), o.GetName(), err)
-		}
-	}
+	e2eutil.Create(ctx, t, s.cl, objs...)
 }
 
 // echoDeployment runs echo-basic with a readiness probe; its pods are named
@@ -155,7 +111,7 @@ func newIngress(ns, name string, annotations map[string]string, rules ...network
 func (s *suite) waitDeployment(ctx context.Context, t *testing.T, ns, name string, replicas int32) {
 	t.Helper()
 	var d appsv1.Deployment
-	err := poll(ctx, 2*time.Minute, func(ctx context.Context) (bool, error) {
+	err := e2eutil.Poll(ctx, 2*time.Minute, func(ctx context.Context) (bool, error) {
 		if err := s.cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &d); err != nil {
 			return false, nil
 		}
@@ -172,7 +128,7 @@ func (s *suite) waitDeployment(ctx context.Context, t *testing.T, ns, name strin
 func (s *suite) waitIngressAddress(ctx context.Context, t *testing.T, ns, name string) string {
 	t.Helper()
 	var ing networkingv1.Ingress
-	err := poll(ctx, statusTimeout, func(ctx context.Context) (bool, error) {
+	err := e2eutil.Poll(ctx, statusTimeout, func(ctx context.Context) (bool, error) {
 		if err := s.cl.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &ing); err != nil {
 			return false, nil
 		}
@@ -252,7 +208,7 @@ func (s *suite) waitAnswer(ctx context.Context, t *testing.T, url, host string, 
 	t.Helper()
 	var last string
 	var got answer
-	err := poll(ctx, trafficTimeout, func(ctx context.Context) (bool, error) {
+	err := e2eutil.Poll(ctx, trafficTimeout, func(ctx context.Context) (bool, error) {
 		a, err := s.get(ctx, url, host, tlsConf)
 		if err != nil {
 			last = err.Error()
@@ -272,70 +228,23 @@ func (s *suite) waitAnswer(ctx context.Context, t *testing.T, url, host string, 
 func (s *suite) diagnose(t *testing.T, ns string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dir := filepath.Join(s.artifacts, strings.ReplaceAll(t.Name(), "/", "_"))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	d, err := e2eutil.NewDiag(s.artifacts, t.Name(), s.cs, t.Logf)
+	if err != nil {
 		t.Logf("diagnostics: %v", err)
 		return
 	}
-	save := func(name string, v any) {
-		b, err := yaml.Marshal(v)
-		if err != nil {
-			b = []byte(err.Error())
-		}
-		_ = os.WriteFile(filepath.Join(dir, name), b, 0o644)
-	}
 	if l, err := s.cs.NetworkingV1().Ingresses(ns).List(ctx, metav1.ListOptions{}); err == nil {
-		save("ingresses.yaml", l.Items)
+		d.SaveYAML("ingresses.yaml", l.Items)
 	}
 	for _, n := range []string{ns, systemNS} {
-		if ev, err := s.cs.EventsV1().Events(n).List(ctx, metav1.ListOptions{}); err == nil {
-			var lines []string
-			for _, e := range ev.Items {
-				lines = append(lines, fmt.Sprintf("%s %s %s/%s %s: %s", e.EventTime.Format(time.RFC3339), e.Type,
-					e.Regarding.Kind, e.Regarding.Name, e.Reason, e.Note))
-			}
-			_ = os.WriteFile(filepath.Join(dir, "events-"+n+".txt"), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
-		}
-		pods, err := s.cs.CoreV1().Pods(n).List(ctx, metav1.ListOptions{})
-		if err != nil {
+		d.SaveEvents(ctx, n)
+		pods, err := d.SavePods(ctx, n)
+		if err != nil || n != systemNS {
 			continue
 		}
-		save("pods-"+n+".yaml", pods.Items)
-		if n != systemNS {
-			continue
-		}
-		for i := range pods.Items {
-			p := &pods.Items[i]
-			b, err := s.cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
-			if err != nil {
-				t.Logf("logs of %s: %v", p.Name, err)
-				continue
-			}
-			_ = os.WriteFile(filepath.Join(dir, "log-"+p.Name+".txt"), b, 0o644)
-			t.Logf("last lines of %s:\n%s", p.Name, tail(string(b), 25))
+		for i := range pods {
+			d.SaveLogs(ctx, &pods[i])
 		}
 	}
-	t.Logf("diagnostics saved in %s", dir)
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return "  " + strings.Join(lines, "\n  ")
-}
-
-// dumpLogs prints the system namespace's pod logs when the suite cannot start.
-func (s *suite) dumpLogs(ctx context.Context, log logr.Logger) {
-	pods, err := s.pods(ctx, systemNS, "")
-	if err != nil {
-		log.Error(err, "listing pods")
-		return
-	}
-	for _, p := range pods {
-		b, err := s.cs.CoreV1().Pods(systemNS).GetLogs(p.Name, &corev1.PodLogOptions{TailLines: ptr.To[int64](40)}).DoRaw(ctx)
-		log.Info("pod", "pod", p.Name, "phase", p.Status.Phase, "containers", p.Status.ContainerStatuses, "logErr", err)
-		fmt.Fprintf(os.Stderr, "%s\n", tail(string(b), 40))
-	}
+	t.Logf("diagnostics saved in %s", d.Dir)
 }

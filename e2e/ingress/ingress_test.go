@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/features"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/e2eutil"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/selfsigned"
 )
 
@@ -352,7 +353,7 @@ func (s *suite) waitEvent(ctx context.Context, t *testing.T, ns, name, reason st
 	t.Helper()
 	var found *eventsv1.Event
 	var seen []string
-	err := poll(ctx, statusTimeout, func(ctx context.Context) (bool, error) {
+	err := e2eutil.Poll(ctx, statusTimeout, func(ctx context.Context) (bool, error) {
 		seen = seen[:0]
 		for _, e := range s.events(ctx, t, ns) {
 			seen = append(seen, e.Regarding.Name+": "+e.Reason)
@@ -377,7 +378,7 @@ func TestNoPermissionErrors(t *testing.T) {
 	f := features.New("rbac").
 		Assess("no forbidden in the logs", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			s := suiteFrom(ctx)
-			pods, err := s.pods(ctx, systemNS, "")
+			pods, err := e2eutil.Pods(ctx, s.cs, systemNS, "")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,14 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
-	"github.com/go-logr/logr/funcr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -28,16 +24,14 @@ import (
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/config"
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/cluster"
-	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/podrunner"
+	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/e2eutil"
 )
 
 const (
-	// image is what config/ and the provisioned data planes run.
-	image         = "ghcr.io/nghttpx-gateway/nghttpx-gateway"
-	systemNS      = "nghttpx-gateway-system"
-	controllerApp = "nghttpx-gateway"
+	systemNS      = e2eutil.SystemNamespace
+	controllerApp = e2eutil.ControllerApp
+	fieldManager  = "nghttpx-gateway-e2e"
 	// ingressClass is the IngressClass the suite installs; its synthetic Gateway
 	// (same name) lives in systemNS, its data plane is dataPlane there.
 	ingressClass      = "nghttpx"
@@ -70,37 +64,23 @@ func TestMain(m *testing.M) {
 	os.Exit(testenv.Run(m))
 }
 
-func stderrLogger() logr.Logger {
-	v, _ := strconv.Atoi(os.Getenv("E2E_V"))
-	return funcr.New(func(prefix, args string) {
-		fmt.Fprintf(os.Stderr, "%s %s %s\n", time.Now().Format("15:04:05.000"), prefix, args)
-	}, funcr.Options{Verbosity: v})
-}
-
 func setupSuite(ctx context.Context, _ *envconf.Config) (context.Context, error) {
-	log := stderrLogger().WithName("e2e")
-	s := &suite{artifacts: artifactsDir()}
+	v, _ := strconv.Atoi(os.Getenv("E2E_V"))
+	log := e2eutil.StderrLogger(v).WithName("e2e")
+	s := &suite{artifacts: e2eutil.ArtifactsDir("ingress-")}
 	ctx = context.WithValue(ctx, suiteKey{}, s)
 	opts := cluster.Options{Kubeconfig: os.Getenv("E2E_KUBECONFIG"), Log: log.WithName("cluster").V(1)}
 	if opts.Kubeconfig == "" {
-		nghttpx := os.Getenv("NGHTTPX_BIN")
-		if nghttpx == "" {
-			return ctx, errors.New("NGHTTPX_BIN is unset: the data-plane pods need nghttpx (make nghttpx prints its path)")
+		nghttpx, err := e2eutil.NghttpxBinary()
+		if err != nil {
+			return ctx, err
 		}
-		if _, err := os.Stat(nghttpx); err != nil {
-			return ctx, fmt.Errorf("NGHTTPX_BIN: %w", err)
-		}
-		bin, cleanup, err := gatewayBinary(ctx, log)
+		bin, cleanup, err := e2eutil.GatewayBinary(ctx, log, "E2E_GATEWAY_BIN")
 		if err != nil {
 			return ctx, err
 		}
 		s.cleanups = append(s.cleanups, cleanup)
-		run := podrunner.Binary(bin)
-		opts.Images = podrunner.ImageMap{image: func(c corev1.Container) (podrunner.Process, error) {
-			p, err := run(c)
-			p.Env = append(p.Env, "NGHTTPX_BIN="+nghttpx)
-			return p, err
-		}}
+		opts.Images = e2eutil.Images(bin, nghttpx)
 		opts.StateDir = os.Getenv("E2E_STATE_DIR")
 	}
 	t0 := time.Now()
@@ -128,15 +108,8 @@ func setupSuite(ctx context.Context, _ *envconf.Config) (context.Context, error)
 	}
 
 	t1 := time.Now()
-	objs, err := config.Build(filepath.Join(config.Dir(), "default"))
-	if err != nil {
+	if err := e2eutil.InstallDefault(ctx, c.RESTConfig, fieldManager, withConfigMapFlag); err != nil {
 		return ctx, err
-	}
-	if err := withConfigMapFlag(objs); err != nil {
-		return ctx, err
-	}
-	if err := applyAll(ctx, c.RESTConfig, objs); err != nil {
-		return ctx, fmt.Errorf("install config/default: %w", err)
 	}
 	// The operator ConfigMap and our IngressClass, as an operator migrating from
 	// the original controller would have them.
@@ -155,7 +128,7 @@ func setupSuite(ctx context.Context, _ *envconf.Config) (context.Context, error)
 		}
 	}
 	if err := s.waitController(ctx); err != nil {
-		s.dumpLogs(ctx, log)
+		e2eutil.DumpPodLogs(ctx, log, s.cs, systemNS, "")
 		return ctx, err
 	}
 	log.Info("config/default installed; controller and the IngressClass's data plane ready", "took", time.Since(t1).Round(time.Millisecond))
@@ -199,74 +172,13 @@ func finishSuite(ctx context.Context, _ *envconf.Config) (context.Context, error
 	return ctx, nil
 }
 
-// gatewayBinary is $E2E_GATEWAY_BIN, or cmd/nghttpx-gateway built into a temporary
-// directory that cleanup removes.
-func gatewayBinary(ctx context.Context, log logr.Logger) (path string, cleanup func(), err error) {
-	if b := os.Getenv("E2E_GATEWAY_BIN"); b != "" {
-		if _, err := os.Stat(b); err != nil {
-			return "", nil, fmt.Errorf("E2E_GATEWAY_BIN: %w", err)
-		}
-		return b, func() {}, nil
-	}
-	dir, err := os.MkdirTemp("", "ngxgw-e2e-bin-")
-	if err != nil {
-		return "", nil, err
-	}
-	cleanup = func() { _ = os.RemoveAll(dir) }
-	out := filepath.Join(dir, "nghttpx-gateway")
-	t0 := time.Now()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/nghttpx-gateway")
-	cmd.Dir = filepath.Dir(config.Dir())
-	if b, err := cmd.CombinedOutput(); err != nil {
-		cleanup()
-		return "", nil, fmt.Errorf("go build ./cmd/nghttpx-gateway: %w\n%s", err, b)
-	}
-	log.Info("built nghttpx-gateway", "path", out, "took", time.Since(t0).Round(time.Millisecond))
-	return out, cleanup, nil
-}
-
-func artifactsDir() string {
-	if d := os.Getenv("E2E_ARTIFACTS"); d != "" {
-		return d
-	}
-	base := os.Getenv("CACHE_DIR")
-	if base == "" {
-		home, _ := os.UserHomeDir()
-		base = filepath.Join(home, ".cache", "nghttpx-gateway")
-	}
-	return filepath.Join(base, "e2e-artifacts", "ingress-"+time.Now().Format("20060102-150405"))
-}
-
 // waitController waits until every controller replica is ready and the data plane
 // of the IngressClass's Gateway (provisioned for the class alone, to serve the
 // default backend) is ready.
 func (s *suite) waitController(ctx context.Context) error {
 	for _, d := range []string{controllerApp, dataPlane} {
-		var dep appsv1.Deployment
-		err := poll(ctx, 3*time.Minute, func(ctx context.Context) (bool, error) {
-			if err := s.cl.Get(ctx, client.ObjectKey{Namespace: systemNS, Name: d}, &dep); err != nil {
-				return false, nil
-			}
-			pods, err := s.pods(ctx, systemNS, metav1.FormatLabelSelector(dep.Spec.Selector))
-			if err != nil {
-				return false, nil
-			}
-			for _, p := range pods {
-				for _, cs := range p.Status.ContainerStatuses {
-					if cs.RestartCount >= 3 && !cs.Ready {
-						return false, fmt.Errorf("pod %s restarted %d times", p.Name, cs.RestartCount)
-					}
-				}
-			}
-			want := int32(1)
-			if dep.Spec.Replicas != nil {
-				want = *dep.Spec.Replicas
-			}
-			return dep.Status.ObservedGeneration == dep.Generation && dep.Status.UpdatedReplicas == want &&
-				dep.Status.ReadyReplicas == want && dep.Status.Replicas == want, nil
-		})
-		if err != nil {
-			return fmt.Errorf("Deployment %s/%s not ready: %w", systemNS, d, err)
+		if err := e2eutil.WaitRollout(ctx, s.cs, systemNS, d, 3*time.Minute); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -7,22 +7,13 @@ class NgxgwRestore
   INTERNAL = "x-ngxgw-"
 
   def initialize(dir)
-    @routes_path = dir + "/routes.rb"
-    @version_path = dir + "/routes.version"
-    @version = nil
+    @table = NgxgwTable.new(dir)
     @resp = nil
   end
 
   def reload
-    v = nil
-    begin
-      v = File.read(@version_path)
-    rescue
-      return
-    end
-    return if v == @version
-    @version = v
-    t = eval(File.read(@routes_path))
+    t = @table.changed
+    return unless t
     resp = {}
     t[:resp].each { |e| resp[e[0]] = e[1] }
     @resp = resp

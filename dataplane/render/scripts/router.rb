@@ -13,11 +13,9 @@ class NgxgwRouter
   INTERNAL = "x-ngxgw-"
 
   def initialize(dir, pass_ports, operator)
-    @routes_path = dir + "/routes.rb"
-    @version_path = dir + "/routes.version"
+    @table = NgxgwTable.new(dir)
     @pass = pass_ports
     @op = operator && operator.respond_to?(:on_req) ? operator : nil
-    @version = nil
     @ports = nil
   end
 
@@ -44,16 +42,8 @@ class NgxgwRouter
   # reload reads the table when the version file changed. A table that fails to load
   # leaves the previous one in place until the next version.
   def reload
-    v = nil
-    begin
-      v = File.read(@version_path)
-    rescue
-      return
-    end
-    return if v == @version
-    @version = v
-    t = eval(File.read(@routes_path))
-    @ports = t[:ports]
+    t = @table.changed
+    @ports = t[:ports] if t
   rescue
   end
 

@@ -35,17 +35,17 @@
                 {
                   :name => "script",
                   :path => [:prefix, "/script"],
-                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-d6ac6af6"}],
+                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-e52c51ad"}],
                 },
                 {
                   :name => "script-again",
                   :path => [:prefix, "/again"],
-                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-d6ac6af6"}],
+                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-e52c51ad"}],
                 },
                 {
                   :name => "dnf",
                   :path => [:prefix, "/dnf"],
-                  :backends => [{:weight => 1, :cluster => "do-not-forward-16b868f7"}],
+                  :backends => [{:weight => 1, :cluster => "do-not-forward-fb964a77"}],
                 },
                 {
                   :name => "backend-options",

@@ -1,6 +1,4 @@
-//go:build e2e
-
-package gateway
+package e2eutil
 
 import (
 	"context"
@@ -18,30 +16,21 @@ import (
 	"k8s.io/client-go/restmapper"
 )
 
-const fieldManager = "nghttpx-gateway-e2e"
-
 var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
-// applyAll server-side applies objs (what `kubectl apply --server-side` does): CRDs
-// first, then, once they are established, everything else.
-func applyAll(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstructured) error {
+// Apply server-side applies objs as fieldManager (what `kubectl apply --server-side
+// --force-conflicts` does): CRDs first, then, once they are established, the rest,
+// so objects of those CRDs can be mapped.
+func Apply(ctx context.Context, cfg *rest.Config, fieldManager string, objs []*unstructured.Unstructured) error {
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
-		return err
+		return fmt.Errorf("discovery client: %w", err)
 	}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
-		return err
+		return fmt.Errorf("dynamic client: %w", err)
 	}
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
-	var crds, rest []*unstructured.Unstructured
-	for _, o := range objs {
-		if o.GetKind() == "CustomResourceDefinition" {
-			crds = append(crds, o)
-		} else {
-			rest = append(rest, o)
-		}
-	}
 	apply := func(o *unstructured.Unstructured) error {
 		gvk := o.GroupVersionKind()
 		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
@@ -57,6 +46,14 @@ func applyAll(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstru
 		}
 		return nil
 	}
+	var crds, others []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() == "CustomResourceDefinition" {
+			crds = append(crds, o)
+		} else {
+			others = append(others, o)
+		}
+	}
 	for _, o := range crds {
 		if err := apply(o); err != nil {
 			return err
@@ -67,8 +64,9 @@ func applyAll(ctx context.Context, cfg *rest.Config, objs []*unstructured.Unstru
 			return err
 		}
 	}
+	// The mapper cached discovery from before the CRDs existed.
 	mapper.Reset()
-	for _, o := range rest {
+	for _, o := range others {
 		if err := apply(o); err != nil {
 			return err
 		}
