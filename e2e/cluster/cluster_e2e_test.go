@@ -726,6 +726,12 @@ func assertNoLeftovers(t *testing.T, netns, stateDir string, ranges []string) {
 	if _, err := os.Stat(filepath.Join("/run/ngxgw-e2e", netns+".json")); err == nil {
 		t.Errorf("cluster record left behind")
 	}
+	// Blackhole routes are shared by every live cluster on this host: another one
+	// (say, a conformance run) keeps them up, so they say nothing about this one.
+	if others, _ := filepath.Glob("/run/ngxgw-e2e/*.json"); len(others) > 0 {
+		t.Logf("skipping the host route check: %d other cluster(s) live: %v", len(others), others)
+		return
+	}
 	for _, r := range ranges {
 		out, _ := podrunner.RunIP(context.Background(), "route", "show", "exact", r)
 		if strings.TrimSpace(out) != "" {
