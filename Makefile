@@ -7,6 +7,7 @@ ECHO_BIN := $(CACHE_DIR)/bin/echo-basic
 
 include hack/cluster.mk
 include hack/e2e.mk
+include hack/conformance.mk
 
 .PHONY: all build nghttpx echo test unit integration fuzz run bench translate-golden fmt vet clean
 
@@ -44,7 +45,7 @@ fuzz:
 	$(GO) test ./dataplane/render -run '^$$' -fuzz '^FuzzRender$$' -fuzztime 15s
 	$(GO) test ./dataplane/render -run '^$$' -fuzz '^FuzzRenderProxy$$' -fuzztime 15s
 
-test: build unit integration fuzz e2e
+test: build unit integration fuzz e2e conformance
 
 # Translation/render benchmarks and apply latency against a real nghttpx -> bench/results.md.
 bench: echo

@@ -127,6 +127,16 @@ func (p *lbProvider) sync(ctx context.Context, key string) error {
 	}
 	if svc.Spec.Type == corev1.ServiceTypeLoadBalancer && svc.Spec.LoadBalancerClass == nil && p.r.cfg.LoadBalancerCIDR != nil {
 		ip, err := p.allocateLB(key, svc)
+		if errors.Is(err, errLBIPUnavailable) {
+			// A cloud load balancer leaves the Service pending rather than hand out
+			// another address; a change to the Service requeues it.
+			p.r.log.Info("requested load-balancer address unavailable; Service stays pending",
+				"service", key, "loadBalancerIP", svc.Spec.LoadBalancerIP)
+			if err := p.publish(ctx, svc, nil); err != nil {
+				return err
+			}
+			return p.reconcileListeners(key, want)
+		}
 		if err != nil {
 			return err
 		}
@@ -140,13 +150,24 @@ func (p *lbProvider) sync(ctx context.Context, key string) error {
 	return p.reconcileListeners(key, want)
 }
 
-// allocateLB returns the service's address: the one it has, the one it asks for
-// (spec.loadBalancerIP, or a current status address in range), or the next free one.
+// errLBIPUnavailable: the Service asks for a spec.loadBalancerIP outside the range or
+// owned by another Service.
+var errLBIPUnavailable = errors.New("requested load-balancer address is not available")
+
+// allocateLB returns the service's address: the one it asks for (spec.loadBalancerIP;
+// errLBIPUnavailable when that cannot be had, never another one), else the one it
+// has, a current status address in range, or the next free one.
 func (p *lbProvider) allocateLB(key string, svc *corev1.Service) (net.IP, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	want := net.ParseIP(svc.Spec.LoadBalancerIP)
 	if ip := p.addrOf[key]; ip != nil {
-		return ip, nil
+		if want == nil || want.Equal(ip) {
+			return ip, nil
+		}
+		// The Service now asks for another address.
+		delete(p.owner, binary.BigEndian.Uint32(ip.To4()))
+		delete(p.addrOf, key)
 	}
 	cidr := p.r.cfg.LoadBalancerCIDR
 	ones, bits := cidr.Mask.Size()
@@ -170,8 +191,11 @@ func (p *lbProvider) allocateLB(key string, svc *corev1.Service) (net.IP, error)
 		p.owner[u], p.addrOf[key] = key, v4
 		return true
 	}
-	if ip := net.ParseIP(svc.Spec.LoadBalancerIP); ip != nil && take(ip) {
-		return ip.To4(), nil
+	if want != nil {
+		if take(want) {
+			return want.To4(), nil
+		}
+		return nil, errLBIPUnavailable
 	}
 	for _, ing := range svc.Status.LoadBalancer.Ingress {
 		if ip := net.ParseIP(ing.IP); ip != nil && take(ip) {
@@ -202,8 +226,10 @@ func (p *lbProvider) releaseLB(key string) {
 	}
 }
 
+// publish sets the Service's status.loadBalancer.ingress to ip (none when ip is nil).
 func (p *lbProvider) publish(ctx context.Context, svc *corev1.Service, ip net.IP) error {
-	if len(svc.Status.LoadBalancer.Ingress) == 1 && svc.Status.LoadBalancer.Ingress[0].IP == ip.String() {
+	if ip == nil && len(svc.Status.LoadBalancer.Ingress) == 0 ||
+		ip != nil && len(svc.Status.LoadBalancer.Ingress) == 1 && svc.Status.LoadBalancer.Ingress[0].IP == ip.String() {
 		return nil
 	}
 	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
@@ -211,8 +237,11 @@ func (p *lbProvider) publish(ctx context.Context, svc *corev1.Service, ip net.IP
 		if err != nil {
 			return err
 		}
-		vip := corev1.LoadBalancerIPModeVIP
-		cur.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: ip.String(), IPMode: &vip}}
+		cur.Status.LoadBalancer.Ingress = nil
+		if ip != nil {
+			vip := corev1.LoadBalancerIPModeVIP
+			cur.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: ip.String(), IPMode: &vip}}
+		}
 		_, err = p.r.client.CoreV1().Services(svc.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{})
 		return err
 	})
