@@ -1,0 +1,83 @@
+package conformance
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+)
+
+// report is the part of the upstream ConformanceReport the README table shows.
+type report struct {
+	GatewayAPIVersion string `json:"gatewayAPIVersion"`
+	Implementation    struct {
+		Version string `json:"version"`
+	} `json:"implementation"`
+	Date     string `json:"date"`
+	Profiles []struct {
+		Name string `json:"name"`
+		Core struct {
+			Result     string `json:"result"`
+			Statistics stats  `json:"statistics"`
+		} `json:"core"`
+		Extended struct {
+			Result              string   `json:"result"`
+			Statistics          stats    `json:"statistics"`
+			SupportedFeatures   []string `json:"supportedFeatures"`
+			UnsupportedFeatures []string `json:"unsupportedFeatures"`
+		} `json:"extended"`
+	} `json:"profiles"`
+}
+
+type stats struct {
+	Passed, Failed, Skipped int
+}
+
+// Unsupported explains, for the README, why each extended feature we do not claim
+// is missing. A feature without an entry is shown as "not yet".
+var Unsupported = map[string]string{
+	"HTTPRouteRequestMirror":           "nghttpx has no request duplication; a side request from the mruby router is the way to try next",
+	"HTTPRouteRequestMultipleMirrors":  "as HTTPRouteRequestMirror",
+	"HTTPRouteRequestPercentageMirror": "as HTTPRouteRequestMirror",
+	"HTTPRouteRetry":                   "not yet: nghttpx has no status-code retries; needs a design",
+	"HTTPRouteRetryBackendTimeout":     "as HTTPRouteRetry",
+	"HTTPRouteRetryConnectionError":    "as HTTPRouteRetry",
+	"HTTPRouteCORS":                    "not yet: planned in the mruby router",
+	"BackendTLSPolicy":                 "not yet: nghttpx can verify backend certificates (`tls`, `sni`, CA file); not wired",
+	"BackendTLSPolicySANValidation":    "as BackendTLSPolicy",
+}
+
+// ReadmeTable renders the result table of the report at path as Markdown.
+func ReadmeTable(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	var r report
+	if err := yaml.Unmarshal(data, &r); err != nil {
+		return "", fmt.Errorf("parse %s: %w", path, err)
+	}
+	var b strings.Builder
+	for _, p := range r.Profiles {
+		fmt.Fprintf(&b, "Gateway API %s conformance, profile %s (report: `%s`, version %s, %s):\n\n",
+			r.GatewayAPIVersion, p.Name, path, r.Implementation.Version, r.Date)
+		b.WriteString("| tests | result | passed | failed | skipped |\n| --- | --- | ---: | ---: | ---: |\n")
+		fmt.Fprintf(&b, "| core | %s | %d | %d | %d |\n", p.Core.Result, p.Core.Statistics.Passed, p.Core.Statistics.Failed, p.Core.Statistics.Skipped)
+		fmt.Fprintf(&b, "| extended | %s | %d | %d | %d |\n\n", p.Extended.Result, p.Extended.Statistics.Passed, p.Extended.Statistics.Failed, p.Extended.Statistics.Skipped)
+		fmt.Fprintf(&b, "Extended features claimed and passing (%d): %s.\n\n",
+			len(p.Extended.SupportedFeatures), strings.Join(p.Extended.SupportedFeatures, ", "))
+		un := slices.Clone(p.Extended.UnsupportedFeatures)
+		slices.Sort(un)
+		b.WriteString("| not claimed | why |\n| --- | --- |\n")
+		for _, f := range un {
+			why := Unsupported[f]
+			if why == "" {
+				why = "not yet"
+			}
+			fmt.Fprintf(&b, "| %s | %s |\n", f, why)
+		}
+	}
+	return b.String(), nil
+}
