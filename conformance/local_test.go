@@ -5,6 +5,7 @@ package conformance
 import (
 	"context"
 	"fmt"
+	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/e2eutil"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -40,6 +41,9 @@ const (
 
 // runLocal starts the local cluster with our controller installed as a pod and
 // runs the suite in a child process inside the cluster network namespace.
+// fieldManager owns what the conformance harness applies.
+const fieldManager = "nghttpx-gateway-conformance"
+
 func runLocal(t *testing.T, s settings) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -80,7 +84,7 @@ func runLocal(t *testing.T, s settings) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := applyAll(ctx, c.RESTConfig, objs); err != nil {
+	if err := e2eutil.Apply(ctx, c.RESTConfig, fieldManager, objs); err != nil {
 		t.Fatalf("install config/default: %v", err)
 	}
 	cl, err := client.New(c.RESTConfig, client.Options{Scheme: newScheme(t)})
@@ -235,7 +239,7 @@ func baseSummary(ctx context.Context, t *testing.T, cl client.Client, cs kuberne
 				continue // data planes, not base manifests
 			}
 			total++
-			if podReady(p) {
+			if e2eutil.PodReady(p) {
 				ready++
 			} else {
 				notReady = append(notReady, ns+"/"+p.Name+" "+string(p.Status.Phase))
@@ -253,18 +257,6 @@ func baseSummary(ctx context.Context, t *testing.T, cl client.Client, cs kuberne
 				condStatus(g.Status.Conditions, "Accepted", g.Generation), condStatus(g.Status.Conditions, "Programmed", g.Generation), g.Status.Addresses)
 		}
 	}
-}
-
-func podReady(p *corev1.Pod) bool {
-	if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning {
-		return false
-	}
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // condStatus is the condition's status, or "<status>(stale)" when it is for an older generation.

@@ -1,6 +1,3 @@
-// Command nghttpx-gateway is the one binary of the project; its first argument picks a
-// role: run (standalone, no cluster), translate (offline translation), convert
-// (Ingress to Gateway API), version.
 package main
 
 import (

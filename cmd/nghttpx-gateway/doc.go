@@ -1,0 +1,9 @@
+// Command nghttpx-gateway is the project's one binary; its first argument picks a
+// role: run (standalone, Gateways from a directory of YAML files, no cluster),
+// translate (print status and rendered nghttpx configuration), convert (Ingresses to
+// Gateway API YAML), serve (the Kubernetes controller), proxy (the data-plane agent
+// next to nghttpx in each Gateway's pod) and version.
+//
+// Contract: wiring only. Flags are parsed here and handed to the packages that do the
+// work (pipeline, standalone, kube/..., dataplane/...); no translation logic lives here.
+package main
