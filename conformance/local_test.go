@@ -5,7 +5,6 @@ package conformance
 import (
 	"context"
 	"fmt"
-	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/e2eutil"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/config"
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/cluster"
+	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/e2eutil"
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/podrunner"
 )
 
@@ -39,11 +39,11 @@ const (
 	localUnusableAddress = "192.0.2.1"
 )
 
-// runLocal starts the local cluster with our controller installed as a pod and
-// runs the suite in a child process inside the cluster network namespace.
 // fieldManager owns what the conformance harness applies.
 const fieldManager = "nghttpx-gateway-conformance"
 
+// runLocal starts the local cluster with our controller installed as a pod and
+// runs the suite in a child process inside the cluster network namespace.
 func runLocal(t *testing.T, s settings) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -253,8 +253,12 @@ func baseSummary(ctx context.Context, t *testing.T, cl client.Client, cs kuberne
 			continue
 		}
 		for _, g := range gws.Items {
+			var addrs []string
+			for _, a := range g.Status.Addresses {
+				addrs = append(addrs, a.Value)
+			}
 			t.Logf("Gateway %s/%s: Accepted=%s Programmed=%s addresses=%v", ns, g.Name,
-				condStatus(g.Status.Conditions, "Accepted", g.Generation), condStatus(g.Status.Conditions, "Programmed", g.Generation), g.Status.Addresses)
+				condStatus(g.Status.Conditions, "Accepted", g.Generation), condStatus(g.Status.Conditions, "Programmed", g.Generation), addrs)
 		}
 	}
 }

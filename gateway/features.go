@@ -20,6 +20,8 @@ func SupportedFeatures() []string {
 		features.SupportReferenceGrant,
 		// Extended, each proven by its conformance tests.
 		features.SupportGatewayPort8080,
+		features.SupportGatewayAddressEmpty,
+		features.SupportGatewayInfrastructure,
 		features.SupportGatewayHTTPListenerIsolation,
 		features.SupportGatewayHTTPSListenerDetectMisdirectedRequests,
 		features.SupportHTTPRouteQueryParamMatching,

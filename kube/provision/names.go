@@ -10,10 +10,13 @@ import (
 
 // Labels every provisioned object carries; the first two select the data-plane pods.
 const (
-	LabelGatewayName      = "gateway.nghttpx.dev/gateway-name"
-	LabelGatewayNamespace = "gateway.nghttpx.dev/gateway-namespace"
-	LabelManagedBy        = "app.kubernetes.io/managed-by"
-	ManagedBy             = "nghttpx-gateway"
+	LabelGatewayName = "gateway.nghttpx.dev/gateway-name"
+	// LabelStandardGatewayName is the Gateway API's own label for a Gateway's
+	// generated objects (GEP-1762); not part of the selector.
+	LabelStandardGatewayName = "gateway.networking.k8s.io/gateway-name"
+	LabelGatewayNamespace    = "gateway.nghttpx.dev/gateway-namespace"
+	LabelManagedBy           = "app.kubernetes.io/managed-by"
+	ManagedBy                = "nghttpx-gateway"
 	// FieldOwner is our server-side apply field manager.
 	FieldOwner = "nghttpx-gateway"
 	nameSuffix = "-nghttpx"

@@ -95,6 +95,8 @@ func metadata(gw *gatewayv1.Gateway, opts Options) (labels, annotations map[stri
 		}
 	}
 	maps.Copy(labels, SelectorLabels(gw.Namespace, gw.Name))
+	// GEP-1762: data-plane objects carry the standard label naming their Gateway.
+	labels[LabelStandardGatewayName] = gw.Name
 	labels[LabelManagedBy] = ManagedBy
 	if opts.ingress != nil {
 		labels[LabelIngress] = "true"
