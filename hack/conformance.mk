@@ -33,4 +33,4 @@ conformance: conformance-build echo
 	@n=$$(bash hack/build-nghttpx.sh $(CACHE_DIR) | tail -n 1) && \
 	k=$$(bash hack/build-k8s.sh $(CACHE_DIR) | tail -n 1) && \
 	NGHTTPX_BIN=$$n K8S_BIN_DIR=$$k ECHO_BIN=$(ECHO_BIN) CONFORMANCE_GATEWAY_BIN=$(CURDIR)/$(BIN) \
-	$(GO) test -tags conformance -count=1 -v -timeout $(CONFORMANCE_TIMEOUT) ./conformance/... $(if $(CONFORMANCE_ARGS),-args $(CONFORMANCE_ARGS))
+	$(GO) test -tags conformance -count=1 -v -run '^TestConformance$$' -timeout $(CONFORMANCE_TIMEOUT) ./conformance/ $(if $(CONFORMANCE_ARGS),-args $(CONFORMANCE_ARGS))
