@@ -60,27 +60,12 @@ func setupSuite(ctx context.Context, _ *envconf.Config) (context.Context, error)
 	log := e2eutil.StderrLogger(v).WithName("e2e")
 	s := &suite{artifacts: e2eutil.ArtifactsDir("")}
 	ctx = context.WithValue(ctx, suiteKey{}, s)
-	opts := cluster.Options{Kubeconfig: os.Getenv("E2E_KUBECONFIG"), Log: log.WithName("cluster").V(1)}
-	if opts.Kubeconfig == "" {
-		nghttpx, err := e2eutil.NghttpxBinary()
-		if err != nil {
-			return ctx, err
-		}
-		bin, cleanup, err := e2eutil.GatewayBinary(ctx, log, "E2E_GATEWAY_BIN")
-		if err != nil {
-			return ctx, err
-		}
-		s.cleanups = append(s.cleanups, cleanup)
-		opts.Images = e2eutil.Images(bin, nghttpx)
-		opts.StateDir = os.Getenv("E2E_STATE_DIR")
-	}
-	t0 := time.Now()
-	c, err := cluster.Start(ctx, opts)
+	c, cleanup, err := e2eutil.StartCluster(ctx, log)
+	s.cleanups = append(s.cleanups, cleanup)
 	if err != nil {
-		return ctx, fmt.Errorf("cluster: %w", err)
+		return ctx, err
 	}
 	s.c, s.cs = c, c.Client
-	log.Info("cluster up", "took", time.Since(t0).Round(time.Millisecond), "kubeconfig", c.Kubeconfig, "netns", c.Netns)
 
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, gatewayv1.Install, gatewayv1beta1.Install} {

@@ -1,0 +1,41 @@
+package e2eutil
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/cluster"
+)
+
+// StartCluster starts the local cluster with our image mapped to a gateway binary
+// (E2E_GATEWAY_BIN or a fresh build) and the built nghttpx, or attaches to the
+// cluster in E2E_KUBECONFIG. cleanup removes a binary built for the run; call it
+// after the cluster has stopped, also when err is set.
+func StartCluster(ctx context.Context, log logr.Logger) (c *cluster.Cluster, cleanup func(), err error) {
+	cleanup = func() {}
+	opts := cluster.Options{Kubeconfig: os.Getenv("E2E_KUBECONFIG"), Log: log.WithName("cluster").V(1)}
+	if opts.Kubeconfig == "" {
+		nghttpx, err := NghttpxBinary()
+		if err != nil {
+			return nil, cleanup, err
+		}
+		bin, rm, err := GatewayBinary(ctx, log, "E2E_GATEWAY_BIN")
+		if err != nil {
+			return nil, cleanup, err
+		}
+		cleanup = rm
+		opts.Images = Images(bin, nghttpx)
+		opts.StateDir = os.Getenv("E2E_STATE_DIR")
+	}
+	t0 := time.Now()
+	c, err = cluster.Start(ctx, opts)
+	if err != nil {
+		return nil, cleanup, fmt.Errorf("cluster: %w", err)
+	}
+	log.Info("cluster up", "took", time.Since(t0).Round(time.Millisecond), "kubeconfig", c.Kubeconfig, "netns", c.Netns)
+	return c, cleanup, nil
+}
