@@ -4,6 +4,7 @@
 
 FROM debian:bookworm AS nghttpx
 COPY hack/build-nghttpx.sh /src/hack/build-nghttpx.sh
+COPY hack/nghttpx-patches/ /src/hack/nghttpx-patches/
 RUN apt-get update -qq && apt-get install -y -qq ca-certificates python3 util-linux >/dev/null \
  && bash /src/hack/build-nghttpx.sh /cache | tail -n 1 > /cache/nghttpx-path \
  && mkdir -p /out/bin /out/lib/bpf \

@@ -22,7 +22,16 @@ LIBBPF_PKG_VERSION=1:1.1.2-0+deb12u1 # libbpf-dev
 # Bump when the patches or configure flags below change, so the cache is rebuilt.
 RECIPE=4
 
-KEY="nghttp2-${NGHTTP2_SRC_VERSION}_ngtcp2-${NGTCP2_SRC_VERSION}_mruby-${MRUBY_SRC_VERSION}_r${RECIPE}"
+# Feature patches: one Python file each (it calls patch(path, subs), see below), applied
+# in name order after the build fixes. Their content is part of the cache key.
+PATCH_DIR=${NGHTTPX_PATCH_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/nghttpx-patches}
+PATCH_SUM=""
+if compgen -G "$PATCH_DIR/*.py" >/dev/null; then
+  PATCH_SUM=_p$(cat "$PATCH_DIR"/*.py | sha256sum | cut -c1-10)
+fi
+export NGHTTPX_PATCH_DIR=$PATCH_DIR
+
+KEY="nghttp2-${NGHTTP2_SRC_VERSION}_ngtcp2-${NGTCP2_SRC_VERSION}_mruby-${MRUBY_SRC_VERSION}_r${RECIPE}${PATCH_SUM}"
 KEY=${KEY//[:+~]/_}
 PREFIX="$CACHE_DIR/nghttpx/$KEY"
 BIN="$PREFIX/bin/nghttpx"
@@ -419,6 +428,11 @@ patch("src/shrpx.cc", [
      "#endif // ENABLE_HTTP3\n\n"
      "namespace {\nvoid worker_process_child_cb(struct ev_loop *loop, ev_child *w, int revents) {\n", 1),
 ])
+
+import glob, os
+for f in sorted(glob.glob(os.path.join(os.environ["NGHTTPX_PATCH_DIR"], "*.py"))):
+    print(f"build-nghttpx: applying {os.path.basename(f)}", file=sys.stderr)
+    exec(compile(open(f).read(), f, "exec"), {"patch": patch, "sys": sys})
 PY
 step "configuring nghttp2"
 autoreconf -fi >/dev/null 2>&1
