@@ -187,7 +187,7 @@ func TestCRDsAreVendoredUnchanged(t *testing.T) {
 			t.Errorf("%s: channel %q, want experimental", o.GetName(), a["gateway.networking.k8s.io/channel"])
 		}
 	}
-	for _, need := range []string{"gatewayclasses", "gateways", "httproutes", "referencegrants"} {
+	for _, need := range []string{"gatewayclasses", "gateways", "httproutes", "listenersets", "referencegrants"} {
 		found := false
 		for _, o := range build(t, "crd") {
 			found = found || o.GetName() == need+".gateway.networking.k8s.io"
@@ -315,9 +315,16 @@ func TestProxyRoleIsReadOnly(t *testing.T) {
 			t.Errorf("proxy role grants %s on %s/%s", k.verb, k.group, k.resource)
 		}
 	}
+	// Only the controller reads cert-manager Certificates (status messages).
+	for k := range g {
+		if k.group == "cert-manager.io" {
+			t.Errorf("proxy role grants %s on %s/%s; proxies do not need Certificates", k.verb, k.group, k.resource)
+		}
+	}
 	for _, need := range []grant{
 		{"gateway.networking.k8s.io", "gateways", "watch"}, {"gateway.networking.k8s.io", "httproutes", "list"},
 		{"gateway.networking.k8s.io", "gatewayclasses", "watch"}, {"gateway.networking.k8s.io", "referencegrants", "list"},
+		{"gateway.networking.k8s.io", "listenersets", "list"}, {"gateway.networking.k8s.io", "listenersets", "watch"},
 		{"discovery.k8s.io", "endpointslices", "watch"}, {"", "secrets", "list"}, {"", "services", "watch"},
 		{"", "namespaces", "list"}, {"networking.k8s.io", "ingresses", "watch"}, {"networking.k8s.io", "ingressclasses", "list"},
 	} {
@@ -339,13 +346,17 @@ func TestControllerRoleIsLeastPrivilege(t *testing.T) {
 		"gateway.networking.k8s.io/gatewayclasses":  readOnly,
 		"gateway.networking.k8s.io/gateways":        readOnly,
 		"gateway.networking.k8s.io/httproutes":      readOnly,
+		"gateway.networking.k8s.io/listenersets":    readOnly,
 		"gateway.networking.k8s.io/referencegrants": {"list", "watch"},
-		"/secrets":                        {"list", "watch"},
+		// Certificates (read) and the keys Secrets (kube/controller/keys.go).
+		"/secrets":                        {"list", "watch", "create", "update", "delete"},
 		"/namespaces":                     {"list", "watch"},
 		"discovery.k8s.io/endpointslices": {"list", "watch"},
+		"cert-manager.io/certificates":    {"list", "watch"},
 		"gateway.networking.k8s.io/gatewayclasses/status": {"update"},
 		"gateway.networking.k8s.io/gateways/status":       {"update"},
 		"gateway.networking.k8s.io/httproutes/status":     {"update"},
+		"gateway.networking.k8s.io/listenersets/status":   {"update"},
 		"gateway.networking.k8s.io/gateways/finalizers":   {"update"},
 		"/services":        rw,
 		"/serviceaccounts": rw,

@@ -102,9 +102,19 @@ func (t *translator) resolveBackend(r *gatewayv1.HTTPRoute, ref *gatewayv1.Backe
 	if sp.Protocol != "" && sp.Protocol != corev1.ProtocolTCP {
 		return fail(gatewayv1.RouteReasonUnsupportedProtocol, "port %d of Service %s uses protocol %s; only TCP is supported", sp.Port, k, sp.Protocol)
 	}
+	pol := t.backendTLSFor(r, k, sp)
 	proto, ok := backendProtocol(sp.AppProtocol)
+	if !ok && pol != nil && isHTTPSAppProtocol(sp.AppProtocol) {
+		proto, ok = model.BackendHTTP1, true
+	}
 	if !ok {
 		return fail(gatewayv1.RouteReasonUnsupportedProtocol, "port %d of Service %s has appProtocol %q, which is not supported", sp.Port, k, *sp.AppProtocol)
+	}
+	if pol != nil && pol.tls == nil {
+		// The BackendTLSPolicy cannot be used (its status says why): answer 500
+		// rather than connect unverified.
+		wb.Invalid = true
+		return wb, nil
 	}
 	name := clusterName(k, sp.Port)
 	if _, ok := t.clusters[name]; !ok {
@@ -113,6 +123,9 @@ func (t *translator) resolveBackend(r *gatewayv1.HTTPRoute, ref *gatewayv1.Backe
 			Source:    model.ObjectRef{Kind: "Service", Namespace: k.Namespace, Name: k.Name, Section: strconv.Itoa(int(sp.Port))},
 			Protocol:  proto,
 			Endpoints: t.endpoints(k, sp),
+		}
+		if pol != nil {
+			t.clusters[name].TLS = pol.clusterTLS()
 		}
 	}
 	wb.Cluster = name

@@ -57,18 +57,34 @@ func (t *translator) finishGateway(gs *gatewayState) {
 	default:
 		conds = append(conds, trueCond(string(gatewayv1.GatewayConditionAccepted), string(gatewayv1.GatewayReasonAccepted), "Gateway is accepted"))
 	}
+	if accepted && gs.settingsProblem != "" {
+		// An unusable annotation does not reject the Gateway (the class setting
+		// applies); Accepted's message is rewritten on every translation, so the
+		// note disappears once the annotation is fixed.
+		conds[0].Message += "; " + gs.settingsProblem
+	}
 	switch {
 	case !accepted:
 		conds = append(conds, falseCond(string(gatewayv1.GatewayConditionProgrammed), string(gatewayv1.GatewayReasonInvalid), "Gateway is not accepted"))
-	case programmable == 0:
+	case programmable+gs.listenerSetProgrammable() == 0:
 		conds = append(conds, falseCond(string(gatewayv1.GatewayConditionProgrammed), string(gatewayv1.GatewayReasonInvalid), "no listener can be programmed"))
 	case gs.addressProblem != nil:
 		conds = append(conds, *gs.addressProblem)
 	default:
 		conds = append(conds, trueCond(string(gatewayv1.GatewayConditionProgrammed), string(gatewayv1.GatewayReasonProgrammed), "Gateway is programmed"))
 	}
+	if c := insecureFrontendCondition(g); c != nil {
+		conds = append(conds, *c)
+	}
+	backendCert, backendCertCond := t.backendClientCertificate(g)
+	if backendCertCond != nil {
+		conds = append(conds, *backendCertCond)
+	}
 	out.Status.Conditions = mergeConditions(g.Status.Conditions, conds,
-		[]string{string(gatewayv1.GatewayConditionAccepted), string(gatewayv1.GatewayConditionProgrammed)}, g.Generation, t.opts.Now)
+		[]string{string(gatewayv1.GatewayConditionAccepted), string(gatewayv1.GatewayConditionProgrammed),
+			string(gatewayv1.GatewayConditionInsecureFrontendValidationMode),
+			string(gatewayv1.GatewayConditionResolvedRefs)}, g.Generation, t.opts.Now)
+	out.Status.AttachedListenerSets = gs.attachedListenerSetCount()
 
 	// A Gateway that is not accepted binds nothing.
 	out.Status.Addresses = nil
@@ -88,8 +104,9 @@ func (t *translator) finishGateway(gs *gatewayState) {
 			Type: new(gatewayv1.HostnameAddressType), Value: h,
 		})
 	}
-	if accepted && programmable > 0 {
+	if accepted && programmable+gs.listenerSetProgrammable() > 0 {
 		gs.model = t.buildModel(gs)
+		gs.model.BackendClientCertificate = backendCert
 	}
 }
 
@@ -114,15 +131,16 @@ func (t *translator) buildModel(gs *gatewayState) *model.Gateway {
 	if m.Addresses == nil {
 		m.Addresses = []string{}
 	}
+	m.Settings = gs.settings
 	ports := map[int32]*model.Port{}
 	certs := map[string]*model.Certificate{}
 	clusters := map[string]bool{}
-	for _, l := range gs.listeners {
+	for _, l := range gs.mergedListeners() {
 		if !l.programmable() {
 			continue
 		}
 		ml := model.Listener{
-			Source:   model.ObjectRef{Group: gatewayv1.GroupName, Kind: "Gateway", Namespace: g.Namespace, Name: g.Name, Section: l.name()},
+			Source:   listenerSource(g, l),
 			Hostname: l.hostname,
 		}
 		for _, c := range l.certs {
@@ -143,6 +161,10 @@ func (t *translator) buildModel(gs *gatewayState) *model.Gateway {
 		if p == nil {
 			p = &model.Port{Port: l.spec.Port, Protocol: model.Protocol(l.spec.Protocol)}
 			ports[l.spec.Port] = p
+		}
+		if p.ClientValidation == nil {
+			// Per port: every HTTPS listener of the port resolved the same one.
+			p.ClientValidation = l.clientValidation
 		}
 		p.Listeners = append(p.Listeners, ml)
 	}

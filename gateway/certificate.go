@@ -10,7 +10,8 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 )
 
-// OCSPResponseKey is the Secret key that may hold a DER OCSP response to staple.
+// OCSPResponseKey is the default Secret key of a DER OCSP response to staple
+// (OCSPOptions.SecretKey).
 const OCSPResponseKey = "tls.ocsp-resp"
 
 // secretData returns the Secret's data with stringData applied over it, as the API
@@ -31,9 +32,10 @@ func secretData(s *corev1.Secret) map[string][]byte {
 
 func certificateName(k nsName) string { return "secret/" + k.Namespace + "/" + k.Name }
 
-// resolveCertificate resolves one listener certificateRef. On failure it returns
-// the listener ResolvedRefs reason and a message.
-func (t *translator) resolveCertificate(gw *gatewayv1.Gateway, ref gatewayv1.SecretObjectReference) (*model.Certificate, string, string) {
+// resolveCertificateFrom resolves one certificateRef of a listener declared by
+// owner (a Gateway or ListenerSet; ReferenceGrants must allow that kind). On
+// failure it returns the listener ResolvedRefs reason and a message.
+func (t *translator) resolveCertificateFrom(owner listenerOwner, ref gatewayv1.SecretObjectReference) (*model.Certificate, string, string) {
 	group, kind := "", "Secret"
 	if ref.Group != nil {
 		group = string(*ref.Group)
@@ -41,7 +43,7 @@ func (t *translator) resolveCertificate(gw *gatewayv1.Gateway, ref gatewayv1.Sec
 	if ref.Kind != nil {
 		kind = string(*ref.Kind)
 	}
-	k := nsName{gw.Namespace, string(ref.Name)}
+	k := nsName{owner.Namespace, string(ref.Name)}
 	if ref.Namespace != nil && *ref.Namespace != "" {
 		k.Namespace = string(*ref.Namespace)
 	}
@@ -49,14 +51,14 @@ func (t *translator) resolveCertificate(gw *gatewayv1.Gateway, ref gatewayv1.Sec
 		return nil, string(gatewayv1.ListenerReasonInvalidCertificateRef),
 			fmt.Sprintf("certificateRef %s is a %s; only core Secrets are supported", k, groupKind(group, kind))
 	}
-	if !t.idx.referenceAllowed(gatewayv1.GroupName, "Gateway", gw.Namespace,
+	if !t.idx.referenceAllowed(gatewayv1.GroupName, owner.Kind, owner.Namespace,
 		refTarget{Group: "", Kind: "Secret", Namespace: k.Namespace, Name: k.Name}) {
 		return nil, string(gatewayv1.ListenerReasonRefNotPermitted),
-			fmt.Sprintf("Secret %s is in another namespace and no ReferenceGrant there allows Gateways from namespace %s to use it", k, gw.Namespace)
+			fmt.Sprintf("Secret %s is in another namespace and no ReferenceGrant there allows %ss from namespace %s to use it", k, owner.Kind, owner.Namespace)
 	}
 	s := t.idx.secrets[k]
 	if s == nil {
-		return nil, string(gatewayv1.ListenerReasonInvalidCertificateRef), fmt.Sprintf("Secret %s does not exist", k)
+		return nil, string(gatewayv1.ListenerReasonInvalidCertificateRef), t.idx.certs.MissingSecretMessage(k.Namespace, k.Name)
 	}
 	if s.Type != corev1.SecretTypeTLS {
 		return nil, string(gatewayv1.ListenerReasonInvalidCertificateRef),
@@ -72,13 +74,18 @@ func (t *translator) resolveCertificate(gw *gatewayv1.Gateway, ref gatewayv1.Sec
 		return nil, string(gatewayv1.ListenerReasonInvalidCertificateRef),
 			fmt.Sprintf("Secret %s does not hold a valid PEM certificate and matching key: %v", k, err)
 	}
-	return &model.Certificate{
-		Name:         certificateName(k),
-		Source:       model.ObjectRef{Kind: "Secret", Namespace: k.Namespace, Name: k.Name},
-		CertPEM:      crt,
-		KeyPEM:       key,
-		OCSPResponse: data[OCSPResponseKey],
-	}, "", ""
+	cert := &model.Certificate{
+		Name:    certificateName(k),
+		Source:  model.ObjectRef{Kind: "Secret", Namespace: k.Namespace, Name: k.Name},
+		CertPEM: crt,
+		KeyPEM:  key,
+	}
+	// Only a response that checks out is stapled; the rest is reported on the
+	// listener (ocspCondition).
+	if r := t.ocspCheck(k, s); r != nil && r.Reason == OCSPReasonStapled {
+		cert.OCSPResponse = r.Response
+	}
+	return cert, "", ""
 }
 
 func groupKind(group, kind string) string {

@@ -8,11 +8,12 @@
 // rejection becomes a condition on the object that caused it, following the
 // Gateway API v1.6.3 spec; what nghttpx cannot express is the dataplane's concern.
 //
-// Status rules: only GatewayClasses with our controllerName and their Gateways get
-// status; in HTTPRoutes only status.parents entries of our controller are
-// rewritten, others are kept as they are. Conditions keep their
-// lastTransitionTime while their status is unchanged, so an unchanged Result equals
-// the stored objects and a status writer can skip it. Programmed=True here means
-// "translated into a valid model"; the caller may hold it back until the data
-// plane has applied the model.
+// Status rules: only GatewayClasses with our controllerName, their Gateways and
+// the ListenerSets naming those Gateways get status; in HTTPRoutes only
+// status.parents entries of our controller are rewritten, others are kept as
+// they are. Conditions keep their lastTransitionTime while their status is
+// unchanged, so an unchanged Result equals the stored objects and a status
+// writer can skip it. Programmed=True here means "translated into a valid
+// model"; the caller may hold it back until the data plane has applied the
+// model.
 package gateway

@@ -29,6 +29,8 @@ func ruleFilters(filters []gatewayv1.HTTPRouteFilter, ms []model.Match, tmpl *mo
 			tmpl.Redirect, err = redirect(f.RequestRedirect, ms)
 		case gatewayv1.HTTPRouteFilterURLRewrite:
 			tmpl.Rewrite, err = rewrite(f.URLRewrite, ms)
+		case gatewayv1.HTTPRouteFilterCORS:
+			tmpl.CORS, err = corsFilter(f.CORS)
 		default:
 			err = unsupported("filter type %q is not supported", f.Type)
 		}

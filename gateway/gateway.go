@@ -18,6 +18,8 @@ type gatewayState struct {
 	in        *gatewayv1.Gateway
 	out       *gatewayv1.Gateway
 	listeners []*listenerState
+	// listenerSets naming this Gateway as parent, in precedence order.
+	listenerSets []*listenerSetState
 
 	// notAccepted is the Accepted=False condition, if the Gateway is rejected as a
 	// whole before its listeners are looked at.
@@ -31,6 +33,10 @@ type gatewayState struct {
 	addressProblem *condition
 
 	model *model.Gateway
+	// settings resolved from the class parameters and annotations (nil: none);
+	// settingsProblem is a sentence about an unusable annotation.
+	settings        *model.Settings
+	settingsProblem string
 }
 
 func (t *translator) processGateway(g *gatewayv1.Gateway, cs *classState) *gatewayState {
@@ -47,6 +53,9 @@ func (t *translator) processGateway(g *gatewayv1.Gateway, cs *classState) *gatew
 	if inf := g.Spec.Infrastructure; inf != nil && inf.ParametersRef != nil {
 		reject(string(gatewayv1.GatewayReasonInvalidParameters),
 			"spec.infrastructure.parametersRef is not supported by this controller; remove it")
+	}
+	if !t.opts.SkipParameters {
+		gs.settings, gs.settingsProblem = gatewaySettings(g, cs.params)
 	}
 	t.resolveAddresses(gs, reject)
 	for i := range g.Spec.Listeners {

@@ -2,8 +2,11 @@ package gateway
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"flag"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -36,7 +39,14 @@ type goldenOutput struct {
 	GatewayClasses []goldenObject   `json:"gatewayClasses,omitempty"`
 	Gateways       []goldenObject   `json:"gateways,omitempty"`
 	HTTPRoutes     []goldenObject   `json:"httpRoutes,omitempty"`
+	ListenerSets   []goldenObject   `json:"listenerSets,omitempty"`
 	Models         []*model.Gateway `json:"models,omitempty"`
+	// OCSPStapled lists the certificates whose model carries an OCSP response
+	// (hidden from the model's JSON), as "gateway: certificate".
+	OCSPStapled []string `json:"ocspStapled,omitempty"`
+	// ClientCAs lists the subjects of each port's client CA bundle (hidden from
+	// the model's JSON), as "gateway port N: subject, ...".
+	ClientCAs []string `json:"clientCAs,omitempty"`
 }
 
 func renderGolden(t *testing.T, in *Input, res *Result) []byte {
@@ -51,6 +61,24 @@ func renderGolden(t *testing.T, in *Input, res *Result) []byte {
 	for _, r := range res.HTTPRoutes {
 		out.HTTPRoutes = append(out.HTTPRoutes, goldenObject{Namespace: r.Namespace, Name: r.Name, Status: r.Status})
 	}
+	for _, s := range res.ListenerSets {
+		out.ListenerSets = append(out.ListenerSets, goldenObject{Namespace: s.Namespace, Name: s.Name, Status: s.Status})
+	}
+	for _, m := range res.Models {
+		for _, c := range m.Certificates {
+			if len(c.OCSPResponse) > 0 {
+				out.OCSPStapled = append(out.OCSPStapled, m.Source.Namespace+"/"+m.Source.Name+": "+c.Name)
+			}
+		}
+	}
+	for _, m := range res.Models {
+		for _, p := range m.Ports {
+			if p.ClientValidation != nil {
+				out.ClientCAs = append(out.ClientCAs, fmt.Sprintf("%s/%s port %d: %s", m.Source.Namespace, m.Source.Name, p.Port,
+					strings.Join(pemSubjects(t, p.ClientValidation.CAPEM), ", ")))
+			}
+		}
+	}
 	b, err := yaml.Marshal(out)
 	if err != nil {
 		t.Fatalf("marshal result: %v", err)
@@ -58,9 +86,28 @@ func renderGolden(t *testing.T, in *Input, res *Result) []byte {
 	return b
 }
 
+// pemSubjects returns the subjects of the certificates in a PEM bundle.
+func pemSubjects(t *testing.T, data []byte) []string {
+	t.Helper()
+	var out []string
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return out
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			t.Fatalf("client CA bundle: %v", err)
+		}
+		out = append(out, c.Subject.String())
+	}
+}
+
 // goldenOptions reads "# translate: key=value" lines at the top of an input file.
 // Keys: defaultAddress, usableAddresses (comma-separated prefixes),
-// controllerName, supportedFeatures (comma-separated).
+// controllerName, supportedFeatures (comma-separated), parametersNamespace,
+// ocsp, ocspUnsupported (true/false), ocspSecretKey, noClientValidation (true/false).
 func goldenOptions(t *testing.T, data []byte) Options {
 	t.Helper()
 	opts := Options{DefaultAddress: "127.0.0.1", Now: goldenNow()}
@@ -75,6 +122,16 @@ func goldenOptions(t *testing.T, data []byte) Options {
 			opts.DefaultAddress = v
 		case "controllerName":
 			opts.ControllerName = v
+		case "ocsp":
+			opts.OCSP.Enabled = v == "true"
+		case "ocspUnsupported":
+			opts.OCSP.Unsupported = v == "true"
+		case "ocspSecretKey":
+			opts.OCSP.SecretKey = v
+		case "noClientValidation":
+			opts.NoClientValidation = v == "true"
+		case "parametersNamespace":
+			opts.ParametersNamespace = v
 		case "supportedFeatures":
 			opts.SupportedFeatures = strings.Split(v, ",")
 		case "usableAddresses":
@@ -97,11 +154,14 @@ func reversed(in *Input) *Input {
 		GatewayClasses:  slices.Clone(in.GatewayClasses),
 		Gateways:        slices.Clone(in.Gateways),
 		HTTPRoutes:      slices.Clone(in.HTTPRoutes),
+		ListenerSets:    slices.Clone(in.ListenerSets),
 		ReferenceGrants: slices.Clone(in.ReferenceGrants),
 		Services:        slices.Clone(in.Services),
 		EndpointSlices:  slices.Clone(in.EndpointSlices),
 		Secrets:         slices.Clone(in.Secrets),
 		Namespaces:      slices.Clone(in.Namespaces),
+		ConfigMaps:      slices.Clone(in.ConfigMaps),
+		Certificates:    slices.Clone(in.Certificates),
 		Extensions: Extensions{
 			Rules:    slices.Clone(in.Extensions.Rules),
 			Backends: slices.Clone(in.Extensions.Backends),
@@ -111,11 +171,14 @@ func reversed(in *Input) *Input {
 	slices.Reverse(out.GatewayClasses)
 	slices.Reverse(out.Gateways)
 	slices.Reverse(out.HTTPRoutes)
+	slices.Reverse(out.ListenerSets)
 	slices.Reverse(out.ReferenceGrants)
 	slices.Reverse(out.Services)
 	slices.Reverse(out.EndpointSlices)
 	slices.Reverse(out.Secrets)
 	slices.Reverse(out.Namespaces)
+	slices.Reverse(out.ConfigMaps)
+	slices.Reverse(out.Certificates)
 	return out
 }
 
@@ -168,6 +231,13 @@ func withResultStatus(in *Input, res *Result) *Input {
 		for _, r := range res.HTTPRoutes {
 			if keyOf(&r) == keyOf(&out.HTTPRoutes[i]) {
 				out.HTTPRoutes[i].Status = *r.Status.DeepCopy()
+			}
+		}
+	}
+	for i := range out.ListenerSets {
+		for _, s := range res.ListenerSets {
+			if keyOf(&s) == keyOf(&out.ListenerSets[i]) {
+				out.ListenerSets[i].Status = *s.Status.DeepCopy()
 			}
 		}
 	}

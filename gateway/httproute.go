@@ -37,14 +37,14 @@ func (rs *routeState) validRules() int {
 // Gateways and carries no status entry of ours.
 func (t *translator) processRoute(r *gatewayv1.HTTPRoute) *gatewayv1.HTTPRoute {
 	type parent struct {
-		ref *gatewayv1.ParentReference
-		gs  *gatewayState
+		ref    *gatewayv1.ParentReference
+		target routeParent
 	}
 	var parents []parent
 	for i := range r.Spec.ParentRefs {
 		ref := &r.Spec.ParentRefs[i]
-		if gs := t.parentGateway(r, ref); gs != nil {
-			parents = append(parents, parent{ref, gs})
+		if p, ok := t.routeParentOf(r, ref); ok {
+			parents = append(parents, parent{ref, p})
 		}
 	}
 	ours := func(ps gatewayv1.RouteParentStatus) bool { return string(ps.ControllerName) == t.opts.ControllerName }
@@ -61,7 +61,7 @@ func (t *translator) processRoute(r *gatewayv1.HTTPRoute) *gatewayv1.HTTPRoute {
 	if len(parents) > 0 {
 		rs := t.buildRoute(r)
 		for _, p := range parents {
-			conds := t.attach(rs, p.ref, p.gs)
+			conds := t.attach(rs, p.ref, p.target)
 			var old []metav1.Condition
 			for _, ps := range r.Status.Parents {
 				if ours(ps) && reflect.DeepEqual(ps.ParentRef, *p.ref) {
@@ -88,26 +88,6 @@ func routeConditionTypes() []string {
 		string(gatewayv1.RouteConditionResolvedRefs),
 		string(gatewayv1.RouteConditionPartiallyInvalid),
 	}
-}
-
-// parentGateway returns our Gateway that ref points to, or nil when ref points to
-// something else (another kind, a missing Gateway, another controller's Gateway).
-func (t *translator) parentGateway(r *gatewayv1.HTTPRoute, ref *gatewayv1.ParentReference) *gatewayState {
-	group, kind := gatewayv1.GroupName, "Gateway"
-	if ref.Group != nil {
-		group = string(*ref.Group)
-	}
-	if ref.Kind != nil {
-		kind = string(*ref.Kind)
-	}
-	if group != gatewayv1.GroupName || kind != "Gateway" {
-		return nil
-	}
-	k := nsName{r.Namespace, string(ref.Name)}
-	if ref.Namespace != nil && *ref.Namespace != "" {
-		k.Namespace = string(*ref.Namespace)
-	}
-	return t.gateways[k]
 }
 
 // buildRoute validates the route's rules and resolves its backends once; the
@@ -143,9 +123,9 @@ func (t *translator) buildRoute(r *gatewayv1.HTTPRoute) *routeState {
 	return rs
 }
 
-// attach decides whether the route attaches to gs through ref, records the
+// attach decides whether the route attaches to parent through ref, records the
 // attachment on the listeners, and returns the parent's status conditions.
-func (t *translator) attach(rs *routeState, ref *gatewayv1.ParentReference, gs *gatewayState) []condition {
+func (t *translator) attach(rs *routeState, ref *gatewayv1.ParentReference, parent routeParent) []condition {
 	accepted := func(status bool, reason gatewayv1.RouteConditionReason, msg string) []condition {
 		c := falseCond(string(gatewayv1.RouteConditionAccepted), string(reason), msg)
 		if status {
@@ -154,8 +134,11 @@ func (t *translator) attach(rs *routeState, ref *gatewayv1.ParentReference, gs *
 		return []condition{c, rs.resolvedRefs}
 	}
 
+	if why := parent.notAttachable(); why != "" {
+		return accepted(false, gatewayv1.RouteReasonNoMatchingParent, why)
+	}
 	var candidates []*listenerState
-	for _, l := range gs.listeners {
+	for _, l := range parent.listeners() {
 		if ref.SectionName != nil && *ref.SectionName != "" && l.spec.Name != *ref.SectionName {
 			continue
 		}
@@ -166,17 +149,17 @@ func (t *translator) attach(rs *routeState, ref *gatewayv1.ParentReference, gs *
 	}
 	if len(candidates) == 0 {
 		return accepted(false, gatewayv1.RouteReasonNoMatchingParent,
-			fmt.Sprintf("Gateway %s has no listener%s", keyOf(gs.in), describeParentRef(ref)))
+			fmt.Sprintf("%s has no listener%s", parent, describeParentRef(ref)))
 	}
 	var allowed []*listenerState
 	for _, l := range candidates {
-		if l.allowsHTTPRoute && t.allowsNamespace(l, gs.in.Namespace, rs.in.Namespace) {
+		if l.allowsHTTPRoute && t.allowsNamespace(l, parent.namespace(), rs.in.Namespace) {
 			allowed = append(allowed, l)
 		}
 	}
 	if len(allowed) == 0 {
 		return accepted(false, gatewayv1.RouteReasonNotAllowedByListeners,
-			fmt.Sprintf("no listener of Gateway %s%s allows HTTPRoutes from namespace %s", keyOf(gs.in), describeParentRef(ref), rs.in.Namespace))
+			fmt.Sprintf("no listener of %s%s allows HTTPRoutes from namespace %s", parent, describeParentRef(ref), rs.in.Namespace))
 	}
 	type match struct {
 		l     *listenerState
@@ -190,7 +173,7 @@ func (t *translator) attach(rs *routeState, ref *gatewayv1.ParentReference, gs *
 	}
 	if len(matched) == 0 {
 		return accepted(false, gatewayv1.RouteReasonNoMatchingListenerHostname,
-			fmt.Sprintf("no hostname of the route matches a listener of Gateway %s%s", keyOf(gs.in), describeParentRef(ref)))
+			fmt.Sprintf("no hostname of the route matches a listener of %s%s", parent, describeParentRef(ref)))
 	}
 	valid := rs.validRules()
 	var invalid []string

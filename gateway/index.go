@@ -37,16 +37,21 @@ type index struct {
 	classes  []*gatewayv1.GatewayClass
 	gateways []*gatewayv1.Gateway
 	routes   []*gatewayv1.HTTPRoute
+	// listenerSets sorted by namespace/name.
+	listenerSets []*gatewayv1.ListenerSet
 
 	gatewayByKey map[nsName]*gatewayv1.Gateway
 	services     map[nsName]*corev1.Service
 	secrets      map[nsName]*corev1.Secret
 	namespaces   map[string]*corev1.Namespace
+	configMaps   map[nsName]*corev1.ConfigMap
 	// slices by namespace/service name, sorted by slice name.
 	slices map[nsName][]*discoveryv1.EndpointSlice
 	// grants by the namespace they live in (the target namespace), sorted by name.
 	grants map[string][]*gatewayv1beta1.ReferenceGrant
 	ext    extensionIndex
+	// certs are cert-manager Certificates by the Secret they write.
+	certs *CertificateIndex
 }
 
 // dedupSorted returns pointers to the last occurrence of each key, sorted by key.
@@ -69,13 +74,16 @@ func newIndex(in *Input) *index {
 		services:     map[nsName]*corev1.Service{},
 		secrets:      map[nsName]*corev1.Secret{},
 		namespaces:   map[string]*corev1.Namespace{},
+		configMaps:   map[nsName]*corev1.ConfigMap{},
 		slices:       map[nsName][]*discoveryv1.EndpointSlice{},
 		grants:       map[string][]*gatewayv1beta1.ReferenceGrant{},
 		ext:          newExtensionIndex(&in.Extensions),
+		certs:        NewCertificateIndex(in.Certificates),
 	}
 	x.classes = dedupSorted(in.GatewayClasses, func(c *gatewayv1.GatewayClass) nsName { return nsName{Name: c.Name} })
 	x.gateways = dedupSorted(in.Gateways, func(g *gatewayv1.Gateway) nsName { return keyOf(g) })
 	x.routes = dedupSorted(in.HTTPRoutes, func(r *gatewayv1.HTTPRoute) nsName { return keyOf(r) })
+	x.listenerSets = dedupSorted(in.ListenerSets, func(s *gatewayv1.ListenerSet) nsName { return keyOf(s) })
 	for _, g := range x.gateways {
 		x.gatewayByKey[keyOf(g)] = g
 	}
@@ -98,6 +106,9 @@ func newIndex(in *Input) *index {
 	}
 	for _, g := range dedupSorted(in.ReferenceGrants, func(g *gatewayv1beta1.ReferenceGrant) nsName { return keyOf(g) }) {
 		x.grants[g.Namespace] = append(x.grants[g.Namespace], g)
+	}
+	for _, c := range dedupSorted(in.ConfigMaps, func(c *corev1.ConfigMap) nsName { return keyOf(c) }) {
+		x.configMaps[keyOf(c)] = c
 	}
 	return x
 }

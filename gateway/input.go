@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	cmv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -29,17 +30,26 @@ type Input struct {
 	GatewayClasses  []gatewayv1.GatewayClass
 	Gateways        []gatewayv1.Gateway
 	HTTPRoutes      []gatewayv1.HTTPRoute
+	ListenerSets    []gatewayv1.ListenerSet
 	ReferenceGrants []gatewayv1beta1.ReferenceGrant
 	Services        []corev1.Service
 	EndpointSlices  []discoveryv1.EndpointSlice
 	Secrets         []corev1.Secret
 	Namespaces      []corev1.Namespace
-	// Ingresses, IngressClasses and ConfigMaps are not used by Translate; they are
-	// decoded for the Ingress shim (package ingressshim), which turns them into
-	// GatewayClasses, Gateways, HTTPRoutes, ReferenceGrants and Extensions.
+	// Ingresses, IngressClasses and ConfigMaps are decoded for the Ingress shim
+	// (package ingressshim), which turns them into GatewayClasses, Gateways,
+	// HTTPRoutes, ReferenceGrants and Extensions; Translate reads ConfigMaps only
+	// as GatewayClass parameters and as client CA bundles (spec.tls.frontend).
 	Ingresses      []networkingv1.Ingress
 	IngressClasses []networkingv1.IngressClass
 	ConfigMaps     []corev1.ConfigMap
+	// Certificates are cert-manager Certificates (cert-manager.io/v1). They only
+	// explain a missing certificate Secret in status (see CertificateIndex); an
+	// existing Secret is used whatever they say.
+	Certificates []cmv1.Certificate
+	// BackendTLSPolicies say how to verify TLS backends; the CA ConfigMaps they
+	// name are in ConfigMaps.
+	BackendTLSPolicies []gatewayv1.BackendTLSPolicy
 	// Extensions carry nghttpx settings for individual HTTPRoute rules and
 	// backendRefs that Gateway API cannot express (filled by the Ingress shim).
 	Extensions Extensions
@@ -58,7 +68,9 @@ func (in *Input) Append(other *Input) {
 	in.GatewayClasses = append(in.GatewayClasses, other.GatewayClasses...)
 	in.Gateways = append(in.Gateways, other.Gateways...)
 	in.HTTPRoutes = append(in.HTTPRoutes, other.HTTPRoutes...)
+	in.ListenerSets = append(in.ListenerSets, other.ListenerSets...)
 	in.ReferenceGrants = append(in.ReferenceGrants, other.ReferenceGrants...)
+	in.BackendTLSPolicies = append(in.BackendTLSPolicies, other.BackendTLSPolicies...)
 	in.Services = append(in.Services, other.Services...)
 	in.EndpointSlices = append(in.EndpointSlices, other.EndpointSlices...)
 	in.Secrets = append(in.Secrets, other.Secrets...)
@@ -66,6 +78,7 @@ func (in *Input) Append(other *Input) {
 	in.Ingresses = append(in.Ingresses, other.Ingresses...)
 	in.IngressClasses = append(in.IngressClasses, other.IngressClasses...)
 	in.ConfigMaps = append(in.ConfigMaps, other.ConfigMaps...)
+	in.Certificates = append(in.Certificates, other.Certificates...)
 	in.Extensions.append(&other.Extensions)
 	in.Other = append(in.Other, other.Other...)
 	for _, k := range other.SkippedKinds {
@@ -83,7 +96,8 @@ func (in *Input) addSkippedKind(k string) {
 // DecodeYAML reads a stream of YAML (or JSON) documents separated by "---". A
 // document may also be a List (kind: List, or a typed list such as HTTPRouteList)
 // whose items are decoded one by one. Ingresses, IngressClasses and ConfigMaps
-// (networking.k8s.io/v1, v1) go to their own slices for the Ingress shim; other
+// (networking.k8s.io/v1, v1) go to their own slices for the Ingress shim,
+// cert-manager Certificates (cert-manager.io/v1) to Certificates; other
 // kinds the translator does not use go to Other; unknown fields are an error, so
 // typos do not pass silently.
 func DecodeYAML(data []byte) (*Input, error) {
@@ -115,6 +129,7 @@ func newDecoder() *decoder {
 	// AddToScheme only fails on conflicting registrations, which these are not.
 	for _, add := range []func(*runtime.Scheme) error{
 		corev1.AddToScheme, discoveryv1.AddToScheme, networkingv1.AddToScheme, gatewayv1.Install, gatewayv1beta1.Install,
+		addCertificates,
 	} {
 		if err := add(s); err != nil {
 			panic(fmt.Sprintf("building scheme: %v", err))
@@ -122,6 +137,13 @@ func newDecoder() *decoder {
 	}
 	codec := kjson.NewSerializerWithOptions(kjson.DefaultMetaFactory, s, s, kjson.SerializerOptions{Strict: true})
 	return &decoder{scheme: s, codec: codec}
+}
+
+// addCertificates registers only cert-manager's Certificate: its other kinds
+// (Issuers, ...) stay in Other, unvalidated, as before.
+func addCertificates(s *runtime.Scheme) error {
+	s.AddKnownTypes(cmv1.SchemeGroupVersion, &cmv1.Certificate{}, &cmv1.CertificateList{})
+	return nil
 }
 
 func (d *decoder) decodeDocument(in *Input, doc []byte, where string) error {
@@ -226,12 +248,16 @@ func (in *Input) add(obj runtime.Object, gvk schema.GroupVersionKind, where stri
 		r := gatewayv1.HTTPRoute(*o)
 		r.APIVersion = gatewayv1.GroupVersion.String()
 		in.HTTPRoutes = append(in.HTTPRoutes, r)
+	case *gatewayv1.ListenerSet:
+		in.ListenerSets = append(in.ListenerSets, *o)
 	case *gatewayv1beta1.ReferenceGrant:
 		in.ReferenceGrants = append(in.ReferenceGrants, *o)
 	case *gatewayv1.ReferenceGrant:
 		g := gatewayv1beta1.ReferenceGrant(*o)
 		g.APIVersion = gatewayv1beta1.GroupVersion.String()
 		in.ReferenceGrants = append(in.ReferenceGrants, g)
+	case *gatewayv1.BackendTLSPolicy:
+		in.BackendTLSPolicies = append(in.BackendTLSPolicies, *o)
 	case *corev1.Service:
 		in.Services = append(in.Services, *o)
 	case *discoveryv1.EndpointSlice:
@@ -246,6 +272,8 @@ func (in *Input) add(obj runtime.Object, gvk schema.GroupVersionKind, where stri
 		in.Ingresses = append(in.Ingresses, *o)
 	case *networkingv1.IngressClass:
 		in.IngressClasses = append(in.IngressClasses, *o)
+	case *cmv1.Certificate:
+		in.Certificates = append(in.Certificates, *o)
 	default:
 		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 		if err != nil {

@@ -32,10 +32,17 @@ type listenerState struct {
 
 	namespaces namespacePolicy
 	certs      []*model.Certificate
+	// clientValidation of the listener's port (spec.tls.frontend), nil if none.
+	clientValidation *model.ClientValidation
+	// ocsp is the OCSP stapling condition (nil unless stapling is enabled).
+	ocsp *condition
 
 	// Filled while routes attach.
 	attachedRoutes map[nsName]bool
 	attachments    []*attachment
+
+	// set is the ListenerSet that declares the listener, nil for the Gateway's own.
+	set *listenerSetState
 }
 
 // attachment is one accepted route attached to a listener under some hostnames.
@@ -75,6 +82,12 @@ func httpRouteKind() gatewayv1.RouteGroupKind {
 // processListener validates one listener on its own; conflicts between listeners
 // are found afterwards by findConflicts.
 func (t *translator) processListener(gw *gatewayv1.Gateway, l *gatewayv1.Listener) *listenerState {
+	return t.processListenerFor(gw, gatewayOwner(gw), l)
+}
+
+// processListenerFor validates a listener of gw declared by owner (gw itself or
+// one of its ListenerSets): certificate references are checked from the owner.
+func (t *translator) processListenerFor(gw *gatewayv1.Gateway, owner listenerOwner, l *gatewayv1.Listener) *listenerState {
 	ls := &listenerState{spec: l, supportedKinds: []gatewayv1.RouteGroupKind{}, attachedRoutes: map[nsName]bool{}}
 	if l.Hostname != nil {
 		ls.hostname = string(*l.Hostname)
@@ -102,17 +115,13 @@ func (t *translator) processListener(gw *gatewayv1.Gateway, l *gatewayv1.Listene
 			fmt.Sprintf("tls mode %q is not supported on HTTPS listeners; use Terminate", *l.TLS.Mode))
 		return ls
 	}
-	if frontendValidationFor(gw, l.Port) {
-		ls.reject(string(gatewayv1.ListenerReasonUnsupportedValue),
-			"client certificate validation (spec.tls.frontend) is not supported")
-	}
 	if l.TLS == nil || len(l.TLS.CertificateRefs) == 0 {
 		ls.refProblems = append(ls.refProblems, falseCond("", string(gatewayv1.ListenerReasonInvalidCertificateRef),
 			"an HTTPS listener needs tls.certificateRefs"))
 		return ls
 	}
 	for _, ref := range l.TLS.CertificateRefs {
-		cert, reason, msg := t.resolveCertificate(gw, ref)
+		cert, reason, msg := t.resolveCertificateFrom(owner, ref)
 		if cert == nil {
 			ls.refProblems = append(ls.refProblems, falseCond("", reason, msg))
 			continue
@@ -121,22 +130,9 @@ func (t *translator) processListener(gw *gatewayv1.Gateway, l *gatewayv1.Listene
 			ls.certs = append(ls.certs, cert)
 		}
 	}
+	t.resolveClientValidation(gw, ls)
+	ls.ocsp = t.ocspCondition(ls.certs)
 	return ls
-}
-
-// frontendValidationFor reports whether client certificate validation applies to
-// HTTPS listeners on port.
-func frontendValidationFor(gw *gatewayv1.Gateway, port gatewayv1.PortNumber) bool {
-	if gw.Spec.TLS == nil || gw.Spec.TLS.Frontend == nil {
-		return false
-	}
-	f := gw.Spec.TLS.Frontend
-	for _, pp := range f.PerPort {
-		if pp.Port == port {
-			return pp.TLS.Validation != nil
-		}
-	}
-	return f.Default.Validation != nil
 }
 
 func (t *translator) resolveRouteKinds(ls *listenerState) {
@@ -317,6 +313,9 @@ func (l *listenerState) conditions(gwAccepted bool) []condition {
 			string(gatewayv1.ListenerReasonOverlappingHostnames),
 			fmt.Sprintf("hostname overlaps with that of listener(s) %s on the same port", strings.Join(l.overlapsTLS, ", "))))
 	}
+	if l.ocsp != nil && l.programmable() {
+		out = append(out, *l.ocsp)
+	}
 	return out
 }
 
@@ -327,5 +326,6 @@ func listenerConditionTypes() []string {
 		string(gatewayv1.ListenerConditionResolvedRefs),
 		string(gatewayv1.ListenerConditionConflicted),
 		string(gatewayv1.ListenerConditionOverlappingTLSConfig),
+		ListenerConditionOCSPStapled,
 	}
 }

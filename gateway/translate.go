@@ -41,6 +41,22 @@ type Options struct {
 	// status): a data plane behind a Service binds the wildcard address whatever
 	// address the Gateway is reached at.
 	BindAddresses []string
+	// ParametersNamespace, when set, is the only namespace a GatewayClass
+	// parameters ConfigMap may live in (the controller watches ConfigMaps there
+	// only). Empty allows any namespace.
+	ParametersNamespace string
+	// SkipParameters accepts every parametersRef without reading it and leaves
+	// model Settings nil. The proxy agent sets it: the controller validated the
+	// parameters and passes the resolved settings to it as flags.
+	SkipParameters bool
+	// OCSP configures OCSP stapling from certificate Secrets (off by default). Its
+	// validity check uses Now; a zero Now skips it.
+	OCSP OCSPOptions
+	// NoClientValidation: the data plane cannot verify client certificates per
+	// port (nghttpx without the per-frontend verify-client patch). HTTPS
+	// listeners with spec.tls.frontend validation are then not accepted
+	// (UnsupportedValue).
+	NoClientValidation bool
 }
 
 // Result is the outcome of a translation.
@@ -52,6 +68,12 @@ type Result struct {
 	// HTTPRoutes that reference one of our Gateways or carry a status entry of our
 	// controller, deep copies in which only our status.parents entries changed.
 	HTTPRoutes []gatewayv1.HTTPRoute
+	// ListenerSets whose parent is one of our Gateways, deep copies with status set.
+	ListenerSets []gatewayv1.ListenerSet
+	// BackendTLSPolicies that apply to a Service our Gateways' routes use, or that
+	// carry an ancestor entry of our controller, deep copies in which only our
+	// status.ancestors entries changed.
+	BackendTLSPolicies []gatewayv1.BackendTLSPolicy
 	// Models holds one resolved model per accepted Gateway that has at least one
 	// programmed listener, sorted by namespace/name.
 	Models []*model.Gateway
@@ -78,8 +100,12 @@ func Translate(in *Input, opts Options) *Result {
 		classes:  map[string]*classState{},
 		gateways: map[nsName]*gatewayState{},
 		clusters: map[string]*model.Cluster{},
+		ocsp:     map[nsName]*OCSPResult{},
+
+		listenerSets: map[nsName]*listenerSetState{},
 	}
 	res := &Result{}
+	t.resolveBackendTLSPolicies(in.BackendTLSPolicies)
 	for _, c := range t.idx.classes {
 		if string(c.Spec.ControllerName) != opts.ControllerName {
 			continue
@@ -97,6 +123,7 @@ func Translate(in *Input, opts Options) *Result {
 		t.gateways[keyOf(g)] = gs
 		gws = append(gws, gs)
 	}
+	t.processListenerSets()
 	for _, r := range t.idx.routes {
 		if out := t.processRoute(r); out != nil {
 			res.HTTPRoutes = append(res.HTTPRoutes, *out)
@@ -109,6 +136,8 @@ func Translate(in *Input, opts Options) *Result {
 			res.Models = append(res.Models, gs.model)
 		}
 	}
+	res.ListenerSets = t.finishListenerSets()
+	res.BackendTLSPolicies = t.finishBackendTLSPolicies(gws)
 	return res
 }
 
@@ -119,22 +148,31 @@ type translator struct {
 	gateways map[nsName]*gatewayState
 	// clusters resolved so far, by name; shared between Gateways.
 	clusters map[string]*model.Cluster
+	// listenerSets whose parent is one of our Gateways.
+	listenerSets map[nsName]*listenerSetState
+	// ocsp holds the OCSP verdict per certificate Secret (OCSP stapling only).
+	ocsp map[nsName]*OCSPResult
+	// btls holds the BackendTLSPolicies (backendtls.go).
+	btls *backendTLS
 }
 
 type classState struct {
 	out      *gatewayv1.GatewayClass
 	accepted bool
+	// params are the validated parametersRef parameters, nil without one.
+	params *classParams
 }
 
 func (t *translator) processClass(c *gatewayv1.GatewayClass) *classState {
 	out := c.DeepCopy()
 	cs := &classState{out: out, accepted: true}
 	var conds []condition
-	if c.Spec.ParametersRef != nil {
+	params, problem := t.resolveParameters(c)
+	cs.params = params
+	if problem != "" {
 		cs.accepted = false
 		conds = append(conds, falseCond(string(gatewayv1.GatewayClassConditionStatusAccepted),
-			string(gatewayv1.GatewayClassReasonInvalidParameters),
-			"parametersRef is not supported by this controller; remove it"))
+			string(gatewayv1.GatewayClassReasonInvalidParameters), problem))
 	} else {
 		conds = append(conds, trueCond(string(gatewayv1.GatewayClassConditionStatusAccepted),
 			string(gatewayv1.GatewayClassReasonAccepted), "GatewayClass is accepted"))

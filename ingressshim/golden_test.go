@@ -301,6 +301,7 @@ func reversedInput(in *gateway.Input) *gateway.Input {
 	slices.Reverse(out.Secrets)
 	slices.Reverse(out.ConfigMaps)
 	slices.Reverse(out.EndpointSlices)
+	slices.Reverse(out.Certificates)
 	return out
 }
 

@@ -3,6 +3,7 @@ package ingressshim
 import (
 	"slices"
 
+	cmv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -20,6 +21,8 @@ type Input struct {
 	Services       []corev1.Service
 	Secrets        []corev1.Secret
 	ConfigMaps     []corev1.ConfigMap
+	// Certificates (cert-manager) explain a missing TLS Secret in its event.
+	Certificates []cmv1.Certificate
 }
 
 // InputFrom takes the shim's objects from a gateway.Input (as DecodeYAML or the
@@ -34,6 +37,7 @@ func InputFrom(in *gateway.Input) Input {
 		Services:       in.Services,
 		Secrets:        in.Secrets,
 		ConfigMaps:     in.ConfigMaps,
+		Certificates:   in.Certificates,
 	}
 }
 

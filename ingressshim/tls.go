@@ -2,6 +2,7 @@ package ingressshim
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
@@ -14,7 +15,13 @@ func (t *translator) checkSecret(k nsName) error {
 	if err, ok := t.secretChecks[k]; ok {
 		return err
 	}
-	err := checkSecret(t.secrets[k], k)
+	var err error
+	if s := t.secrets[k]; s == nil {
+		// Name the cert-manager Certificate that will write it, if any.
+		err = errors.New(t.certs.MissingSecretMessage(k.Namespace, k.Name))
+	} else {
+		err = checkSecret(s, k)
+	}
 	t.secretChecks[k] = err
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 )
 
@@ -27,6 +28,7 @@ type translator struct {
 	secrets      map[nsName]*corev1.Secret
 	configMaps   map[nsName]*corev1.ConfigMap
 	secretChecks map[nsName]error
+	certs        *gateway.CertificateIndex
 	gateways     map[string]*gatewayState
 	res          *Result
 	seenEvents   map[string]bool
@@ -100,6 +102,7 @@ func newTranslator(in Input, cfg *config) *translator {
 		secrets:      map[nsName]*corev1.Secret{},
 		configMaps:   map[nsName]*corev1.ConfigMap{},
 		secretChecks: map[nsName]error{},
+		certs:        gateway.NewCertificateIndex(in.Certificates),
 		gateways:     map[string]*gatewayState{},
 		res:          &Result{},
 		seenEvents:   map[string]bool{},

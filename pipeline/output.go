@@ -88,6 +88,9 @@ func (o *Output) YAML() ([]byte, error) {
 		}
 		docs = append(docs, r)
 	}
+	for i := range o.Translation.ListenerSets {
+		docs = append(docs, &o.Translation.ListenerSets[i])
+	}
 	if o.Ingress != nil {
 		d := ingressDoc{Skipped: o.Ingress.Skipped, Events: o.Ingress.Events, Synthetic: syn}
 		for _, ir := range o.Ingress.Ingresses {

@@ -73,6 +73,7 @@ func Build(in *gateway.Input, opts Options) *Output {
 		all.Append(out.Ingress.GatewayInput())
 		in = all
 		operator = newIngressOperator(out.Ingress)
+		ocspIngressEvents(in, out.Ingress, opts.Gateway, so.DefaultTLSSecret)
 	}
 	res := gateway.Translate(in, opts.Gateway)
 	out.Translation = res
@@ -88,6 +89,13 @@ func Build(in *gateway.Input, opts Options) *Output {
 			ro.ProxyProtocol = opts.ProxyProtocol
 			ro.ExtraConfig = operator.extraConfig
 			ro.GlobalMruby = operator.globalMruby
+		} else if s := m.Settings; s != nil {
+			// GatewayClass parameters and Gateway annotations (`run`, `translate`;
+			// the proxy agent gets the same values as flags).
+			ro.ProxyProtocol = s.ProxyProtocol
+			if s.HTTP3 != nil {
+				ro.HTTP3 = *s.HTTP3
+			}
 		}
 		cfg, err := render.Render(m, ro)
 		if err != nil {

@@ -44,6 +44,8 @@ type Runner struct {
 	// ProxyProtocol is --proxy-proto for its Gateways.
 	Ingress       ingressshim.Options
 	ProxyProtocol bool
+	// OCSP is OCSP stapling from certificate Secrets (--ocsp-stapling).
+	OCSP gateway.OCSPOptions
 	// Poll is how often the directory is scanned; Settle is how long it must stay
 	// unchanged before a rebuild, so an editor's multi-step save is one batch.
 	Poll, Settle time.Duration
@@ -125,6 +127,7 @@ func (r *Runner) sync(ctx context.Context, in *gateway.Input) {
 	out := pipeline.Build(in, pipeline.Options{
 		Gateway: gateway.Options{
 			DefaultAddress: "127.0.0.1",
+			OCSP:           r.OCSP,
 			Now:            metav1.NewTime(time.Now().UTC().Truncate(time.Second)),
 		},
 		Render:        r.Render,

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/go-logr/logr"
 )
@@ -38,6 +40,9 @@ func commands() []command {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if filepath.Base(os.Args[0]) == ocspProgramName { // run by nghttpx
+		os.Exit(ocspFetchMain(os.Args[1:], os.Stdout, os.Stderr, time.Now()))
+	}
 	os.Exit(dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -45,6 +50,9 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(stderr)
 		return 2
+	}
+	if args[0] == ocspCommand { // hidden: what nghttpx runs, by hand
+		return ocspFetchMain(args[1:], stdout, stderr, time.Now())
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {

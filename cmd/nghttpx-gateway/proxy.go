@@ -38,9 +38,14 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	verbose := fs.Bool("v", false, "verbose logs")
 	ingressGW := fs.Bool("ingress", false,
 		"the Gateway is the Ingress front-end's Gateway of an IngressClass: run the Ingress shim with the Ingress flags below (the controller sets them)")
+	var ocspF ocspFlags
+	ocspF.register(fs)
 	var ing ingressFlags
 	ing.register(fs, false)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := ocspF.validate(); err != nil {
 		return err
 	}
 	var shim *ingressshim.Options
@@ -64,6 +69,11 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	ro := render.Options{Workers: *workers, Features: dp.render, HTTP3: *http3 && dp.feat.HTTP3}
+	ocspOpts, err := ocspF.setup(log, dp, &ro)
+	if err != nil {
+		return err
+	}
 	cfg, err := restConfig(*kubeconfig, "nghttpx-gateway-proxy/"+version)
 	if err != nil {
 		return err
@@ -74,10 +84,12 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 		ControllerName: *controllerName,
 		AdminAddr:      ":" + strconv.Itoa(*adminPort),
 		StateDir:       dp.stateDir,
-		Render:         render.Options{Workers: *workers, Features: dp.render, HTTP3: *http3 && dp.feat.HTTP3},
+		Render:         ro,
+		OCSP:           ocspOpts,
 		DrainPeriod:    *drain,
 		Ingress:        shim,
 		ProxyProtocol:  ing.proxyProto,
+		KeysSecret:     provision.KeysName(gw.Name),
 		Log:            log,
 		NewDataPlane: func(dir string) (proxyagent.DataPlane, error) {
 			return apply.New(apply.Options{Binary: dp.bin, StateDir: dir, Log: log.WithName("nghttpx")})

@@ -24,6 +24,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	workers := fs.Int("workers", 1, "nghttpx worker threads per Gateway")
 	http3 := fs.Bool("http3", true, "also serve HTTP/3 (QUIC, same port over UDP) on HTTPS listeners when nghttpx supports it")
 	verbose := fs.Bool("v", false, "verbose logs")
+	var ocspF ocspFlags
+	ocspF.register(fs)
 	var ing ingressFlags
 	ing.register(fs, false)
 	if err := fs.Parse(args); err != nil {
@@ -31,6 +33,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	shim, err := ing.options()
 	if err != nil {
+		return err
+	}
+	if err := ocspF.validate(); err != nil {
 		return err
 	}
 	if *configDir == "" {
@@ -67,6 +72,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			}
 			return applier{a}, nil
 		},
+	}
+	if r.OCSP, err = ocspF.setup(log, dp, &r.Render); err != nil {
+		return err
 	}
 	return r.Run(ctx)
 }

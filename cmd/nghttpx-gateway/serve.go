@@ -13,6 +13,7 @@ import (
 	"k8s.io/klog/v2"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/keys"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/controller"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/provision"
@@ -60,8 +61,14 @@ func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs.DurationVar(&renew, "leader-elect-renew-deadline", 0, "leader election renew deadline (default 10s)")
 	fs.DurationVar(&retryPeriod, "leader-elect-retry-period", 0, "leader election retry period (default 2s)")
 	fs.StringVar(leaseID, "leader-elect-resource-name", *leaseID, "alias of --leader-election-id")
+	quicRotation := fs.Duration("quic-key-rotation-period", controller.DefaultQUICKeyRotation,
+		"rotation period of each Gateway's shared QUIC keying material (Secret <gateway>-nghttpx-keys); a new key is announced one period before it encrypts; 0: never rotate")
+	ticketRotation := fs.Duration("tls-ticket-key-rotation-period", controller.DefaultTicketKeyRotation,
+		"rotation period of each Gateway's shared TLS session ticket keys (same Secret); 0: never rotate")
 	qps := fs.Float64("client-qps", 0, "API server requests per second (default: client-go's)")
 	burst := fs.Int("client-burst", 0, "API server request burst (default: client-go's)")
+	var ocspF ocspFlags
+	ocspF.register(fs)
 	var ing ingressFlags
 	ing.register(fs, true)
 	if err := fs.Parse(args); err != nil {
@@ -69,6 +76,9 @@ func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	shim, err := ing.options()
 	if err != nil {
+		return err
+	}
+	if err := ocspF.validate(); err != nil {
 		return err
 	}
 	var publishKey types.NamespacedName
@@ -89,6 +99,9 @@ func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 		st = corev1.ServiceTypeClusterIP
 	default:
 		return fmt.Errorf("--service-type %q: want LoadBalancer, NodePort or ClusterIP", *serviceType)
+	}
+	if *quicRotation < 0 || *ticketRotation < 0 {
+		return fmt.Errorf("key rotation periods must not be negative (0 disables rotation)")
 	}
 	if *leaseNS == "" {
 		*leaseNS = *namespace
@@ -113,6 +126,7 @@ func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if *verbose {
 		proxyArgs = append(proxyArgs, "-v")
 	}
+	proxyArgs = append(proxyArgs, ocspF.proxyArgs()...)
 	var ingress *controller.IngressOptions
 	if *serveIngress {
 		shim.Namespace = *ingressNS
@@ -143,7 +157,9 @@ func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 			ProxyClusterRole: *proxyRole,
 			IngressArgs:      ingressProxyArgs(shim, ing.proxyProto),
 		},
-		Ingress: ingress,
-		Log:     log,
+		Ingress:     ingress,
+		OCSP:        ocspF.options(true),
+		KeyRotation: keys.Periods{QUIC: *quicRotation, Tickets: *ticketRotation},
+		Log:         log,
 	})
 }

@@ -23,6 +23,8 @@ func translateCmd(_ context.Context, args []string, stdout, stderr io.Writer) er
 	address := fs.String("default-address", "127.0.0.1", "address of Gateways without spec.addresses")
 	controller := fs.String("controller-name", gateway.DefaultControllerName, "GatewayClass controllerName served")
 	apiPort := fs.Int("api-port", 15000, "backend API port written into the rendered configuration (run picks a free one per Gateway)")
+	var ocspF ocspFlags
+	ocspF.register(fs)
 	var ing ingressFlags
 	ing.register(fs, false)
 	if err := fs.Parse(args); err != nil {
@@ -30,6 +32,9 @@ func translateCmd(_ context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	shim, err := ing.options()
 	if err != nil {
+		return err
+	}
+	if err := ocspF.validate(); err != nil {
 		return err
 	}
 	printWarnings(stderr, ing.warnings)
@@ -41,9 +46,10 @@ func translateCmd(_ context.Context, args []string, stdout, stderr io.Writer) er
 		Gateway: gateway.Options{
 			ControllerName: *controller,
 			DefaultAddress: *address,
+			OCSP:           ocspF.options(true),
 			Now:            metav1.NewTime(time.Now().UTC().Truncate(time.Second)),
 		},
-		Render:        render.Options{APIPort: *apiPort},
+		Render:        ocspF.renderFor(render.Options{APIPort: *apiPort}, *stateDir),
 		StateDir:      *stateDir,
 		Ingress:       shim,
 		ProxyProtocol: ing.proxyProto,

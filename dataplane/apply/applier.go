@@ -250,6 +250,9 @@ func (a *Applier) applyOnce(ctx context.Context, next *render.Config) (err error
 	if err := writeFiles(a.opts.StateDir, next, pl.writeFiles); err != nil {
 		return err
 	}
+	if err := removeFiles(a.opts.StateDir, pl.removeFirst); err != nil {
+		return err
+	}
 	if pl.reload {
 		err = a.reload(ctx, next, pl)
 	} else {
@@ -279,6 +282,7 @@ func (a *Applier) restoreFiles(pl plan) {
 			added = append(added, n)
 		}
 	}
+	changed = append(changed, pl.removeFirst...)
 	if err := writeFiles(a.opts.StateDir, a.cur, changed); err != nil {
 		a.log.Error(err, "cannot restore files of the last good configuration")
 	}

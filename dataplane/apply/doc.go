@@ -5,7 +5,9 @@
 //   - Start writes every file of a render.Config into the state directory, starts
 //     nghttpx (own process group, output to logr) and returns once its API answers.
 //   - Apply diffs against the last applied config. Main, or a file Main references,
-//     changed: write everything, SIGHUP, confirm a new configrevision; a rejected
+//     changed (a side file next to one, such as an OCSP response next to its
+//     certificate, also when it went away; it is removed before the SIGHUP):
+//     write everything, SIGHUP, confirm a new configrevision; a rejected
 //     config leaves the old one on disk and running, and is reported as ErrRejected.
 //     Otherwise nothing reloads: new backend groups are posted to the backend API
 //     (as a union with the groups being removed) before the route table changes,

@@ -17,6 +17,8 @@ type plan struct {
 	writeFiles []string
 	// staleFiles are the Files of the old config that the new one dropped, sorted.
 	staleFiles []string
+	// removeFirst are stale files that must be gone before the reload.
+	removeFirst []string
 	// reload: Main, or a file Main references, changed (SIGHUP). reasons say which.
 	reload  bool
 	reasons []string
@@ -95,6 +97,16 @@ func makePlan(old, next *render.Config, stateDir string) plan {
 		}
 		if backendRefs.has(name) {
 			filesChangedForBackends = true
+		}
+	}
+	// A side file that went away (an OCSP response no longer stapled) next to a
+	// file Main still names: nghttpx keeps what it read until it reloads, and
+	// must not find the file when it does.
+	for _, name := range p.staleFiles {
+		if mainRefs.has(name) && !mainRefs[name] {
+			p.reload = true
+			p.reasons = append(p.reasons, "file "+name+" removed")
+			p.removeFirst = append(p.removeFirst, name)
 		}
 	}
 

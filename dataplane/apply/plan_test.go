@@ -53,6 +53,9 @@ func TestMakePlan(t *testing.T) {
 		{name: "OCSP response next to a certificate reloads", change: func(c *render.Config) {
 			c.Files["tls-bb.crt.ocsp"] = []byte("ocsp v2")
 		}, want: want{reload: true, writeFiles: []string{"tls-bb.crt.ocsp"}, reason: "file tls-bb.crt.ocsp changed"}},
+		{name: "OCSP response removed from next to a certificate reloads", change: func(c *render.Config) {
+			delete(c.Files, "tls-bb.crt.ocsp")
+		}, want: want{reload: true, staleFiles: []string{"tls-bb.crt.ocsp"}, reason: "file tls-bb.crt.ocsp removed"}},
 		{name: "new file named by unchanged main reloads", both: func(c *render.Config) {
 			c.Main = append(c.Main, "frontend-quic-secret-file=quic-secret\n"...)
 		}, change: func(c *render.Config) {
@@ -149,5 +152,17 @@ func TestReferences(t *testing.T) {
 		if r.has(n) {
 			t.Errorf("%q found in %v", n, r)
 		}
+	}
+}
+
+// A side file that went away is removed before the reload (nghttpx must not find
+// it), and only such files: the rest of the stale files wait until nghttpx confirms.
+func TestMakePlanRemovesSideFileFirst(t *testing.T) {
+	old, next := base(), base()
+	delete(next.Files, "tls-bb.crt.ocsp")
+	delete(next.Files, "notes.txt")
+	p := makePlan(old, next, stateDir)
+	if !p.reload || !slices.Equal(p.removeFirst, []string{"tls-bb.crt.ocsp"}) || !slices.Equal(p.staleFiles, []string{"notes.txt", "tls-bb.crt.ocsp"}) {
+		t.Errorf("plan %s: removeFirst %q, stale %q", p, p.removeFirst, p.staleFiles)
 	}
 }

@@ -29,6 +29,9 @@ type Features struct {
 	BPFProgram string `json:"bpfProgram,omitempty"`
 	// OCSP: the binary has OCSP stapling (fetch-ocsp-response-file; gone upstream in 1.66).
 	OCSP bool `json:"ocsp"`
+	// ClientVerify: the binary verifies client certificates per frontend
+	// (parameter verify-client=, our patch hack/nghttpx-patches/*-frontend-client-verify.py).
+	ClientVerify bool `json:"clientVerify"`
 	// Reasons has one sentence for every missing feature.
 	Reasons []string `json:"reasons,omitempty"`
 }
@@ -36,7 +39,7 @@ type Features struct {
 // Render returns the renderer's view. OCSP is what the binary supports: the caller
 // sets render.Options.OCSPFetchProgram when it is true, or clears it.
 func (f Features) Render() render.Features {
-	return render.Features{QUIC: f.HTTP3, BPF: f.BPF, BPFProgramPath: f.BPFProgram, OCSP: f.OCSP}
+	return render.Features{QUIC: f.HTTP3, BPF: f.BPF, BPFProgramPath: f.BPFProgram, OCSP: f.OCSP, ClientVerify: f.ClientVerify}
 }
 
 // Detect probes binary. The logger comes from ctx (logr.FromContextOrDiscard).
@@ -50,7 +53,7 @@ func Detect(ctx context.Context, binary string) (Features, error) {
 
 // help is what nghttpx --help says about the build.
 type help struct {
-	quic, bpfOption, ocsp bool
+	quic, bpfOption, ocsp, clientVerify bool
 }
 
 func parseHelp(s string) help {
@@ -58,6 +61,8 @@ func parseHelp(s string) help {
 		quic:      strings.Contains(s, "--frontend-quic-secret-file"),
 		bpfOption: strings.Contains(s, "--quic-bpf-program-file"),
 		ocsp:      strings.Contains(s, "--fetch-ocsp-response-file"),
+		// The patch documents the frontend parameter in --frontend's help.
+		clientVerify: strings.Contains(s, `"verify-client=<CAFILE>"`),
 	}
 }
 
@@ -75,6 +80,7 @@ func detect(ctx context.Context, binary string, caps Caps) (Features, error) {
 	}
 	h := parseHelp(helpText)
 	f.OCSP = h.ocsp
+	f.ClientVerify = h.clientVerify
 
 	dir, err := os.MkdirTemp("", "nghttpx-features-")
 	if err != nil {
@@ -98,7 +104,8 @@ func detect(ctx context.Context, binary string, caps Caps) (Features, error) {
 	for _, r := range f.Reasons {
 		log.Info("nghttpx feature unavailable", "reason", r)
 	}
-	log.Info("nghttpx features", "version", f.Version, "mruby", f.MRuby, "http3", f.HTTP3, "bpf", f.BPF, "ocsp", f.OCSP)
+	log.Info("nghttpx features", "version", f.Version, "mruby", f.MRuby, "http3", f.HTTP3, "bpf", f.BPF, "ocsp", f.OCSP,
+		"clientVerify", f.ClientVerify)
 	return f, nil
 }
 
@@ -136,6 +143,9 @@ func reasons(h help, f Features, res probeResults, caps Caps, objErr error, bpfO
 func appendOCSP(out []string, h help) []string {
 	if !h.ocsp {
 		out = append(out, "OCSP stapling unavailable: nghttpx has no --fetch-ocsp-response-file (removed upstream in 1.66)")
+	}
+	if !h.clientVerify {
+		out = append(out, "client certificate validation (Gateway spec.tls.frontend) unavailable: nghttpx lacks the per-frontend verify-client= parameter; build it with make nghttpx")
 	}
 	return out
 }

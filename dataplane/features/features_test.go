@@ -43,8 +43,9 @@ func TestCanLoadBPF(t *testing.T) {
 }
 
 func TestParseHelp(t *testing.T) {
-	full := "  --mruby-file=<PATH>\n  --fetch-ocsp-response-file=<PATH>\nHTTP/3 and QUIC:\n  --quic-bpf-program-file=<PATH>\n  --frontend-quic-secret-file=<PATH>\n"
-	if got, want := parseHelp(full), (help{quic: true, bpfOption: true, ocsp: true}); got != want {
+	full := "  --mruby-file=<PATH>\n  --fetch-ocsp-response-file=<PATH>\nHTTP/3 and QUIC:\n  --quic-bpf-program-file=<PATH>\n  --frontend-quic-secret-file=<PATH>\n" +
+		"              specify  \"verify-client=<CAFILE>\": a  certificate  is\n"
+	if got, want := parseHelp(full), (help{quic: true, bpfOption: true, ocsp: true, clientVerify: true}); got != want {
 		t.Errorf("full build: %+v, want %+v", got, want)
 	}
 	if got, want := parseHelp("  --mruby-file=<PATH>\n"), (help{}); got != want {
@@ -53,7 +54,7 @@ func TestParseHelp(t *testing.T) {
 }
 
 func TestReasons(t *testing.T) {
-	full := help{quic: true, bpfOption: true, ocsp: true}
+	full := help{quic: true, bpfOption: true, ocsp: true, clientVerify: true}
 	ok := probeResults{quic: probeResult{bpfCompiled: true}}
 	noCaps := Caps(0)
 	allCaps := Caps(1 << CapSysAdmin)
@@ -77,9 +78,12 @@ func TestReasons(t *testing.T) {
 		{name: "no libbpf", h: full, f: Features{MRuby: true, HTTP3: true, OCSP: true}, res: probeResults{}, caps: allCaps,
 			want: []string{"built without libbpf"}},
 		{name: "debian build", h: help{ocsp: true}, f: Features{OCSP: true}, res: probeResults{mruby: probeResult{err: errors.New("answer is not from the script")}},
-			want: []string{"mruby unavailable: a global mruby script did not answer (answer is not from the script)", "HTTP/3 disabled: nghttpx was built without QUIC support"}},
-		{name: "no ocsp", h: help{quic: true, bpfOption: true}, f: Features{MRuby: true, HTTP3: true, BPF: true}, res: ok, caps: allCaps,
+			want: []string{"mruby unavailable: a global mruby script did not answer (answer is not from the script)", "HTTP/3 disabled: nghttpx was built without QUIC support",
+				"client certificate validation (Gateway spec.tls.frontend) unavailable"}},
+		{name: "no ocsp", h: help{quic: true, bpfOption: true, clientVerify: true}, f: Features{MRuby: true, HTTP3: true, BPF: true}, res: ok, caps: allCaps,
 			want: []string{"OCSP stapling unavailable"}},
+		{name: "no client verify", h: help{quic: true, bpfOption: true, ocsp: true}, f: Features{MRuby: true, HTTP3: true, BPF: true, OCSP: true}, res: ok, caps: allCaps,
+			want: []string{"lacks the per-frontend verify-client= parameter"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := reasons(tc.h, tc.f, tc.res, tc.caps, tc.objErr, "/x/reuseport_kern.o")
@@ -96,9 +100,9 @@ func TestReasons(t *testing.T) {
 }
 
 func TestRender(t *testing.T) {
-	f := Features{HTTP3: true, BPF: true, BPFProgram: "/b/reuseport_kern.o", OCSP: true}
+	f := Features{HTTP3: true, BPF: true, BPFProgram: "/b/reuseport_kern.o", OCSP: true, ClientVerify: true}
 	r := f.Render()
-	if !r.QUIC || !r.BPF || r.BPFProgramPath != "/b/reuseport_kern.o" || !r.OCSP {
+	if !r.QUIC || !r.BPF || r.BPFProgramPath != "/b/reuseport_kern.o" || !r.OCSP || !r.ClientVerify {
 		t.Errorf("Render() = %+v", r)
 	}
 }

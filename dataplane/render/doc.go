@@ -8,7 +8,9 @@
 // host, virtual host, first matching rule), answers redirects and fixed statuses
 // itself, applies request header modifiers and rewrites, and steers the request by
 // setting its path to the chosen group's pattern. The group's program restore.rb puts
-// the real path back and applies response header modifiers. A catch-all group "/"
+// the real path back and applies response header modifiers. CORS (cors.go,
+// scripts/cors.rb): the router answers preflights and matches the Origin, restore.rb
+// adds the CORS headers to the backend's answer. A catch-all group "/"
 // (dnf, fallback.rb) answers 503 for a group that does not exist yet.
 //
 // Ingress settings (Options.AllowMruby, ProxyProtocol, ExtraConfig, GlobalMruby and
@@ -21,6 +23,12 @@
 // operator's global script is operator-<digest>.rb, loaded by router.rb before
 // routing; the operator's extra lines end the main configuration (ParseExtraConfig
 // says which are allowed).
+//
+// Shared keys: Options.QUICSecretFile and TLSTicketKeyFiles are paths the caller
+// fills (same content on every replica, newest key first, the old ones kept for
+// decryption). nghttpx does not refuse a malformed file: it silently falls back to
+// per-process keys, so the caller checks content (TLSTicketKeySize bytes per
+// ticket key). The tls-ticket-key-* options are managed (not operator lines).
 //
 // How changes apply: Main needs SIGHUP; Backends go through the backend API;
 // RouteTable is rewritten in place and picked up by every worker on its next request

@@ -22,7 +22,9 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 type goldenCase struct {
 	Options      *goldenOptions             `json:"options,omitempty"`
 	Certificates map[string]goldenCertFiles `json:"certificates,omitempty"`
-	Gateway      model.Gateway              `json:"gateway"`
+	// ClientCAs are the PEM files of the ports' client CA bundles, by port.
+	ClientCAs map[int32]string `json:"clientCAs,omitempty"`
+	Gateway   model.Gateway    `json:"gateway"`
 }
 
 type goldenCertFiles struct {
@@ -38,6 +40,7 @@ type goldenOptions struct {
 	QUIC          bool   `json:"quic,omitempty"`
 	BPF           bool   `json:"bpf,omitempty"`
 	OCSP          bool   `json:"ocsp,omitempty"`
+	ClientVerify  bool   `json:"clientVerify,omitempty"`
 	AccessLogFile string `json:"accessLogFile,omitempty"`
 	GraceSeconds  int    `json:"graceSeconds,omitempty"`
 	AllowMruby    bool   `json:"allowMruby,omitempty"`
@@ -46,6 +49,8 @@ type goldenOptions struct {
 	// keeps become Options.ExtraConfig.
 	ExtraConfig string `json:"extraConfig,omitempty"`
 	GlobalMruby string `json:"globalMruby,omitempty"`
+	// TLSTicketKeyFiles become Options.TLSTicketKeyFiles as they are.
+	TLSTicketKeyFiles []string `json:"tlsTicketKeyFiles,omitempty"`
 }
 
 const testStateDir = "/var/lib/ngxgw/gw"
@@ -79,12 +84,26 @@ func loadGolden(t *testing.T, path string) (*model.Gateway, Options) {
 		}
 		cert.OCSPResponse = []byte(f.OCSP)
 	}
+	for i := range gw.Ports {
+		p := &gw.Ports[i]
+		f, ok := c.ClientCAs[p.Port]
+		if p.ClientValidation == nil {
+			continue
+		}
+		if !ok {
+			t.Fatalf("%s: no client CA file for port %d", path, p.Port)
+		}
+		if p.ClientValidation.CAPEM, err = os.ReadFile(filepath.Join("testdata", f)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	opts := baseOptions()
 	if o := c.Options; o != nil {
 		opts.Workers = o.Workers
 		opts.HealthPort = o.HealthPort
 		opts.HTTP3 = o.HTTP3
 		opts.Features.QUIC = o.QUIC
+		opts.Features.ClientVerify = o.ClientVerify
 		if o.BPF {
 			opts.Features.BPF = true
 			opts.Features.BPFProgramPath = "/usr/lib/nghttpx/reuseport_kern.o"
@@ -102,6 +121,7 @@ func loadGolden(t *testing.T, path string) (*model.Gateway, Options) {
 		opts.ProxyProtocol = o.ProxyProtocol
 		opts.ExtraConfig, _ = ParseExtraConfig(o.ExtraConfig)
 		opts.GlobalMruby = o.GlobalMruby
+		opts.TLSTicketKeyFiles = o.TLSTicketKeyFiles
 	}
 	return &gw, opts
 }

@@ -104,8 +104,9 @@ func mainConfig(gw *model.Gateway, certs []tlsFiles, opts Options) ([]byte, erro
 				add("frontend", hp+";no-tls"+proxyProto)
 			case model.ProtocolHTTPS:
 				hasTLS = true
-				add("frontend", hp+proxyProto)
-				if quic {
+				add("frontend", hp+clientVerifyParams(p, opts)+proxyProto)
+				// Client verification is TCP only: no QUIC frontend for the port.
+				if quic && p.ClientValidation == nil {
 					add("frontend", hp+";quic")
 				}
 			default:
@@ -127,6 +128,15 @@ func mainConfig(gw *model.Gateway, certs []tlsFiles, opts Options) ([]byte, erro
 		add("certificate-file", abs(certs[0].cert))
 		for _, c := range certs[1:] {
 			add("subcert", abs(c.key)+":"+abs(c.cert))
+		}
+		if len(opts.TLSTicketKeyFiles) > 0 {
+			// Shared keys so any replica resumes another's sessions. The cipher is
+			// explicit: 1.52 defaults to aes-128-cbc (48-byte files) and, when a
+			// file has the wrong size, silently falls back to per-process keys.
+			add("tls-ticket-key-cipher", ticketKeyCipher)
+			for _, f := range opts.TLSTicketKeyFiles {
+				add("tls-ticket-key-file", f)
+			}
 		}
 	}
 
@@ -155,7 +165,7 @@ func mainConfig(gw *model.Gateway, certs []tlsFiles, opts Options) ([]byte, erro
 				add("frontend-quic-secret-file", opts.QUICSecretFile)
 			}
 			for _, p := range gw.Ports {
-				if p.Protocol == model.ProtocolHTTPS {
+				if p.Protocol == model.ProtocolHTTPS && p.ClientValidation == nil {
 					v := "h3," + strconv.Itoa(int(p.Port)) + ",,,ma=3600"
 					add("altsvc", v)
 					add("http2-altsvc", v)

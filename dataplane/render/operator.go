@@ -42,6 +42,11 @@ func managedDirective(name string) (string, bool) {
 	case "fetch-ocsp-response-file", "no-ocsp":
 		return "OCSP stapling is managed", true
 	}
+	if strings.HasPrefix(name, "tls-ticket-key-") {
+		// An extra key file, another cipher or memcached would silently replace
+		// the shared keys (nghttpx falls back to per-process keys).
+		return "TLS session ticket keys are shared by the data plane", true
+	}
 	if strings.HasPrefix(name, "api-") {
 		return "the backend API is the data plane's", true
 	}

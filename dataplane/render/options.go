@@ -15,6 +15,9 @@ type Features struct {
 	BPFProgramPath string
 	// OCSP: stapling is wanted and OCSPFetchProgram can fetch responses.
 	OCSP bool
+	// ClientVerify: the binary has per-frontend client certificate verification
+	// (frontend parameter verify-client=, our nghttpx patch).
+	ClientVerify bool
 }
 
 // Options are the data-plane settings that do not come from the Gateway model.
@@ -33,6 +36,11 @@ type Options struct {
 	HTTP3 bool
 	// QUICSecretFile is the shared QUIC keying material (frontend-quic-secret-file).
 	QUICSecretFile string
+	// TLSTicketKeyFiles are shared TLS session ticket keys, 80 bytes each
+	// (aes-256-cbc): the first encrypts new tickets, all of them decrypt. Rendered
+	// only when the Gateway has an HTTPS port; empty keeps nghttpx's own
+	// per-process keys.
+	TLSTicketKeyFiles []string
 	// OCSPFetchProgram is run by nghttpx per certificate when Features.OCSP is set. A
 	// certificate's stapled response is written next to it as <cert>.ocsp.
 	OCSPFetchProgram string
@@ -61,6 +69,13 @@ type Options struct {
 	// response (see scripts/router.rb).
 	GlobalMruby string
 }
+
+// TLSTicketKeySize is the size of one TLS ticket key file for the rendered
+// tls-ticket-key-cipher (aes-256-cbc): 16-byte key name, 32-byte AES key, 32-byte
+// HMAC-SHA256 key. nghttpx ignores every file when one has another size.
+const TLSTicketKeySize = 80
+
+const ticketKeyCipher = "aes-256-cbc"
 
 const (
 	defaultGracePeriod = 30 * time.Second
@@ -107,6 +122,11 @@ func (o Options) validate() error {
 			continue
 		}
 		if err := checkFilePath(f.what, f.path); err != nil {
+			return err
+		}
+	}
+	for i, p := range o.TLSTicketKeyFiles {
+		if err := checkFilePath(fmt.Sprintf("TLS ticket key file %d", i), p); err != nil {
 			return err
 		}
 	}

@@ -140,7 +140,7 @@ func FuzzRender(f *testing.F) {
 		// The programs are static: nothing from the model gets into them.
 		pre := scriptPrelude(opts.withDefaults())
 		if string(cfg.Files[RouterScriptFile]) != string(routerScript(opts.withDefaults())) ||
-			string(cfg.Files[RestoreScriptFile]) != pre+tableBody+restoreBody+restoreApp {
+			string(cfg.Files[RestoreScriptFile]) != pre+tableBody+corsBody+restoreBody+restoreApp {
 			t.Fatal("mruby programs depend on the model")
 		}
 		for name, body := range cfg.Files {

@@ -89,6 +89,14 @@ func TestRenderRejects(t *testing.T) {
 			gw.Ports[0].Listeners[0].CertificateNames = []string{"missing"}
 		}},
 		{"duplicate port", "used twice", func(gw *model.Gateway, _ *Options) { gw.Ports = append(gw.Ports, gw.Ports[0]) }},
+		{"relative ticket key file", "TLS ticket key file 1", func(_ *model.Gateway, o *Options) {
+			o.TLSTicketKeyFiles = []string{"/keys/t0", "keys/t1"}
+		}},
+		{"ticket key file with newline", "not allowed", func(_ *model.Gateway, o *Options) {
+			o.TLSTicketKeyFiles = []string{"/keys/t0\nfrontend=*,1"}
+		}},
+		{"ticket key file with colon", "not allowed", func(_ *model.Gateway, o *Options) { o.TLSTicketKeyFiles = []string{"/keys/a:b"} }},
+		{"empty ticket key file", "absolute", func(_ *model.Gateway, o *Options) { o.TLSTicketKeyFiles = []string{""} }},
 		{"timeout longer than a day", "timeout", func(gw *model.Gateway, _ *Options) {
 			rule0(gw).Timeouts = &model.Timeouts{RequestMillis: 25 * 3600 * 1000}
 		}},

@@ -26,6 +26,7 @@ type tableBuilder struct {
 	clusters map[string]*model.Cluster
 	groups   map[string]*groupUse // by group key
 	resp     map[string]rbValue   // response header operations by content key
+	cors     map[string]rbValue   // CORS response operations by content key (cors.go)
 	// users are the rules' user scripts, each run by its own per-pattern program.
 	users map[userScript]bool
 }
@@ -67,6 +68,7 @@ func newTableBuilder(gw *model.Gateway, opts Options) (*tableBuilder, error) {
 		clusters: make(map[string]*model.Cluster, len(gw.Clusters)),
 		groups:   map[string]*groupUse{},
 		resp:     map[string]rbValue{},
+		cors:     map[string]rbValue{},
 		users:    map[userScript]bool{},
 	}
 	for i := range gw.Clusters {
@@ -105,6 +107,9 @@ func (tb *tableBuilder) table(gw *model.Gateway) ([]byte, error) {
 	top := rbHash{}
 	top.add("ports", ports)
 	top.add("resp", resp)
+	if len(tb.cors) > 0 {
+		top.add("cors", keyedList(tb.cors))
+	}
 
 	var b strings.Builder
 	b.WriteString(routeTableHeader)
@@ -175,6 +180,13 @@ func (tb *tableBuilder) rule(p model.Port, r model.Rule) (rbValue, error) {
 	}
 	if r.Redirect != nil && r.Rewrite != nil {
 		return nil, fmt.Errorf("redirect and rewrite on one rule")
+	}
+	if r.CORS != nil {
+		c, err := tb.corsEntry(r.CORS)
+		if err != nil {
+			return nil, fmt.Errorf("cors: %w", err)
+		}
+		h.add("cors", c)
 	}
 	if r.Redirect != nil {
 		rd, err := redirect(p, r)

@@ -34,6 +34,11 @@ var tableBody string
 //go:embed scripts/fallback.rb
 var fallbackBody string
 
+// corsBody (module NgxgwCORS) is shared by the router and restore.rb.
+//
+//go:embed scripts/cors.rb
+var corsBody string
+
 const scriptHeader = "# nghttpx-gateway mruby program. Generated; do not edit.\n"
 
 // restoreApp instantiates the restore program (restore.rb holds only the class,
@@ -68,6 +73,7 @@ func routerScript(opts Options) []byte {
 	b.WriteString("\n")
 	b.WriteString(answeredBody)
 	b.WriteString(tableBody)
+	b.WriteString(corsBody)
 	b.WriteString(routerBody)
 	return []byte(b.String())
 }
@@ -89,6 +95,7 @@ func (s userScript) files(opts Options) (src, program string, body []byte) {
 	b.WriteString("\nNGXGW_DNF = " + strconv.FormatBool(s.dnf) + "\n")
 	b.WriteString(answeredBody)
 	b.WriteString(tableBody)
+	b.WriteString(corsBody)
 	b.WriteString(restoreBody)
 	b.WriteString(scriptedBody)
 	body = []byte(b.String())
@@ -103,7 +110,7 @@ func operatorScriptFile(src string) string {
 func scripts(opts Options, users map[userScript]bool, files map[string][]byte) {
 	pre := scriptPrelude(opts)
 	files[RouterScriptFile] = routerScript(opts)
-	files[RestoreScriptFile] = []byte(pre + tableBody + restoreBody + restoreApp)
+	files[RestoreScriptFile] = []byte(pre + tableBody + corsBody + restoreBody + restoreApp)
 	files[FallbackScriptFile] = []byte(scriptHeader + fallbackBody)
 	if opts.GlobalMruby != "" {
 		files[operatorScriptFile(opts.GlobalMruby)] = []byte(opts.GlobalMruby)

@@ -30,6 +30,25 @@ type Gateway struct {
 	Clusters []Cluster `json:"clusters,omitempty"`
 	// Certificates sorted by Name; every certificate an HTTPS listener uses.
 	Certificates []Certificate `json:"certificates,omitempty"`
+	// Settings are the data-plane settings from the GatewayClass parameters and
+	// the Gateway's annotations; nil when neither sets any. They reach the data
+	// plane through its Deployment (proxy flags, capabilities), so Hash leaves
+	// them out.
+	Settings *Settings `json:"settings,omitempty"`
+	// BackendClientCertificate, when set, is presented to every backend that asks
+	// for a client certificate over TLS (Gateway spec.tls.backend).
+	BackendClientCertificate *Certificate `json:"backendClientCertificate,omitempty"`
+}
+
+// Settings are per-Gateway data-plane settings.
+type Settings struct {
+	// HTTP3, when set, overrides the controller-wide HTTP/3 setting.
+	HTTP3 *bool `json:"http3,omitempty"`
+	// ProxyProtocol: every TCP listener requires a PROXY protocol v1/v2 header.
+	ProxyProtocol bool `json:"proxyProtocol,omitempty"`
+	// QUICBPF grants the data plane the capabilities of eBPF QUIC steering
+	// (when HTTP/3 is on).
+	QUICBPF bool `json:"quicBPF,omitempty"`
 }
 
 // Port is one listening port with all listeners that share it.
@@ -39,6 +58,21 @@ type Port struct {
 	// Listeners sorted by hostname precedence: exact hostnames first, then wildcards by
 	// descending length, then the listener without hostname (if any).
 	Listeners []Listener `json:"listeners"`
+	// ClientValidation, when set (HTTPS only), makes the port request a client
+	// certificate and verify it (Gateway spec.tls.frontend, per port).
+	ClientValidation *ClientValidation `json:"clientValidation,omitempty"`
+}
+
+// ClientValidation is the client certificate validation of one HTTPS port.
+type ClientValidation struct {
+	// Sources are the ConfigMaps or Secrets whose CA certificates CAPEM holds.
+	Sources []ObjectRef `json:"sources"`
+	// CAPEM is the PEM bundle of trusted CA certificates (never empty).
+	CAPEM []byte `json:"-"`
+	// AllowInsecureFallback (mode AllowInsecureFallback) still requests a
+	// certificate but accepts connections without one or with one that does not
+	// verify; otherwise such handshakes fail.
+	AllowInsecureFallback bool `json:"allowInsecureFallback,omitempty"`
 }
 
 // Listener is one accepted Gateway listener with the routes attached to it.
@@ -85,6 +119,9 @@ type Rule struct {
 	Redirect        *Redirect       `json:"redirect,omitempty"`
 	Rewrite         *Rewrite        `json:"rewrite,omitempty"`
 	Timeouts        *Timeouts       `json:"timeouts,omitempty"`
+	// CORS, when set, makes the data plane answer CORS preflight requests for the
+	// rule itself and add CORS headers to the responses of allowed origins.
+	CORS *CORS `json:"cors,omitempty"`
 
 	// Backends split traffic by weight. A rule without Redirect whose backends are
 	// empty or all weight 0 answers 500 (see DirectStatus).
@@ -177,6 +214,36 @@ type Timeouts struct {
 	// possible, sets the longest one), as opposed to leaving it unset.
 	RequestDisabled        bool `json:"requestDisabled,omitempty"`
 	BackendRequestDisabled bool `json:"backendRequestDisabled,omitempty"`
+}
+
+// CORS is a rule's cross-origin resource sharing policy (HTTPRoute filter CORS).
+// A preflight request (OPTIONS with Origin and Access-Control-Request-Method) that
+// matches the rule is answered by the data plane; other requests from an allowed
+// Origin are forwarded and get the CORS headers added to their response.
+type CORS struct {
+	// AllowOrigins are the allowed origins, none when AllowAnyOrigin.
+	AllowOrigins []CORSOrigin `json:"allowOrigins,omitempty"`
+	// AllowAnyOrigin (allowOrigins ["*"]) allows every Origin.
+	AllowAnyOrigin bool `json:"allowAnyOrigin,omitempty"`
+	// AllowMethods are upper-case method names, or just "*" (any method).
+	AllowMethods []string `json:"allowMethods,omitempty"`
+	// AllowHeaders and ExposeHeaders are lower-cased header names; "*" means any.
+	AllowHeaders  []string `json:"allowHeaders,omitempty"`
+	ExposeHeaders []string `json:"exposeHeaders,omitempty"`
+	// AllowCredentials sends Access-Control-Allow-Credentials: true.
+	AllowCredentials bool `json:"allowCredentials,omitempty"`
+	// MaxAgeSeconds is Access-Control-Max-Age of preflight answers, at least 1.
+	MaxAgeSeconds int32 `json:"maxAgeSeconds"`
+}
+
+// CORSOrigin is one allowed origin. Host is lower-case: a DNS name or IPv4 address,
+// "*" (any host) or "*.suffix" (any host ending in ".suffix", with at least one
+// character before it). Port is explicit: an origin without one has its scheme's
+// default (80 for http, 443 for https).
+type CORSOrigin struct {
+	Scheme string `json:"scheme"` // "http" or "https"
+	Host   string `json:"host"`
+	Port   int32  `json:"port"`
 }
 
 // WeightedBackend is one backendRef of a rule.
@@ -279,6 +346,31 @@ type Cluster struct {
 	Source    ObjectRef       `json:"source"`
 	Protocol  BackendProtocol `json:"protocol"`
 	Endpoints []Endpoint      `json:"endpoints,omitempty"`
+	// TLS, when set, connects to the endpoints with TLS and verifies them
+	// (BackendTLSPolicy). Clusters are per Service port, and so are policies.
+	TLS *ClusterTLS `json:"tls,omitempty"`
+}
+
+// ClusterTLS is how the proxy verifies a cluster's endpoints over TLS.
+type ClusterTLS struct {
+	// Source is the BackendTLSPolicy.
+	Source ObjectRef `json:"source"`
+	// Hostname is sent as SNI and, without SubjectAltNames, must match the
+	// certificate.
+	Hostname string `json:"hostname"`
+	// CACertPEM is the PEM bundle of trusted CA certificates; nil means the
+	// system trust store (wellKnownCACertificates: System).
+	CACertPEM []byte `json:"-"`
+	// SubjectAltNames, when set, replace the hostname check: the certificate must
+	// carry at least one of them.
+	SubjectAltNames []SubjectAltName `json:"subjectAltNames,omitempty"`
+}
+
+// SubjectAltName is one accepted subject alternative name of a backend
+// certificate: Type "dns" (Value a host name) or "uri" (Value a URI).
+type SubjectAltName struct {
+	Type  string `json:"type"`
+	Value string `json:"value"`
 }
 
 // Endpoint is one ready address of a cluster.

@@ -55,6 +55,7 @@ type Controller struct {
 	stats  Stats
 	log    logr.Logger
 	ing    *ingressFrontEnd // nil without Options.Ingress
+	keys   *keyRotator      // nil with Options.NoSharedKeys
 
 	dirty     atomic.Bool // inputs changed since the last translation
 	leader    atomic.Bool
@@ -66,6 +67,7 @@ type Controller struct {
 	out    *pipeline.Output
 	retry  time.Duration
 	retryT *time.Timer
+	addrT  *time.Timer // looks again when a pending static address times out
 }
 
 // New builds the manager and wires everything; Start runs it.
@@ -92,6 +94,8 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 		}},
 	}
 	maps.Copy(mo.Cache.ByObject, source.IngressCacheOptions(opts.Ingress.source()))
+	// GatewayClass parameters ConfigMaps: the controller's namespace only.
+	source.AddParametersCacheOptions(mo.Cache.ByObject, opts.Namespace)
 	for _, d := range []struct {
 		v   time.Duration
 		dst **time.Duration
@@ -111,11 +115,14 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 		Extra:          []client.Object{&appsv1.Deployment{}, &corev1.ServiceAccount{}},
 		Ingress:        opts.Ingress.source(),
 		Log:            opts.Log,
+		// GatewayClass parameters ConfigMaps.
+		ParametersNamespace: opts.Namespace,
 	})
 	if opts.Ingress != nil {
 		c.ing = &ingressFrontEnd{opts: *opts.Ingress, recorder: mgr.GetEventRecorder("nghttpx-gateway")}
 	}
 	c.prov = &provision.Provisioner{Client: mgr.GetClient(), Reader: c.cache, Options: opts.Provision, Log: opts.Log.WithName("provision")}
+	c.prov.Options.Settings = c.settingsSource()
 	c.writer = &status.Writer{
 		Reader: mgr.GetAPIReader(), Client: mgr.GetClient(), Cache: c.cache,
 		ControllerName: opts.ControllerName, Log: opts.Log.WithName("status"),
@@ -124,6 +131,13 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	c.poll.fast, c.poll.slow = opts.PollFast, opts.PollSlow
 	if err := mgr.Add(c); err != nil {
 		return nil, err
+	}
+	if !opts.NoSharedKeys {
+		c.keys = newKeyRotator(mgr.GetClient(), c.cache, opts.KeyRotation, opts.Log.WithName("keys"))
+		if err := mgr.Add(c.keys); err != nil {
+			return nil, err
+		}
+		c.keys.registerMetrics()
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return nil, err
@@ -181,6 +195,7 @@ func (c *Controller) Start(ctx context.Context) error {
 		return err
 	}
 	c.log.Info("caches synced")
+	go c.watchCertManager(ctx, notify)
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -246,7 +261,7 @@ func (c *Controller) sync(ctx context.Context) error {
 		c.poll.set(c.targets(ctx))
 		c.poll.pollDue(ctx, true)
 	}
-	if err := c.writer.Write(ctx, status.WithoutSynthetic(c.withProgrammed(res), c.synthetic())); err != nil {
+	if err := c.writer.Write(ctx, status.WithoutSynthetic(c.withProgrammed(ctx, res), c.synthetic())); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.syncIngresses(ctx); err != nil {
@@ -261,7 +276,10 @@ func (c *Controller) pipelineOptions(ctx context.Context) pipeline.Options {
 			ControllerName:    c.opts.ControllerName,
 			Now:               metav1.NewTime(time.Now().UTC().Truncate(time.Second)),
 			SupportedFeatures: gateway.SupportedFeatures(),
+			OCSP:              c.opts.OCSP,
 			GatewayAddresses:  func(ns, name string) []string { return c.serviceAddresses(ctx, ns, name) },
+			// GatewayClass parameters ConfigMaps are watched there only.
+			ParametersNamespace: c.opts.Namespace,
 		},
 		// Rendering here validates what proxies will render; paths and ports only
 		// need to be well-formed.
@@ -277,6 +295,14 @@ func (c *Controller) pipelineOptions(ctx context.Context) pipeline.Options {
 // load-balancer ingress IPs or host names, else the cluster IP for ClusterIP and
 // NodePort Services.
 func (c *Controller) serviceAddresses(ctx context.Context, ns, name string) []string {
+	if svc := c.gatewayService(ctx, ns, name); svc != nil {
+		return grantedAddresses(svc)
+	}
+	return nil
+}
+
+// gatewayService is a Gateway's provisioned Service from the cache, nil if none.
+func (c *Controller) gatewayService(ctx context.Context, ns, name string) *corev1.Service {
 	var svc corev1.Service
 	if err := c.cache.Get(ctx, types.NamespacedName{Namespace: ns, Name: provision.Name(name)}, &svc); err != nil {
 		return nil
@@ -284,24 +310,7 @@ func (c *Controller) serviceAddresses(ctx context.Context, ns, name string) []st
 	if gw, ok := provision.OwnerGateway(&svc); !ok || gw.Name != name {
 		return nil
 	}
-	var out []string
-	switch svc.Spec.Type {
-	case corev1.ServiceTypeLoadBalancer:
-		for _, in := range svc.Status.LoadBalancer.Ingress {
-			if in.IP != "" {
-				out = append(out, in.IP)
-			} else if in.Hostname != "" {
-				out = append(out, in.Hostname)
-			}
-		}
-	case corev1.ServiceTypeClusterIP, corev1.ServiceTypeNodePort:
-		for _, ip := range svc.Spec.ClusterIPs {
-			if ip != "" && ip != corev1.ClusterIPNone {
-				out = append(out, ip)
-			}
-		}
-	}
-	return out
+	return &svc
 }
 
 // provisionAll provisions every Gateway of our classes, prunes the rest and
@@ -318,10 +327,11 @@ func (c *Controller) provisionAll(ctx context.Context, res *gateway.Result) erro
 		if g.DeletionTimestamp != nil {
 			continue
 		}
-		if err := c.ensureGateway(ctx, g); err != nil {
+		if err := c.ensureGateway(ctx, withListenerSetPorts(g, res.ListenerSets)); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	c.setKeyTargets(res)
 	if err := c.prov.Prune(ctx, keep); err != nil {
 		errs = append(errs, err)
 	}
@@ -372,8 +382,9 @@ func (c *Controller) readyPods(ctx context.Context, gw types.NamespacedName) []s
 }
 
 // withProgrammed returns res with every Gateway's Programmed condition held
-// back until its data plane runs the current model.
-func (c *Controller) withProgrammed(res *gateway.Result) *gateway.Result {
+// back until its data plane runs the current model and its static addresses
+// are granted (status.addresses then lists only granted ones).
+func (c *Controller) withProgrammed(ctx context.Context, res *gateway.Result) *gateway.Result {
 	out := *res
 	out.Gateways = make([]gatewayv1.Gateway, len(res.Gateways))
 	stored := map[types.NamespacedName][]metav1.Condition{}
@@ -385,12 +396,29 @@ func (c *Controller) withProgrammed(res *gateway.Result) *gateway.Result {
 		rendered[types.NamespacedName{Namespace: g.Model.Source.Namespace, Name: g.Model.Source.Name}] = g
 	}
 	now := metav1.NewTime(time.Now().UTC().Truncate(time.Second))
+	var recheck time.Duration
 	for i := range res.Gateways {
 		g := res.Gateways[i].DeepCopy()
 		k := types.NamespacedName{Namespace: g.Namespace, Name: g.Name}
 		rg := rendered[k]
+		if wait := holdAddresses(g, stored[k], grantOf(c.gatewayService(ctx, g.Namespace, g.Name)), now); wait > 0 &&
+			(recheck == 0 || wait < recheck) {
+			recheck = wait
+		}
 		holdProgrammed(g, stored[k], rg.Err, c.poll.progress(k), now)
 		out.Gateways[i] = *g
+	}
+	storedSets := map[types.NamespacedName][]metav1.Condition{}
+	for _, s := range c.in.ListenerSets {
+		storedSets[types.NamespacedName{Namespace: s.Namespace, Name: s.Name}] = s.Status.Conditions
+	}
+	out.ListenerSets = holdListenerSets(res.ListenerSets, out.Gateways, storedSets, now)
+	if recheck > 0 {
+		// A pending static address becomes "not usable" without any event.
+		if c.addrT != nil {
+			c.addrT.Stop()
+		}
+		c.addrT = time.AfterFunc(recheck+time.Second, c.batch.Notify)
 	}
 	return &out
 }

@@ -6,7 +6,10 @@
 //
 // Contract: every replica translates; only the leader writes. Nothing is built
 // before the caches synced. Gateway addresses come from the provisioned Service
-// (load-balancer ingress, or the cluster IP). Programmed=True is held back until
+// (load-balancer ingress, or the cluster IP); a Gateway with static addresses
+// lists only those its Service was granted and stays Programmed=False
+// (AddressNotAssigned while the load balancer may still grant one,
+// AddressNotUsable once it cannot) until all are. Programmed=True is held back until
 // at least one ready data-plane pod reports, on its admin port, the model.Hash
 // of the Gateway's current model; the pods are polled every 500 ms after a change
 // until they match (bounded), every 10 s otherwise.
@@ -20,4 +23,20 @@
 // --publish-service's) and records each shim event as an events.k8s.io/v1 Event
 // on the Ingress (and logs it), only when the Ingress UID, type, reason and
 // message were not already recorded by the previous batch.
+//
+// cert-manager awareness: while the certificates.cert-manager.io/v1 CRD is served
+// (discovery, checked at start and every Options.CertManagerCheck), Certificates
+// are watched too, so a missing certificate Secret's status or Event names the
+// Certificate that will write it. Without the CRD nothing else changes.
+//
+// Shared keys (keys.go): the leader alone (a runnable that needs leader
+// election) keeps one Secret per provisioned Gateway, provision.KeysName in the
+// Gateway's namespace, labelled and owned like its other objects, holding the
+// QUIC keying material and TLS ticket keys every replica of that data plane
+// uses (format and rotation: package dataplane/keys). It sleeps until the next
+// period ends (Options.KeyRotation) or a keys Secret changes, rotates with an
+// Update on the cached resourceVersion (never twice for one period), never
+// overwrites a Secret it did not create, and deletes the Secrets of Gateways
+// that are no longer ours. The schedule lives in the Secret, so a new leader
+// carries it on.
 package controller

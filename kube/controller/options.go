@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/keys"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/provision"
 )
@@ -36,7 +37,19 @@ type Options struct {
 	PollFast, PollSlow time.Duration
 	// Ingress, when set, also serves Ingresses (see IngressOptions).
 	Ingress *IngressOptions
-	Log     logr.Logger
+	// KeyRotation are the rotation periods of every Gateway's shared QUIC and
+	// TLS ticket keys Secret, which the leader keeps (zero: created, never
+	// rotated). NoSharedKeys turns the keys Secrets off.
+	KeyRotation  keys.Periods
+	NoSharedKeys bool
+	// CertManagerCheck is how often discovery is asked whether cert-manager's
+	// Certificate CRD is served, to notice it being installed or removed (default
+	// 30s); see watchCertManager.
+	CertManagerCheck time.Duration
+	// OCSP is OCSP stapling from certificate Secrets (--ocsp-stapling); the
+	// proxies get the same settings as flags.
+	OCSP gateway.OCSPOptions
+	Log  logr.Logger
 }
 
 func (o Options) withDefaults() Options {
@@ -60,6 +73,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PollSlow == 0 {
 		o.PollSlow = 10 * time.Second
+	}
+	if o.CertManagerCheck <= 0 {
+		o.CertManagerCheck = 30 * time.Second
 	}
 	if o.Log.GetSink() == nil {
 		o.Log = logr.Discard()

@@ -3,7 +3,8 @@
 // and a Service exposing its listener ports, all named Name(gateway) in the
 // Gateway's namespace, owned by the Gateway (deleting it garbage-collects them) and
 // labelled with the Gateway's spec.infrastructure labels and annotations plus our
-// selector labels. It also keeps one ClusterRoleBinding that grants every
+// selector labels. A LoadBalancer Service asks for the Gateway's first static
+// IP address (spec.loadBalancerIP). It also keeps one ClusterRoleBinding that grants every
 // provisioned ServiceAccount the proxies' read-only ClusterRole.
 //
 // The Ingress shim's synthetic Gateways (EnsureIngress) get the same objects in
@@ -16,4 +17,7 @@
 // fields we manage differ from what the cache holds, so an unchanged Gateway
 // causes no API writes and no events. Prune deletes what we provisioned for
 // Gateways that are no longer ours.
+//
+// KeysName and KeysSecretMeta name and label the Gateway's shared keys Secret,
+// which the controller's leader writes (kube/controller/keys.go), not Ensure.
 package provision

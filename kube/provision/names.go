@@ -20,6 +20,7 @@ const (
 	// FieldOwner is our server-side apply field manager.
 	FieldOwner = "nghttpx-gateway"
 	nameSuffix = "-nghttpx"
+	keysSuffix = "-keys"
 )
 
 // Name is the name of the objects provisioned for the Gateway called gatewayName:
@@ -46,6 +47,12 @@ func Name(gatewayName string) string {
 	suffix := "-" + shortHash(gatewayName) + nameSuffix
 	s = strings.TrimRight(s[:min(len(s), validation.DNS1035LabelMaxLength-len(suffix))], "-")
 	return s + suffix
+}
+
+// KeysName is the name of the Secret holding the key material a Gateway's
+// proxies share (package dataplane/keys): Name(gatewayName) + "-keys".
+func KeysName(gatewayName string) string {
+	return Name(gatewayName) + keysSuffix
 }
 
 // LabelValue fits a name into a label value (at most 63 characters).

@@ -14,6 +14,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 )
 
 // Defaults of Options.
@@ -52,6 +53,10 @@ type Options struct {
 	// IngressArgs are appended to the proxy arguments of the Ingress shim's
 	// synthetic Gateways (the Ingress controller's flags), after --ingress.
 	IngressArgs []string
+	// Settings returns a Gateway's resolved settings (GatewayClass parameters and
+	// annotations, from its model); nil, or a nil result, means none. Its HTTP3
+	// overrides the HTTP3 field above for that Gateway.
+	Settings func(namespace, name string) *model.Settings
 
 	// ingress is set (by ForIngress) for a synthetic Gateway of the Ingress shim.
 	ingress *ingressTarget
@@ -164,8 +169,11 @@ func ProxyArgs(gw *gatewayv1.Gateway, opts Options) []string {
 		"--controller-name=" + opts.ControllerName,
 		"--admin-port=" + strconv.Itoa(int(opts.AdminPort)),
 		"--state-dir=" + StateDir,
-		"--http3=" + strconv.FormatBool(opts.HTTP3),
+		"--http3=" + strconv.FormatBool(dataPlaneOf(gw, opts).http3),
 		fmt.Sprintf("--drain-period=%ds", DrainSeconds),
+	}
+	if dataPlaneOf(gw, opts).proxyProtocol {
+		args = append(args, "--proxy-proto")
 	}
 	if opts.ingress != nil {
 		args = append(args, "--ingress")
@@ -180,6 +188,7 @@ func Deployment(gw *gatewayv1.Gateway, opts Options) *appsv1ac.DeploymentApplyCo
 	opts = opts.withDefaults()
 	l, a := metadata(gw, opts)
 	ports, https := listenerPorts(gw)
+	dp := dataPlaneOf(gw, opts)
 	c := corev1ac.Container().
 		WithName("proxy").
 		WithImage(opts.Image).
@@ -202,15 +211,16 @@ func Deployment(gw *gatewayv1.Gateway, opts Options) *appsv1ac.DeploymentApplyCo
 			WithHTTPGet(corev1ac.HTTPGetAction().WithPath("/healthz").WithPort(intstr.FromString("admin"))).
 			WithPeriodSeconds(10).WithFailureThreshold(3).WithTimeoutSeconds(5)).
 		WithVolumeMounts(corev1ac.VolumeMount().WithName("state").WithMountPath(StateDir)).
-		// Fits the "restricted" Pod Security Standard; nghttpx then runs without
-		// the capabilities eBPF QUIC steering needs (the proxy detects that).
+		// Fits the "restricted" Pod Security Standard unless the class asks for
+		// eBPF QUIC steering (capabilities.go); without those capabilities the
+		// proxy detects that and renders no-quic-bpf.
 		WithSecurityContext(corev1ac.SecurityContext().
 			WithAllowPrivilegeEscalation(false).
 			WithReadOnlyRootFilesystem(true).
-			WithCapabilities(corev1ac.Capabilities().WithDrop("ALL")))
+			WithCapabilities(corev1ac.Capabilities().WithDrop("ALL").WithAdd(dp.capabilities()...)))
 	for _, p := range ports {
 		c.WithPorts(corev1ac.ContainerPort().WithName(portName("tcp", p)).WithContainerPort(p).WithProtocol(corev1.ProtocolTCP))
-		if opts.HTTP3 && https[p] {
+		if dp.http3 && https[p] {
 			c.WithPorts(corev1ac.ContainerPort().WithName(portName("udp", p)).WithContainerPort(p).WithProtocol(corev1.ProtocolUDP))
 		}
 	}
@@ -248,7 +258,8 @@ func portName(proto string, port int32) string {
 }
 
 // Service exposes a Gateway's listener ports (TCP; HTTPS ports also over UDP
-// when HTTP/3 is on) on its proxies.
+// when HTTP/3 is on) on its proxies; a LoadBalancer Service asks for the
+// Gateway's first static address (RequestedAddress).
 func Service(gw *gatewayv1.Gateway, opts Options) *corev1ac.ServiceApplyConfiguration {
 	opts = opts.withDefaults()
 	l, a := metadata(gw, opts)
@@ -256,10 +267,14 @@ func Service(gw *gatewayv1.Gateway, opts Options) *corev1ac.ServiceApplyConfigur
 	spec := corev1ac.ServiceSpec().
 		WithType(opts.ServiceType).
 		WithSelector(SelectorLabels(gw.Namespace, gw.Name))
+	// Static addresses: only a load balancer can be asked for one.
+	if ip := RequestedAddress(gw); ip != "" && opts.ServiceType == corev1.ServiceTypeLoadBalancer {
+		spec.WithLoadBalancerIP(ip)
+	}
 	for _, p := range ports {
 		spec.WithPorts(corev1ac.ServicePort().WithName(portName("tcp", p)).WithProtocol(corev1.ProtocolTCP).
 			WithPort(p).WithTargetPort(intstr.FromInt32(p)))
-		if opts.HTTP3 && https[p] {
+		if dataPlaneOf(gw, opts).http3 && https[p] {
 			spec.WithPorts(corev1ac.ServicePort().WithName(portName("udp", p)).WithProtocol(corev1.ProtocolUDP).
 				WithPort(p).WithTargetPort(intstr.FromInt32(p)))
 		}

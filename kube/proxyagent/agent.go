@@ -64,9 +64,19 @@ type Options struct {
 	// ConfigMap and runs the shim with these options, which must be the
 	// controller's so that both compute the same model.
 	Ingress *ingressshim.Options
-	// ProxyProtocol is --proxy-proto (applies to synthetic Gateways only).
+	// ProxyProtocol is --proxy-proto: every TCP listener requires a PROXY
+	// protocol header. For a synthetic Gateway it is the Ingress controller's
+	// flag; for a real one the controller sets it from the Gateway's resolved
+	// settings (GatewayClass parameters, annotation).
 	ProxyProtocol bool
-	Log           logr.Logger
+	// KeysSecret names the Secret, in the Gateway's namespace, with the QUIC and
+	// TLS ticket keys all replicas share (provision.KeysName; see keys.go).
+	// Empty: nghttpx keeps its own per-process keys.
+	KeysSecret string
+	// OCSP is OCSP stapling from certificate Secrets (--ocsp-stapling), as the
+	// controller translates it, so that both compute the same model.
+	OCSP gateway.OCSPOptions
+	Log  logr.Logger
 }
 
 // Agent serves one Gateway.
@@ -79,6 +89,10 @@ type Agent struct {
 	dp DataPlane
 	// retry re-runs a failed build after a backoff.
 	retry time.Duration
+	// keys follows the keys Secret (nil without Options.KeysSecret) through
+	// reader, the started cache.
+	keys   *sharedKeys
+	reader client.Reader
 }
 
 // New checks opts.
@@ -119,6 +133,9 @@ func New(opts Options) (*Agent, error) {
 		a.apiPort = opts.Render.APIPort
 	}
 	a.st.counters = a.counters
+	if opts.KeysSecret != "" {
+		a.keys = &sharedKeys{secret: types.NamespacedName{Namespace: opts.Gateway.Namespace, Name: opts.KeysSecret}, log: opts.Log.WithName("keys")}
+	}
 	return a, nil
 }
 
@@ -201,6 +218,10 @@ func (a *Agent) Run(ctx context.Context, c cache.Cache) error {
 		syncCtx, cancel := context.WithTimeout(loopCtx, 5*time.Minute)
 		err := src.Start(syncCtx, b.Notify)
 		cancel()
+		if err == nil && a.keys != nil {
+			a.reader = c
+			err = a.keys.watch(loopCtx, c, b.Notify)
+		}
 		if err != nil {
 			watchErr <- err
 			return
@@ -259,6 +280,9 @@ type snapshotter interface {
 // build translates, renders and applies one batch; a failure is retried with
 // backoff (the last good configuration keeps serving).
 func (a *Agent) build(ctx context.Context, src snapshotter, b *source.Batcher) {
+	if a.keys != nil && a.reader != nil {
+		a.keys.refresh(ctx, a.reader)
+	}
 	in, err := src.Snapshot(ctx)
 	if err == nil {
 		err = a.Sync(ctx, in)
@@ -275,18 +299,32 @@ func (a *Agent) build(ctx context.Context, src snapshotter, b *source.Batcher) {
 // Sync brings the data plane to what in says about the agent's Gateway.
 func (a *Agent) Sync(ctx context.Context, in *gateway.Input) error {
 	gw := a.opts.Gateway
+	ro := a.opts.Render
+	var keyFiles map[string][]byte
+	keysDir := pipeline.StateDirFor(a.opts.StateDir, &model.Gateway{Source: model.ObjectRef{Namespace: gw.Namespace, Name: gw.Name}})
+	if a.keys != nil {
+		keyFiles = a.keys.configure(&ro, keysDir)
+	}
 	po := pipeline.Options{
 		Gateway: gateway.Options{
 			ControllerName: a.opts.ControllerName,
 			BindAddresses:  []string{BindAddress},
+			OCSP:           a.opts.OCSP,
 			Now:            metav1.NewTime(time.Now().UTC().Truncate(time.Second)),
+			// The controller resolved the class parameters; their effect
+			// arrives as flags (ProxyProtocol, Render.HTTP3), and this role
+			// cannot read the parameters ConfigMap.
+			SkipParameters: true,
 		},
-		Render:     a.opts.Render,
+		Render:     ro,
 		StateDir:   a.opts.StateDir,
 		APIPortFor: func(*model.Gateway) int { return a.apiPort },
 	}
 	if a.opts.Ingress != nil {
 		po.Ingress, po.ProxyProtocol = *a.opts.Ingress, a.opts.ProxyProtocol
+	} else {
+		// A real Gateway: the pipeline renders Render.ProxyProtocol for it.
+		po.Render.ProxyProtocol = a.opts.ProxyProtocol
 	}
 	out := pipeline.Build(in, po)
 	var rg *pipeline.RenderedGateway
@@ -307,6 +345,15 @@ func (a *Agent) Sync(ctx context.Context, in *gateway.Input) error {
 		return rg.Err
 	}
 	hash := model.Hash(rg.Model)
+	cfg := *rg.Config
+	if keyFiles != nil && rg.StateDir == keysDir {
+		// The applier writes them and reloads nghttpx when they change.
+		cfg.Files = maps.Clone(cfg.Files)
+		if cfg.Files == nil {
+			cfg.Files = map[string][]byte{}
+		}
+		maps.Copy(cfg.Files, keyFiles)
+	}
 	a.mu.Lock()
 	dp := a.dp
 	a.mu.Unlock()
@@ -314,7 +361,7 @@ func (a *Agent) Sync(ctx context.Context, in *gateway.Input) error {
 	if dp == nil {
 		if dp, err = a.opts.NewDataPlane(rg.StateDir); err == nil {
 			if err = os.MkdirAll(rg.StateDir, 0o755); err == nil {
-				err = dp.Start(ctx, *rg.Config)
+				err = dp.Start(ctx, cfg)
 			}
 			if err == nil {
 				a.mu.Lock()
@@ -324,7 +371,7 @@ func (a *Agent) Sync(ctx context.Context, in *gateway.Input) error {
 			}
 		}
 	} else {
-		err = dp.Apply(ctx, *rg.Config)
+		err = dp.Apply(ctx, cfg)
 	}
 	if err != nil {
 		err = fmt.Errorf("apply configuration %s: %w", hash[:12], err)

@@ -15,4 +15,12 @@
 // plus the Ingress controller's flags, which the controller passes on) it also
 // watches Ingresses, IngressClasses and the operator ConfigMap and runs the shim
 // with the controller's options, so it computes the model the controller expects.
+//
+// Shared keys (Options.KeysSecret, keys.go): the agent reads its Gateway's keys
+// Secret from its cache (pod Secret volumes are not refreshed everywhere), adds
+// the QUIC secret file and the TLS ticket key files to the rendered Files under
+// the Gateway's state directory (the applier writes them 0600 atomically and
+// reloads nghttpx when they change) and points the render options at them.
+// Without the Secret nghttpx runs with its own per-process keys; readiness never
+// waits for it. A Secret that goes away or turns malformed keeps the last keys.
 package proxyagent

@@ -11,6 +11,14 @@
 //     IngressClasses and the one operator ConfigMap, and the Services and Secrets
 //     of the Ingresses that may be ours count as referenced (plus the default
 //     backend Service, default TLS Secret and --publish-service).
+//   - ListenerSets naming an in-scope Gateway are listed too (routes may attach
+//     to them, their certificates count as referenced) and their spec changes
+//     trigger; without the ListenerSet CRD (Gateway API before v1.5) they are
+//     left out and Gateways are served without them.
+//   - After WatchCertificates (the controller, once cert-manager's CRD is served)
+//     snapshots also hold the cert-manager Certificates that write a referenced
+//     Secret that does not exist; their events count only then, and only when
+//     their Secret name or Ready condition changes.
 //   - An event triggers a rebuild only when it can change the result: spec (not
 //     status) changes of our GatewayClasses, in-scope Gateways and HTTPRoutes that
 //     name them; changes of referenced Services, their EndpointSlices, Secrets, of

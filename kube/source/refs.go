@@ -14,13 +14,20 @@ import (
 type refs struct {
 	classes  map[string]bool
 	gateways map[types.NamespacedName]bool
-	services map[types.NamespacedName]bool
-	secrets  map[types.NamespacedName]bool
+	// listenerSets of in-scope Gateways: routes may name them as parents.
+	listenerSets map[types.NamespacedName]bool
+	services     map[types.NamespacedName]bool
+	secrets      map[types.NamespacedName]bool
+	// missingSecrets are referenced Secrets that did not exist at the snapshot:
+	// the cert-manager Certificates that write them matter.
+	missingSecrets map[types.NamespacedName]bool
 	// grantNamespaces are namespaces some reference crosses into: their
 	// ReferenceGrants decide whether it is allowed.
 	grantNamespaces map[string]bool
 	// namespaceLabels is set when a listener selects route namespaces by label.
 	namespaceLabels bool
+	// configMaps are the GatewayClass parameters ConfigMaps of our classes.
+	configMaps map[types.NamespacedName]bool
 	// ingressClasses are the IngressClasses of our Ingress controller.
 	ingressClasses map[string]bool
 }
@@ -29,8 +36,10 @@ func newRefs() *refs {
 	return &refs{
 		classes:         map[string]bool{},
 		gateways:        map[types.NamespacedName]bool{},
+		listenerSets:    map[types.NamespacedName]bool{},
 		services:        map[types.NamespacedName]bool{},
 		secrets:         map[types.NamespacedName]bool{},
+		missingSecrets:  map[types.NamespacedName]bool{},
 		grantNamespaces: map[string]bool{},
 		ingressClasses:  map[string]bool{},
 	}
@@ -45,9 +54,11 @@ type scope struct {
 
 func (s scope) one() bool { return s.gateway.Name != "" }
 
-// computeRefs collects the references of the in-scope Gateways and of the routes
-// that name them as a parent.
-func computeRefs(sc scope, classes []gatewayv1.GatewayClass, gws []gatewayv1.Gateway, routes []gatewayv1.HTTPRoute) *refs {
+// computeRefs collects the references of the in-scope Gateways, their
+// ListenerSets and of the routes that name either as a parent. It also returns
+// the ListenerSets of in-scope Gateways.
+func computeRefs(sc scope, classes []gatewayv1.GatewayClass, gws []gatewayv1.Gateway, sets []gatewayv1.ListenerSet,
+	routes []gatewayv1.HTTPRoute) (*refs, []gatewayv1.ListenerSet) {
 	r := newRefs()
 	for i := range classes {
 		if string(classes[i].Spec.ControllerName) == sc.controllerName {
@@ -76,6 +87,7 @@ func computeRefs(sc scope, classes []gatewayv1.GatewayClass, gws []gatewayv1.Gat
 			}
 		}
 	}
+	inScopeSets := r.addListenerSets(gws, sets)
 	for i := range routes {
 		rt := &routes[i]
 		if !r.namesGateway(rt) {
@@ -93,7 +105,7 @@ func computeRefs(sc scope, classes []gatewayv1.GatewayClass, gws []gatewayv1.Gat
 			}
 		}
 	}
-	return r
+	return r, inScopeSets
 }
 
 func (s scope) inScope(g *gatewayv1.Gateway) bool {
@@ -124,18 +136,27 @@ func (r *refs) addRef(set map[types.NamespacedName]bool, from string, ns *gatewa
 	set[types.NamespacedName{Namespace: to, Name: name}] = true
 }
 
-// namesGateway reports whether a route has an in-scope Gateway as a parent.
+// namesGateway reports whether a route has an in-scope Gateway, or a
+// ListenerSet of one, as a parent.
 func (r *refs) namesGateway(rt *gatewayv1.HTTPRoute) bool {
 	for _, p := range rt.Spec.ParentRefs {
-		if p.Group != nil && *p.Group != gatewayv1.GroupName || p.Kind != nil && *p.Kind != "Gateway" {
+		if p.Group != nil && *p.Group != gatewayv1.GroupName {
 			continue
 		}
 		ns := rt.Namespace
 		if p.Namespace != nil && *p.Namespace != "" {
 			ns = string(*p.Namespace)
 		}
-		if r.gateways[types.NamespacedName{Namespace: ns, Name: string(p.Name)}] {
-			return true
+		k := types.NamespacedName{Namespace: ns, Name: string(p.Name)}
+		switch {
+		case p.Kind == nil || *p.Kind == "Gateway":
+			if r.gateways[k] {
+				return true
+			}
+		case *p.Kind == "ListenerSet":
+			if r.listenerSets[k] {
+				return true
+			}
 		}
 	}
 	return false

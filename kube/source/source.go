@@ -38,7 +38,10 @@ type Options struct {
 	// Ingress, when set, also watches the Ingress front-end's inputs (see
 	// Ingress and IngressCacheOptions).
 	Ingress *Ingress
-	Log     logr.Logger
+	// ParametersNamespace, when set, watches the ConfigMaps our GatewayClasses
+	// name as parameters in that namespace (see AddParametersCacheOptions).
+	ParametersNamespace string
+	Log                 logr.Logger
 }
 
 // Stats count events, for tests and metrics.
@@ -57,6 +60,10 @@ type Source struct {
 
 	mu   sync.Mutex
 	refs *refs // nil until the first snapshot: everything is relevant
+	// noListenerSets is set when the ListenerSet CRD is not installed.
+	noListenerSets bool
+	// certificates is set once cert-manager Certificates are watched.
+	certificates bool
 }
 
 // New returns a Source reading from c.
@@ -85,6 +92,7 @@ func (s *Source) watched() []watch {
 		{&gatewayv1.GatewayClass{}, s.classRelevant},
 		{&gatewayv1.Gateway{}, s.gatewayRelevant},
 		{&gatewayv1.HTTPRoute{}, s.routeRelevant},
+		{&gatewayv1.ListenerSet{}, s.listenerSetRelevant},
 		{&gatewayv1beta1.ReferenceGrant{}, s.grantRelevant},
 		{&corev1.Service{}, s.serviceRelevant},
 		{&discoveryv1.EndpointSlice{}, s.sliceRelevant},
@@ -92,6 +100,7 @@ func (s *Source) watched() []watch {
 		{&corev1.Namespace{}, s.namespaceRelevant},
 	}
 	out = append(out, s.ingressWatched()...)
+	out = append(out, s.parametersWatched()...)
 	for _, o := range s.opts.Extra {
 		out = append(out, watch{o, s.extraRelevant})
 	}
@@ -106,6 +115,9 @@ func (s *Source) Start(ctx context.Context, notify func()) error {
 	for _, w := range s.watched() {
 		// Not blocking per informer lets all of them list in parallel.
 		inf, err := s.cache.GetInformer(ctx, w.obj, cache.BlockUntilSynced(false))
+		if err != nil && s.skipMissingKind(w.obj, err) {
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("informer for %T: %w", w.obj, err)
 		}
@@ -260,8 +272,18 @@ func (s *Source) Snapshot(ctx context.Context) (*gateway.Input, error) {
 			return nil, fmt.Errorf("list %T: %w", l, err)
 		}
 	}
-	r := computeRefs(s.scope, classes.Items, gws.Items, routes.Items)
+	var sets gatewayv1.ListenerSetList
+	if !s.noListenerSets {
+		if err := s.cache.List(ctx, &sets); err != nil {
+			return nil, fmt.Errorf("list %T: %w", &sets, err)
+		}
+	}
+	r, inScopeSets := computeRefs(s.scope, classes.Items, gws.Items, sets.Items, routes.Items)
+	in.ListenerSets = inScopeSets
 	if err := s.ingressSnapshot(ctx, in, r); err != nil {
+		return nil, err
+	}
+	if err := s.parametersSnapshot(ctx, in, classes.Items, r); err != nil {
 		return nil, err
 	}
 	in.GatewayClasses = classes.Items
@@ -293,7 +315,12 @@ func (s *Source) Snapshot(ctx context.Context) (*gateway.Input, error) {
 			return nil, err
 		} else if sec.Name != "" {
 			in.Secrets = append(in.Secrets, sec)
+		} else {
+			r.missingSecrets[k] = true
 		}
+	}
+	if err := s.certificateSnapshot(ctx, in, r); err != nil {
+		return nil, err
 	}
 	s.refs = r
 	return in, nil

@@ -67,6 +67,9 @@ func (w *Writer) Write(ctx context.Context, res *gateway.Result) error {
 	for i := range res.HTTPRoutes {
 		errs = append(errs, w.HTTPRoute(ctx, &res.HTTPRoutes[i]))
 	}
+	for i := range res.ListenerSets {
+		errs = append(errs, w.ListenerSet(ctx, &res.ListenerSets[i]))
+	}
 	return errors.Join(errs...)
 }
 
@@ -86,7 +89,18 @@ func (w *Writer) Gateway(ctx context.Context, desired *gatewayv1.Gateway) error 
 		cur.Status.Conditions = mergeConditions(cur.Status.Conditions, desired.Status.Conditions)
 		cur.Status.Listeners = desired.Status.Listeners
 		cur.Status.Addresses = desired.Status.Addresses
+		cur.Status.AttachedListenerSets = desired.Status.AttachedListenerSets
 	}, func(obj client.Object) any { return obj.(*gatewayv1.Gateway).Status })
+}
+
+// ListenerSet writes the conditions and listeners of desired, as for a Gateway:
+// the ListenerSet's status is ours when its parent Gateway is.
+func (w *Writer) ListenerSet(ctx context.Context, desired *gatewayv1.ListenerSet) error {
+	return w.update(ctx, desired, func() client.Object { return &gatewayv1.ListenerSet{} }, func(obj client.Object) {
+		cur := obj.(*gatewayv1.ListenerSet)
+		cur.Status.Conditions = mergeConditions(cur.Status.Conditions, desired.Status.Conditions)
+		cur.Status.Listeners = desired.Status.Listeners
+	}, func(obj client.Object) any { return obj.(*gatewayv1.ListenerSet).Status })
 }
 
 // HTTPRoute writes the status.parents entries of our controller in desired.

@@ -1,14 +1,16 @@
 # restore.rb: the per-pattern program of every cluster's backend group. The router
 # rewrote the path to select the group; put the request's real path back, drop the
-# internal headers, and in on_resp apply the rule's response header modifiers, looked
-# up by their content key in the route table's :resp list. scripted.rb reuses this
-# class for groups whose rule carries a user script.
+# internal headers, and in on_resp apply the rule's CORS headers (cors.rb) and then
+# its response header modifiers, looked up by their content keys in the route table's
+# :cors and :resp lists. scripted.rb reuses this class for groups whose rule carries
+# a user script.
 class NgxgwRestore
   INTERNAL = "x-ngxgw-"
 
   def initialize(dir)
     @table = NgxgwTable.new(dir)
     @resp = nil
+    @cors = nil
   end
 
   def reload
@@ -17,6 +19,7 @@ class NgxgwRestore
     resp = {}
     t[:resp].each { |e| resp[e[0]] = e[1] }
     @resp = resp
+    @cors = NgxgwCORS.table(t)
   rescue
   end
 
@@ -40,6 +43,8 @@ class NgxgwRestore
     k = h["x-ngxgw-resp"]
     # Always assign: nghttpx may hand this request the ctx of an earlier one.
     env.ctx[:ngxgw_resp] = k ? k[0] : nil
+    c = h[NgxgwCORS::HEADER]
+    env.ctx[:ngxgw_cors] = c ? c[0] : nil
     h.keys.each { |n| req.set_header(n, []) if n.start_with?(INTERNAL) }
     true
   rescue => e
@@ -53,11 +58,16 @@ class NgxgwRestore
 
   def on_resp(env)
     k = env.ctx[:ngxgw_resp]
-    return unless k
+    c = env.ctx[:ngxgw_cors]
+    return unless k || c
     reload
-    ops = @resp && @resp[k]
-    return unless ops
     resp = env.resp
+    if c && @cors
+      kc, allow = NgxgwCORS.split(c)
+      NgxgwCORS.respond(resp, @cors[kc], allow)
+    end
+    ops = k && @resp && @resp[k]
+    return unless ops
     ops.each do |op|
       case op[0]
       when :set then resp.set_header(op[1], op[2])

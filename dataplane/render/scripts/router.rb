@@ -17,6 +17,7 @@ class NgxgwRouter
     @pass = pass_ports
     @op = operator && operator.respond_to?(:on_req) ? operator : nil
     @ports = nil
+    @cors = {}
   end
 
   def on_req(env)
@@ -43,7 +44,9 @@ class NgxgwRouter
   # leaves the previous one in place until the next version.
   def reload
     t = @table.changed
-    @ports = t[:ports] if t
+    return unless t
+    @cors = NgxgwCORS.table(t)
+    @ports = t[:ports]
   rescue
   end
 
@@ -166,13 +169,26 @@ class NgxgwRouter
   end
 
   def apply(env, p, r, host, path, query, full)
+    c = r[:cors]
+    if c
+      # CORS: answer preflights here; the router's own answers get the headers now,
+      # forwarded requests through restore.rb (x-ngxgw-cors).
+      hdrs = env.req.headers
+      allow = NgxgwCORS.allow(c, hdrs)
+      entry = @cors[c[:key]]
+      return NgxgwCORS.preflight(env, c, entry, allow, hdrs) if NgxgwCORS.preflight?(env.req, hdrs)
+      NgxgwCORS.respond(env.resp, entry, allow) if r[:redirect] || r[:status]
+    end
     rd = r[:redirect]
     return redirect(env, r, rd, host, path, query, full) if rd
     st = r[:status]
     return reply(env, st, r[:body] || "") if st
     b = pick(r)
     st = b[:status]
-    return reply(env, st, st == 503 ? "no healthy upstream\n" : "") if st
+    if st
+      NgxgwCORS.respond(env.resp, entry, allow) if c
+      return reply(env, st, st == 503 ? "no healthy upstream\n" : "")
+    end
     req = env.req
     ops = b[:req]
     mod_headers(req, ops) if ops
@@ -183,6 +199,7 @@ class NgxgwRouter
     end
     req.set_header("x-ngxgw-path", full)
     req.set_header("x-ngxgw-resp", b[:resp]) if b[:resp]
+    req.set_header(NgxgwCORS::HEADER, allow ? c[:key] + " " + allow : c[:key]) if c
     req.path = "/__ngxgw/" + b[:cluster] + "/"
   end
 

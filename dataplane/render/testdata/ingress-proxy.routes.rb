@@ -35,17 +35,17 @@
                 {
                   :name => "script",
                   :path => [:prefix, "/script"],
-                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-e52c51ad"}],
+                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-769e6584"}],
                 },
                 {
                   :name => "script-again",
                   :path => [:prefix, "/again"],
-                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-e52c51ad"}],
+                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-769e6584"}],
                 },
                 {
                   :name => "dnf",
                   :path => [:prefix, "/dnf"],
-                  :backends => [{:weight => 1, :cluster => "do-not-forward-fb964a77"}],
+                  :backends => [{:weight => 1, :cluster => "do-not-forward-337b5a84"}],
                 },
                 {
                   :name => "backend-options",

@@ -1,0 +1,126 @@
+package gateway
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+)
+
+// Keys of the GatewayClass parameters ConfigMap. Every value is "true" or "false".
+const (
+	// ParamHTTP3 overrides the controller's --http3 for the class's Gateways.
+	ParamHTTP3 = "http3"
+	// ParamProxyProtocol makes every TCP listener of the class's Gateways require
+	// a PROXY protocol (v1 or v2) header.
+	ParamProxyProtocol = "proxyProtocol"
+	// ParamQUICBPF grants the data plane the capabilities eBPF QUIC steering
+	// needs (BPF, PERFMON, SYS_RESOURCE) when HTTP/3 is on. Off by default: they
+	// are outside the "restricted" and "baseline" Pod Security Standards.
+	ParamQUICBPF = "quicBPF"
+)
+
+// AnnotationProxyProtocol on a Gateway ("true" or "false") overrides the class's
+// proxyProtocol parameter for that Gateway.
+const AnnotationProxyProtocol = "gateway.nghttpx.zlab.co.jp/proxy-protocol"
+
+// classParams are the validated parameters of a GatewayClass; nil fields are unset.
+type classParams struct {
+	http3, proxyProtocol, quicBPF *bool
+}
+
+// resolveParameters reads and validates the parametersRef of c. It returns the
+// parameters and "" or, when they cannot be used, a message saying what to fix.
+func (t *translator) resolveParameters(c *gatewayv1.GatewayClass) (*classParams, string) {
+	ref := c.Spec.ParametersRef
+	if ref == nil {
+		return nil, ""
+	}
+	if t.opts.SkipParameters {
+		return nil, ""
+	}
+	if ref.Group != "" || ref.Kind != "ConfigMap" {
+		return nil, fmt.Sprintf("parametersRef must name a ConfigMap (group \"\", kind ConfigMap), not group %q kind %q", ref.Group, ref.Kind)
+	}
+	if ref.Namespace == nil || *ref.Namespace == "" {
+		return nil, fmt.Sprintf("parametersRef to ConfigMap %q needs a namespace; set parametersRef.namespace", ref.Name)
+	}
+	key := nsName{string(*ref.Namespace), ref.Name}
+	if ns := t.opts.ParametersNamespace; ns != "" && key.Namespace != ns {
+		return nil, fmt.Sprintf("parameters ConfigMap %s must be in namespace %s (the controller's); move it there", key, ns)
+	}
+	cm := t.idx.configMaps[key]
+	if cm == nil {
+		return nil, fmt.Sprintf("parameters ConfigMap %s not found; create it or fix parametersRef", key)
+	}
+	return parseParameters(cm)
+}
+
+// parseParameters validates a parameters ConfigMap: known keys only, each
+// "true" or "false".
+func parseParameters(cm *corev1.ConfigMap) (*classParams, string) {
+	p := &classParams{}
+	fields := map[string]**bool{ParamHTTP3: &p.http3, ParamProxyProtocol: &p.proxyProtocol, ParamQUICBPF: &p.quicBPF}
+	var problems []string
+	for _, k := range sortedKeys(cm.Data) {
+		dst, ok := fields[k]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("unknown key %q", k))
+			continue
+		}
+		b, ok := parseBool(cm.Data[k])
+		if !ok {
+			problems = append(problems, fmt.Sprintf("key %q: value %q is not \"true\" or \"false\"", k, cm.Data[k]))
+			continue
+		}
+		*dst = &b
+	}
+	for _, k := range sortedKeys(cm.BinaryData) {
+		problems = append(problems, fmt.Sprintf("binaryData key %q is not supported", k))
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Sprintf("parameters ConfigMap %s/%s: %s; the known keys are %s, %s and %s",
+			cm.Namespace, cm.Name, strings.Join(problems, ", "), ParamHTTP3, ParamProxyProtocol, ParamQUICBPF)
+	}
+	return p, ""
+}
+
+func parseBool(s string) (bool, bool) {
+	switch s {
+	case "true":
+		return true, true
+	case "false":
+		return false, true
+	}
+	return false, false
+}
+
+// gatewaySettings resolves the data-plane settings of a Gateway from its class's
+// parameters and its annotations. It returns nil when neither sets anything, and
+// a sentence about an unusable annotation, if any (the class setting applies then).
+func gatewaySettings(g *gatewayv1.Gateway, p *classParams) (*model.Settings, string) {
+	s := model.Settings{}
+	set := false
+	if p != nil {
+		set = p.http3 != nil || p.proxyProtocol != nil || p.quicBPF != nil
+		s.HTTP3 = p.http3
+		s.ProxyProtocol = p.proxyProtocol != nil && *p.proxyProtocol
+		s.QUICBPF = p.quicBPF != nil && *p.quicBPF
+	}
+	problem := ""
+	if v, ok := g.Annotations[AnnotationProxyProtocol]; ok {
+		if b, valid := parseBool(v); valid {
+			s.ProxyProtocol, set = b, true
+		} else {
+			problem = fmt.Sprintf("annotation %s: value %q is not \"true\" or \"false\", so the GatewayClass setting (proxyProtocol %t) applies; fix the annotation",
+				AnnotationProxyProtocol, v, s.ProxyProtocol)
+		}
+	}
+	if !set {
+		return nil, problem
+	}
+	return &s, problem
+}

@@ -1,0 +1,59 @@
+package provision
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+)
+
+// dataPlane is what a Gateway's settings mean for its proxies.
+type dataPlane struct {
+	http3, proxyProtocol, quicBPF bool
+}
+
+// dataPlaneOf resolves the Gateway's settings against the controller-wide ones.
+func dataPlaneOf(gw *gatewayv1.Gateway, opts Options) dataPlane {
+	dp := dataPlane{http3: opts.HTTP3}
+	if opts.Settings == nil {
+		return dp
+	}
+	s := opts.Settings(gw.Namespace, gw.Name)
+	if s == nil {
+		return dp
+	}
+	if s.HTTP3 != nil {
+		dp.http3 = *s.HTTP3
+	}
+	dp.proxyProtocol, dp.quicBPF = s.ProxyProtocol, s.QUICBPF
+	return dp
+}
+
+// Capabilities of the data-plane container (all others are dropped).
+const (
+	// CapNetBindService lets listeners use ports below 1024 where the pod's
+	// net.ipv4.ip_unprivileged_port_start sysctl is not allowed.
+	CapNetBindService corev1.Capability = "NET_BIND_SERVICE"
+	// CapBPF, CapPerfmon and CapSysResource load nghttpx's eBPF QUIC steering
+	// program (SYS_RESOURCE for the locked-memory limit of its maps).
+	CapBPF         corev1.Capability = "BPF"
+	CapPerfmon     corev1.Capability = "PERFMON"
+	CapSysResource corev1.Capability = "SYS_RESOURCE"
+)
+
+// capabilities are added to the container after dropping ALL: NET_BIND_SERVICE
+// always (it is the one the "restricted" Pod Security Standard allows), the eBPF
+// ones only when HTTP/3 is on and the class asks for quicBPF, since they are
+// outside even the "baseline" standard.
+//
+// The container runs as non-root, and Kubernetes sets no ambient capabilities:
+// an added capability only reaches the bounding set, so a process gets it only
+// from file capabilities on its binary (which allowPrivilegeEscalation=false
+// ignores). Ports below 1024 therefore rely on the pod's
+// ip_unprivileged_port_start sysctl; without effective eBPF capabilities the
+// proxy's feature probe renders no-quic-bpf and logs why.
+func (dp dataPlane) capabilities() []corev1.Capability {
+	caps := []corev1.Capability{CapNetBindService}
+	if dp.http3 && dp.quicBPF {
+		caps = append(caps, CapBPF, CapPerfmon, CapSysResource)
+	}
+	return caps
+}
