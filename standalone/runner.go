@@ -129,6 +129,8 @@ func (r *Runner) sync(ctx context.Context, in *gateway.Input) {
 			DefaultAddress: "127.0.0.1",
 			OCSP:           r.OCSP,
 			Now:            metav1.NewTime(time.Now().UTC().Truncate(time.Second)),
+			// Client certificate validation needs our patched nghttpx.
+			NoClientValidation: !r.Render.Features.ClientVerify,
 		},
 		Render:        r.Render,
 		StateDir:      r.StateDir,

@@ -49,7 +49,8 @@ func translateCmd(_ context.Context, args []string, stdout, stderr io.Writer) er
 			OCSP:           ocspF.options(true),
 			Now:            metav1.NewTime(time.Now().UTC().Truncate(time.Second)),
 		},
-		Render:        ocspF.renderFor(render.Options{APIPort: *apiPort}, *stateDir),
+		// Offline: assume the data plane nghttpx built by make nghttpx.
+		Render:        ocspF.renderFor(render.Options{APIPort: *apiPort, Features: render.Features{ClientVerify: true}}, *stateDir),
 		StateDir:      *stateDir,
 		Ingress:       shim,
 		ProxyProtocol: ing.proxyProto,

@@ -32,6 +32,10 @@ type Features struct {
 	// ClientVerify: the binary verifies client certificates per frontend
 	// (parameter verify-client=, our patch hack/nghttpx-patches/*-frontend-client-verify.py).
 	ClientVerify bool `json:"clientVerify"`
+	// BackendTLSVerify: the binary verifies each backend against its own CA bundle
+	// and subjectAltNames (backend parameters tls-ca=, tls-san=, our patch
+	// hack/nghttpx-patches/*-backend-tls-verify.py).
+	BackendTLSVerify bool `json:"backendTLSVerify"`
 	// Reasons has one sentence for every missing feature.
 	Reasons []string `json:"reasons,omitempty"`
 }
@@ -39,7 +43,8 @@ type Features struct {
 // Render returns the renderer's view. OCSP is what the binary supports: the caller
 // sets render.Options.OCSPFetchProgram when it is true, or clears it.
 func (f Features) Render() render.Features {
-	return render.Features{QUIC: f.HTTP3, BPF: f.BPF, BPFProgramPath: f.BPFProgram, OCSP: f.OCSP, ClientVerify: f.ClientVerify}
+	return render.Features{QUIC: f.HTTP3, BPF: f.BPF, BPFProgramPath: f.BPFProgram, OCSP: f.OCSP, ClientVerify: f.ClientVerify,
+		BackendTLSVerify: f.BackendTLSVerify}
 }
 
 // Detect probes binary. The logger comes from ctx (logr.FromContextOrDiscard).
@@ -54,6 +59,7 @@ func Detect(ctx context.Context, binary string) (Features, error) {
 // help is what nghttpx --help says about the build.
 type help struct {
 	quic, bpfOption, ocsp, clientVerify bool
+	backendTLSVerify                    bool
 }
 
 func parseHelp(s string) help {
@@ -63,6 +69,8 @@ func parseHelp(s string) help {
 		ocsp:      strings.Contains(s, "--fetch-ocsp-response-file"),
 		// The patch documents the frontend parameter in --frontend's help.
 		clientVerify: strings.Contains(s, `"verify-client=<CAFILE>"`),
+		// Likewise the backend parameter in --backend's help.
+		backendTLSVerify: strings.Contains(s, `"tls-ca=<CAFILE>"`),
 	}
 }
 
@@ -81,6 +89,7 @@ func detect(ctx context.Context, binary string, caps Caps) (Features, error) {
 	h := parseHelp(helpText)
 	f.OCSP = h.ocsp
 	f.ClientVerify = h.clientVerify
+	f.BackendTLSVerify = h.backendTLSVerify
 
 	dir, err := os.MkdirTemp("", "nghttpx-features-")
 	if err != nil {
@@ -105,7 +114,7 @@ func detect(ctx context.Context, binary string, caps Caps) (Features, error) {
 		log.Info("nghttpx feature unavailable", "reason", r)
 	}
 	log.Info("nghttpx features", "version", f.Version, "mruby", f.MRuby, "http3", f.HTTP3, "bpf", f.BPF, "ocsp", f.OCSP,
-		"clientVerify", f.ClientVerify)
+		"clientVerify", f.ClientVerify, "backendTLSVerify", f.BackendTLSVerify)
 	return f, nil
 }
 
@@ -146,6 +155,9 @@ func appendOCSP(out []string, h help) []string {
 	}
 	if !h.clientVerify {
 		out = append(out, "client certificate validation (Gateway spec.tls.frontend) unavailable: nghttpx lacks the per-frontend verify-client= parameter; build it with make nghttpx")
+	}
+	if !h.backendTLSVerify {
+		out = append(out, "BackendTLSPolicy CA certificates and subjectAltNames unavailable: nghttpx lacks the backend tls-ca= and tls-san= parameters (such backends answer 500); build it with make nghttpx")
 	}
 	return out
 }

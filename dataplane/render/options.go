@@ -18,6 +18,10 @@ type Features struct {
 	// ClientVerify: the binary has per-frontend client certificate verification
 	// (frontend parameter verify-client=, our nghttpx patch).
 	ClientVerify bool
+	// BackendTLSVerify: the binary verifies a backend against its own CA bundle
+	// and subjectAltNames (backend parameters tls-ca=, tls-san=, our nghttpx
+	// patch). Without it such backends answer 500 instead of connecting.
+	BackendTLSVerify bool
 }
 
 // Options are the data-plane settings that do not come from the Gateway model.

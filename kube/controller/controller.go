@@ -282,8 +282,9 @@ func (c *Controller) pipelineOptions(ctx context.Context) pipeline.Options {
 			ParametersNamespace: c.opts.Namespace,
 		},
 		// Rendering here validates what proxies will render; paths and ports only
-		// need to be well-formed.
-		Render:     render.Options{},
+		// need to be well-formed. The proxies' nghttpx (our image) has the
+		// per-frontend client verification patch.
+		Render:     render.Options{Features: render.Features{ClientVerify: true}},
 		StateDir:   provision.StateDir,
 		APIPortFor: func(*model.Gateway) int { return 9902 },
 	}
