@@ -325,6 +325,7 @@ func TestProxyRoleIsReadOnly(t *testing.T) {
 		{"gateway.networking.k8s.io", "gateways", "watch"}, {"gateway.networking.k8s.io", "httproutes", "list"},
 		{"gateway.networking.k8s.io", "gatewayclasses", "watch"}, {"gateway.networking.k8s.io", "referencegrants", "list"},
 		{"gateway.networking.k8s.io", "listenersets", "list"}, {"gateway.networking.k8s.io", "listenersets", "watch"},
+		{"gateway.networking.k8s.io", "backendtlspolicies", "list"}, {"gateway.networking.k8s.io", "backendtlspolicies", "watch"},
 		{"discovery.k8s.io", "endpointslices", "watch"}, {"", "secrets", "list"}, {"", "services", "watch"},
 		{"", "namespaces", "list"}, {"networking.k8s.io", "ingresses", "watch"}, {"networking.k8s.io", "ingressclasses", "list"},
 	} {
@@ -348,11 +349,16 @@ func TestControllerRoleIsLeastPrivilege(t *testing.T) {
 		"gateway.networking.k8s.io/httproutes":      readOnly,
 		"gateway.networking.k8s.io/listenersets":    readOnly,
 		"gateway.networking.k8s.io/referencegrants": {"list", "watch"},
+		// BackendTLSPolicies (read; status ancestors written by the leader).
+		"gateway.networking.k8s.io/backendtlspolicies":        readOnly,
+		"gateway.networking.k8s.io/backendtlspolicies/status": {"update"},
 		// Certificates (read) and the keys Secrets (kube/controller/keys.go).
 		"/secrets":                        {"list", "watch", "create", "update", "delete"},
 		"/namespaces":                     {"list", "watch"},
 		"discovery.k8s.io/endpointslices": {"list", "watch"},
 		"cert-manager.io/certificates":    {"list", "watch"},
+		// Client CA bundles of Gateways' spec.tls.frontend.
+		"/configmaps": {"list", "watch"},
 		"gateway.networking.k8s.io/gatewayclasses/status": {"update"},
 		"gateway.networking.k8s.io/gateways/status":       {"update"},
 		"gateway.networking.k8s.io/httproutes/status":     {"update"},
@@ -454,9 +460,11 @@ func TestBindings(t *testing.T) {
 	}
 }
 
-// ConfigMaps are readable in the controller's namespace only (the operator
-// ConfigMap of the Ingress front-end), by the controller and the Ingress data
-// planes that live there; nothing grants them cluster-wide.
+// The controller and the proxies may only list and watch ConfigMaps cluster-wide
+// (client CA bundles of Gateways' spec.tls.frontend live in any namespace);
+// the operator ConfigMap of the Ingress front-end is also readable in the
+// controller's namespace through a Role, by the controller and the Ingress data
+// planes that live there.
 func TestIngressConfigMapAccessIsNamespaced(t *testing.T) {
 	objs := build(t, "rbac")
 	for _, o := range objs {
@@ -464,9 +472,21 @@ func TestIngressConfigMapAccessIsNamespaced(t *testing.T) {
 			continue
 		}
 		r := decode[rbacv1.ClusterRole](t, o)
+		var verbs []string
 		for k := range grants(r.Rules) {
 			if k.group == "" && k.resource == "configmaps" {
-				t.Errorf("ClusterRole %s grants %s on configmaps", r.Name, k.verb)
+				verbs = append(verbs, k.verb)
+			}
+		}
+		slices.Sort(verbs)
+		switch r.Name {
+		case "nghttpx-gateway-controller", "nghttpx-gateway-proxy":
+			if !slices.Equal(verbs, []string{"list", "watch"}) {
+				t.Errorf("ClusterRole %s grants %v on configmaps, want exactly list and watch (client CA bundles)", r.Name, verbs)
+			}
+		default:
+			if len(verbs) > 0 {
+				t.Errorf("ClusterRole %s grants %v on configmaps", r.Name, verbs)
 			}
 		}
 	}

@@ -11,7 +11,8 @@
 // Status rules: only GatewayClasses with our controllerName, their Gateways and
 // the ListenerSets naming those Gateways get status; in HTTPRoutes only
 // status.parents entries of our controller are rewritten, others are kept as
-// they are. Conditions keep their lastTransitionTime while their status is
+// they are; likewise status.ancestors of BackendTLSPolicies (backendtls.go),
+// whose ancestors are our Gateways that route to a targeted Service port. Conditions keep their lastTransitionTime while their status is
 // unchanged, so an unchanged Result equals the stored objects and a status
 // writer can skip it. Programmed=True here means "translated into a valid
 // model"; the caller may hold it back until the data plane has applied the

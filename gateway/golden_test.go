@@ -35,18 +35,25 @@ type goldenObject struct {
 }
 
 type goldenOutput struct {
-	SkippedKinds   []string         `json:"skippedKinds,omitempty"`
-	GatewayClasses []goldenObject   `json:"gatewayClasses,omitempty"`
-	Gateways       []goldenObject   `json:"gateways,omitempty"`
-	HTTPRoutes     []goldenObject   `json:"httpRoutes,omitempty"`
-	ListenerSets   []goldenObject   `json:"listenerSets,omitempty"`
-	Models         []*model.Gateway `json:"models,omitempty"`
+	SkippedKinds   []string       `json:"skippedKinds,omitempty"`
+	GatewayClasses []goldenObject `json:"gatewayClasses,omitempty"`
+	Gateways       []goldenObject `json:"gateways,omitempty"`
+	HTTPRoutes     []goldenObject `json:"httpRoutes,omitempty"`
+	ListenerSets   []goldenObject `json:"listenerSets,omitempty"`
+	// BackendTLSPolicies with their status (backendtls.go).
+	BackendTLSPolicies []goldenObject   `json:"backendTLSPolicies,omitempty"`
+	Models             []*model.Gateway `json:"models,omitempty"`
 	// OCSPStapled lists the certificates whose model carries an OCSP response
 	// (hidden from the model's JSON), as "gateway: certificate".
 	OCSPStapled []string `json:"ocspStapled,omitempty"`
 	// ClientCAs lists the subjects of each port's client CA bundle (hidden from
 	// the model's JSON), as "gateway port N: subject, ...".
 	ClientCAs []string `json:"clientCAs,omitempty"`
+	// BackendCAs lists the subjects of each cluster's BackendTLSPolicy CA bundle
+	// and BackendClientCerts those of each Gateway's backend client certificate
+	// (both hidden from the model's JSON).
+	BackendCAs         []string `json:"backendCAs,omitempty"`
+	BackendClientCerts []string `json:"backendClientCerts,omitempty"`
 }
 
 func renderGolden(t *testing.T, in *Input, res *Result) []byte {
@@ -63,6 +70,21 @@ func renderGolden(t *testing.T, in *Input, res *Result) []byte {
 	}
 	for _, s := range res.ListenerSets {
 		out.ListenerSets = append(out.ListenerSets, goldenObject{Namespace: s.Namespace, Name: s.Name, Status: s.Status})
+	}
+	for _, p := range res.BackendTLSPolicies {
+		out.BackendTLSPolicies = append(out.BackendTLSPolicies, goldenObject{Namespace: p.Namespace, Name: p.Name, Status: p.Status})
+	}
+	for _, m := range res.Models {
+		for _, cl := range m.Clusters {
+			if cl.TLS != nil && cl.TLS.CACertPEM != nil {
+				out.BackendCAs = append(out.BackendCAs, fmt.Sprintf("%s/%s %s: %s", m.Source.Namespace, m.Source.Name, cl.Name,
+					strings.Join(pemSubjects(t, cl.TLS.CACertPEM), ", ")))
+			}
+		}
+		if bc := m.BackendClientCertificate; bc != nil {
+			out.BackendClientCerts = append(out.BackendClientCerts, fmt.Sprintf("%s/%s: %s", m.Source.Namespace, m.Source.Name,
+				strings.Join(pemSubjects(t, bc.CertPEM), ", ")))
+		}
 	}
 	for _, m := range res.Models {
 		for _, c := range m.Certificates {
@@ -151,17 +173,18 @@ func goldenOptions(t *testing.T, data []byte) Options {
 
 func reversed(in *Input) *Input {
 	out := &Input{
-		GatewayClasses:  slices.Clone(in.GatewayClasses),
-		Gateways:        slices.Clone(in.Gateways),
-		HTTPRoutes:      slices.Clone(in.HTTPRoutes),
-		ListenerSets:    slices.Clone(in.ListenerSets),
-		ReferenceGrants: slices.Clone(in.ReferenceGrants),
-		Services:        slices.Clone(in.Services),
-		EndpointSlices:  slices.Clone(in.EndpointSlices),
-		Secrets:         slices.Clone(in.Secrets),
-		Namespaces:      slices.Clone(in.Namespaces),
-		ConfigMaps:      slices.Clone(in.ConfigMaps),
-		Certificates:    slices.Clone(in.Certificates),
+		GatewayClasses:     slices.Clone(in.GatewayClasses),
+		Gateways:           slices.Clone(in.Gateways),
+		HTTPRoutes:         slices.Clone(in.HTTPRoutes),
+		ListenerSets:       slices.Clone(in.ListenerSets),
+		ReferenceGrants:    slices.Clone(in.ReferenceGrants),
+		Services:           slices.Clone(in.Services),
+		EndpointSlices:     slices.Clone(in.EndpointSlices),
+		Secrets:            slices.Clone(in.Secrets),
+		Namespaces:         slices.Clone(in.Namespaces),
+		ConfigMaps:         slices.Clone(in.ConfigMaps),
+		Certificates:       slices.Clone(in.Certificates),
+		BackendTLSPolicies: slices.Clone(in.BackendTLSPolicies),
 		Extensions: Extensions{
 			Rules:    slices.Clone(in.Extensions.Rules),
 			Backends: slices.Clone(in.Extensions.Backends),
@@ -179,6 +202,7 @@ func reversed(in *Input) *Input {
 	slices.Reverse(out.Namespaces)
 	slices.Reverse(out.ConfigMaps)
 	slices.Reverse(out.Certificates)
+	slices.Reverse(out.BackendTLSPolicies)
 	return out
 }
 
@@ -238,6 +262,13 @@ func withResultStatus(in *Input, res *Result) *Input {
 		for _, s := range res.ListenerSets {
 			if keyOf(&s) == keyOf(&out.ListenerSets[i]) {
 				out.ListenerSets[i].Status = *s.Status.DeepCopy()
+			}
+		}
+	}
+	for i := range out.BackendTLSPolicies {
+		for _, p := range res.BackendTLSPolicies {
+			if keyOf(&p) == keyOf(&out.BackendTLSPolicies[i]) {
+				out.BackendTLSPolicies[i].Status = *p.Status.DeepCopy()
 			}
 		}
 	}

@@ -91,6 +91,9 @@ func (o *Output) YAML() ([]byte, error) {
 	for i := range o.Translation.ListenerSets {
 		docs = append(docs, &o.Translation.ListenerSets[i])
 	}
+	for i := range o.Translation.BackendTLSPolicies {
+		docs = append(docs, &o.Translation.BackendTLSPolicies[i])
+	}
 	if o.Ingress != nil {
 		d := ingressDoc{Skipped: o.Ingress.Skipped, Events: o.Ingress.Events, Synthetic: syn}
 		for _, ir := range o.Ingress.Ingresses {

@@ -11,13 +11,47 @@ import (
 
 // Capability bit numbers (linux/capability.h).
 const (
-	CapSysAdmin = 21
-	CapPerfmon  = 38
-	CapBPF      = 39
+	CapNetBindService = 10
+	CapSysAdmin       = 21
+	CapSysResource    = 24
+	CapPerfmon        = 38
+	CapBPF            = 39
 )
+
+// capName names the capabilities this package talks about; others print as numbers.
+func capName(bit uint) string {
+	switch bit {
+	case CapNetBindService:
+		return "cap_net_bind_service"
+	case CapSysAdmin:
+		return "cap_sys_admin"
+	case CapSysResource:
+		return "cap_sys_resource"
+	case CapPerfmon:
+		return "cap_perfmon"
+	case CapBPF:
+		return "cap_bpf"
+	}
+	return fmt.Sprintf("cap_%d", bit)
+}
 
 // Caps is a capability set as a bit mask.
 type Caps uint64
+
+// String lists the set like getcap does ("cap_bpf,cap_perfmon"), or "none".
+func (c Caps) String() string {
+	var names []string
+	for bit := range uint(64) {
+		if !c.Has(bit) {
+			continue
+		}
+		names = append(names, capName(bit))
+	}
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ",")
+}
 
 // Has reports whether capability bit is in the set.
 func (c Caps) Has(bit uint) bool { return c&(1<<bit) != 0 }

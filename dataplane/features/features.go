@@ -49,11 +49,17 @@ func (f Features) Render() render.Features {
 
 // Detect probes binary. The logger comes from ctx (logr.FromContextOrDiscard).
 func Detect(ctx context.Context, binary string) (Features, error) {
-	caps, err := EffectiveCaps()
+	// nghttpx may get the eBPF capabilities from this process or from its own
+	// file capabilities (filecaps.go).
+	caps, err := bpfAccessOf(binary)
 	if err != nil {
 		logr.FromContextOrDiscard(ctx).Error(err, "cannot read capabilities; assuming none")
 	}
-	return detect(ctx, binary, caps)
+	f, err := detect(ctx, binary, caps)
+	if err != nil && caps.execBlocked() {
+		err = fmt.Errorf("%w: %s", err, caps.execBlockedReason())
+	}
+	return f, err
 }
 
 // help is what nghttpx --help says about the build.
@@ -74,7 +80,7 @@ func parseHelp(s string) help {
 	}
 }
 
-func detect(ctx context.Context, binary string, caps Caps) (Features, error) {
+func detect(ctx context.Context, binary string, caps bpfAccess) (Features, error) {
 	log := logr.FromContextOrDiscard(ctx).WithValues("binary", binary)
 	f := Features{Binary: binary}
 	version, err := output(ctx, binary, "--version")
@@ -118,7 +124,7 @@ func detect(ctx context.Context, binary string, caps Caps) (Features, error) {
 	return f, nil
 }
 
-func reasons(h help, f Features, res probeResults, caps Caps, objErr error, bpfObject string) []string {
+func reasons(h help, f Features, res probeResults, caps bpfAccess, objErr error, bpfObject string) []string {
 	var out []string
 	if !f.MRuby {
 		out = append(out, fmt.Sprintf("mruby unavailable: a global mruby script did not answer (%v); routing, filters and redirects need an nghttpx built with mruby (make nghttpx)", res.mruby.err))
@@ -142,7 +148,7 @@ func reasons(h help, f Features, res probeResults, caps Caps, objErr error, bpfO
 	case objErr != nil:
 		out = append(out, fmt.Sprintf("eBPF QUIC steering disabled: program file %s is missing (%v)%s", bpfObject, objErr, tail))
 	case !caps.CanLoadBPF():
-		out = append(out, "eBPF QUIC steering disabled: process lacks CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN"+tail)
+		out = append(out, "eBPF QUIC steering disabled: process lacks CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN"+tail+"; "+caps.why())
 	default:
 		out = append(out, fmt.Sprintf("eBPF QUIC steering disabled: nghttpx could not run with %s (%v)%s", bpfObject, res.bpf.err, tail))
 	}

@@ -44,8 +44,9 @@ func TestCanLoadBPF(t *testing.T) {
 
 func TestParseHelp(t *testing.T) {
 	full := "  --mruby-file=<PATH>\n  --fetch-ocsp-response-file=<PATH>\nHTTP/3 and QUIC:\n  --quic-bpf-program-file=<PATH>\n  --frontend-quic-secret-file=<PATH>\n" +
-		"              specify  \"verify-client=<CAFILE>\": a  certificate  is\n"
-	if got, want := parseHelp(full), (help{quic: true, bpfOption: true, ocsp: true, clientVerify: true}); got != want {
+		"              specify  \"verify-client=<CAFILE>\": a  certificate  is\n" +
+		"              \"tls-ca=<CAFILE>\" verifies  this backend's certificate\n"
+	if got, want := parseHelp(full), (help{quic: true, bpfOption: true, ocsp: true, clientVerify: true, backendTLSVerify: true}); got != want {
 		t.Errorf("full build: %+v, want %+v", got, want)
 	}
 	if got, want := parseHelp("  --mruby-file=<PATH>\n"), (help{}); got != want {
@@ -54,22 +55,23 @@ func TestParseHelp(t *testing.T) {
 }
 
 func TestReasons(t *testing.T) {
-	full := help{quic: true, bpfOption: true, ocsp: true, clientVerify: true}
+	full := help{quic: true, bpfOption: true, ocsp: true, clientVerify: true, backendTLSVerify: true}
 	ok := probeResults{quic: probeResult{bpfCompiled: true}}
-	noCaps := Caps(0)
-	allCaps := Caps(1 << CapSysAdmin)
+	noCaps := bpfAccess{binary: "/x/nghttpx"}
+	allCaps := bpfAccess{binary: "/x/nghttpx", proc: ProcessCaps{Eff: 1 << CapSysAdmin}}
 	for _, tc := range []struct {
 		name   string
 		h      help
 		f      Features
 		res    probeResults
-		caps   Caps
+		caps   bpfAccess
 		objErr error
 		want   []string // substrings, one per reason, in order
 	}{
 		{name: "everything", h: full, f: Features{MRuby: true, HTTP3: true, BPF: true, OCSP: true}, res: ok, caps: allCaps},
 		{name: "no caps", h: full, f: Features{MRuby: true, HTTP3: true, OCSP: true}, res: ok, caps: noCaps,
-			want: []string{"eBPF QUIC steering disabled: process lacks CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN; rendering no-quic-bpf"}},
+			want: []string{"eBPF QUIC steering disabled: process lacks CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN; rendering no-quic-bpf; " +
+				"/x/nghttpx has no file capabilities: in Kubernetes set quicBPF in the GatewayClass parameters"}},
 		{name: "no object", h: full, f: Features{MRuby: true, HTTP3: true, OCSP: true}, res: ok, caps: allCaps, objErr: fs.ErrNotExist,
 			want: []string{"program file /x/reuseport_kern.o is missing"}},
 		{name: "probe failed", h: full, f: Features{MRuby: true, HTTP3: true, OCSP: true},
@@ -79,11 +81,13 @@ func TestReasons(t *testing.T) {
 			want: []string{"built without libbpf"}},
 		{name: "debian build", h: help{ocsp: true}, f: Features{OCSP: true}, res: probeResults{mruby: probeResult{err: errors.New("answer is not from the script")}},
 			want: []string{"mruby unavailable: a global mruby script did not answer (answer is not from the script)", "HTTP/3 disabled: nghttpx was built without QUIC support",
-				"client certificate validation (Gateway spec.tls.frontend) unavailable"}},
-		{name: "no ocsp", h: help{quic: true, bpfOption: true, clientVerify: true}, f: Features{MRuby: true, HTTP3: true, BPF: true}, res: ok, caps: allCaps,
+				"client certificate validation (Gateway spec.tls.frontend) unavailable", "BackendTLSPolicy CA certificates and subjectAltNames unavailable"}},
+		{name: "no ocsp", h: help{quic: true, bpfOption: true, clientVerify: true, backendTLSVerify: true}, f: Features{MRuby: true, HTTP3: true, BPF: true}, res: ok, caps: allCaps,
 			want: []string{"OCSP stapling unavailable"}},
-		{name: "no client verify", h: help{quic: true, bpfOption: true, ocsp: true}, f: Features{MRuby: true, HTTP3: true, BPF: true, OCSP: true}, res: ok, caps: allCaps,
+		{name: "no client verify", h: help{quic: true, bpfOption: true, ocsp: true, backendTLSVerify: true}, f: Features{MRuby: true, HTTP3: true, BPF: true, OCSP: true}, res: ok, caps: allCaps,
 			want: []string{"lacks the per-frontend verify-client= parameter"}},
+		{name: "no backend tls verify", h: help{quic: true, bpfOption: true, ocsp: true, clientVerify: true}, f: Features{MRuby: true, HTTP3: true, BPF: true, OCSP: true}, res: ok, caps: allCaps,
+			want: []string{"lacks the backend tls-ca= and tls-san= parameters"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := reasons(tc.h, tc.f, tc.res, tc.caps, tc.objErr, "/x/reuseport_kern.o")

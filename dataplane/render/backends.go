@@ -35,6 +35,9 @@ type profile struct {
 	proto    string
 	tls, dns bool
 	sni      string
+	// tlsCA and tlsSAN are the absolute paths of a cluster's BackendTLSPolicy
+	// files (backendtls.go); "" when not used.
+	tlsCA, tlsSAN string
 	// script is the per-pattern program (a scripted-*.rb file) running the rule's
 	// user script; "" means restore.rb.
 	script string
@@ -96,6 +99,12 @@ func (p profile) String() string {
 		parts = append(parts, "tls")
 		if p.sni != "" {
 			parts = append(parts, "sni="+p.sni)
+		}
+		if p.tlsCA != "" {
+			parts = append(parts, "tls-ca="+p.tlsCA)
+		}
+		if p.tlsSAN != "" {
+			parts = append(parts, "tls-san="+p.tlsSAN)
 		}
 	}
 	if p.dns {
@@ -300,6 +309,12 @@ func memberParams(m groupMember, g profile, opts Options) (string, error) {
 		if m.prof.sni != "" {
 			params += ";sni=" + m.prof.sni
 		}
+		if m.prof.tlsCA != "" {
+			params += ";tls-ca=" + m.prof.tlsCA
+		}
+		if m.prof.tlsSAN != "" {
+			params += ";tls-san=" + m.prof.tlsSAN
+		}
 	}
 	if m.prof.dns {
 		params += ";dns"
@@ -311,6 +326,7 @@ func memberParams(m groupMember, g profile, opts Options) (string, error) {
 	params += ";mruby=" + opts.StateDir + "/" + script
 	rest := g
 	rest.proto, rest.tls, rest.sni, rest.dns, rest.script = "", false, "", false, ""
+	rest.tlsCA, rest.tlsSAN = "", ""
 	if s := rest.String(); s != "" {
 		params += ";" + s
 	}

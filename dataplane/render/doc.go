@@ -24,6 +24,11 @@
 // routing; the operator's extra lines end the main configuration (ParseExtraConfig
 // says which are allowed).
 //
+// Backend TLS (backendtls.go): a cluster's BackendTLSPolicy becomes tls;sni= and,
+// with our nghttpx patch (Features.BackendTLSVerify), tls-ca=/tls-san= files;
+// without the patch such clusters answer 500. The Gateway's backend client
+// certificate is the process-wide client-cert-file/client-private-key-file.
+//
 // Shared keys: Options.QUICSecretFile and TLSTicketKeyFiles are paths the caller
 // fills (same content on every replica, newest key first, the old ones kept for
 // decryption). nghttpx does not refuse a malformed file: it silently falls back to

@@ -24,7 +24,12 @@ type goldenCase struct {
 	Certificates map[string]goldenCertFiles `json:"certificates,omitempty"`
 	// ClientCAs are the PEM files of the ports' client CA bundles, by port.
 	ClientCAs map[int32]string `json:"clientCAs,omitempty"`
-	Gateway   model.Gateway    `json:"gateway"`
+	// BackendCAs are the PEM files of the clusters' BackendTLSPolicy CA bundles,
+	// by cluster name; BackendClientCertificate the Gateway's backend client
+	// certificate.
+	BackendCAs               map[string]string `json:"backendCAs,omitempty"`
+	BackendClientCertificate *goldenCertFiles  `json:"backendClientCertificate,omitempty"`
+	Gateway                  model.Gateway     `json:"gateway"`
 }
 
 type goldenCertFiles struct {
@@ -34,17 +39,19 @@ type goldenCertFiles struct {
 }
 
 type goldenOptions struct {
-	Workers       int    `json:"workers,omitempty"`
-	HealthPort    int    `json:"healthPort,omitempty"`
-	HTTP3         bool   `json:"http3,omitempty"`
-	QUIC          bool   `json:"quic,omitempty"`
-	BPF           bool   `json:"bpf,omitempty"`
-	OCSP          bool   `json:"ocsp,omitempty"`
-	ClientVerify  bool   `json:"clientVerify,omitempty"`
-	AccessLogFile string `json:"accessLogFile,omitempty"`
-	GraceSeconds  int    `json:"graceSeconds,omitempty"`
-	AllowMruby    bool   `json:"allowMruby,omitempty"`
-	ProxyProtocol bool   `json:"proxyProtocol,omitempty"`
+	Workers      int  `json:"workers,omitempty"`
+	HealthPort   int  `json:"healthPort,omitempty"`
+	HTTP3        bool `json:"http3,omitempty"`
+	QUIC         bool `json:"quic,omitempty"`
+	BPF          bool `json:"bpf,omitempty"`
+	OCSP         bool `json:"ocsp,omitempty"`
+	ClientVerify bool `json:"clientVerify,omitempty"`
+	// BackendTLSVerify: the binary has tls-ca=/tls-san= (our patch).
+	BackendTLSVerify bool   `json:"backendTLSVerify,omitempty"`
+	AccessLogFile    string `json:"accessLogFile,omitempty"`
+	GraceSeconds     int    `json:"graceSeconds,omitempty"`
+	AllowMruby       bool   `json:"allowMruby,omitempty"`
+	ProxyProtocol    bool   `json:"proxyProtocol,omitempty"`
 	// ExtraConfig is the operator's nghttpx-conf text; the lines ParseExtraConfig
 	// keeps become Options.ExtraConfig.
 	ExtraConfig string `json:"extraConfig,omitempty"`
@@ -97,6 +104,24 @@ func loadGolden(t *testing.T, path string) (*model.Gateway, Options) {
 			t.Fatal(err)
 		}
 	}
+	for i := range gw.Clusters {
+		cl := &gw.Clusters[i]
+		if f, ok := c.BackendCAs[cl.Name]; ok && cl.TLS != nil {
+			if cl.TLS.CACertPEM, err = os.ReadFile(filepath.Join("testdata", f)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if f := c.BackendClientCertificate; f != nil {
+		bc := &model.Certificate{Name: "backend-client"}
+		if bc.CertPEM, err = os.ReadFile(filepath.Join("testdata", f.Cert)); err != nil {
+			t.Fatal(err)
+		}
+		if bc.KeyPEM, err = os.ReadFile(filepath.Join("testdata", f.Key)); err != nil {
+			t.Fatal(err)
+		}
+		gw.BackendClientCertificate = bc
+	}
 	opts := baseOptions()
 	if o := c.Options; o != nil {
 		opts.Workers = o.Workers
@@ -104,6 +129,7 @@ func loadGolden(t *testing.T, path string) (*model.Gateway, Options) {
 		opts.HTTP3 = o.HTTP3
 		opts.Features.QUIC = o.QUIC
 		opts.Features.ClientVerify = o.ClientVerify
+		opts.Features.BackendTLSVerify = o.BackendTLSVerify
 		if o.BPF {
 			opts.Features.BPF = true
 			opts.Features.BPFProgramPath = "/usr/lib/nghttpx/reuseport_kern.o"

@@ -140,6 +140,12 @@ func mainConfig(gw *model.Gateway, certs []tlsFiles, opts Options) ([]byte, erro
 		}
 	}
 
+	if bc := gw.BackendClientCertificate; bc != nil {
+		// Presented to every TLS backend that asks (Gateway spec.tls.backend).
+		f := backendClientFiles(bc)
+		add("client-private-key-file", opts.StateDir+"/"+f.key)
+		add("client-cert-file", opts.StateDir+"/"+f.cert)
+	}
 	add("mruby-file", opts.StateDir+"/"+RouterScriptFile)
 	add("include", opts.StateDir+"/"+BackendFile)
 	add("workers", strconv.Itoa(opts.Workers))

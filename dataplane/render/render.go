@@ -25,6 +25,9 @@ func Render(gw *model.Gateway, opts Options) (*Config, error) {
 	if err := clientCAs(gw, files, opts); err != nil {
 		return nil, fmt.Errorf("render: %w", err)
 	}
+	if err := backendTLSFiles(gw, files, opts); err != nil {
+		return nil, fmt.Errorf("render: %w", err)
+	}
 	main, err := mainConfig(gw, certs, opts)
 	if err != nil {
 		return nil, fmt.Errorf("render: main configuration: %w", err)

@@ -522,6 +522,11 @@ func (tb *tableBuilder) backend(r model.Rule, wb model.WeightedBackend, prof pro
 	if prof, err = prof.withBackend(wb.Proxy); err != nil {
 		return rb, false, err
 	}
+	prof, ok = prof.withClusterTLS(c.TLS, tb.opts)
+	if !ok {
+		rb.status = statusInvalidBackend
+		return rb, true, nil
+	}
 	rb.member = groupMember{cluster: c, prof: prof}
 	rb.req, rb.resp = reqOps, respOps
 	return rb, true, nil

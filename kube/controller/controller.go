@@ -96,6 +96,8 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	maps.Copy(mo.Cache.ByObject, source.IngressCacheOptions(opts.Ingress.source()))
 	// GatewayClass parameters ConfigMaps: the controller's namespace only.
 	source.AddParametersCacheOptions(mo.Cache.ByObject, opts.Namespace)
+	// Client CA bundles of Gateways may be ConfigMaps anywhere: cache them all.
+	source.ClusterWideConfigMaps(mo.Cache.ByObject)
 	for _, d := range []struct {
 		v   time.Duration
 		dst **time.Duration

@@ -188,3 +188,30 @@ func TestKeyRotatorLoop(t *testing.T) {
 		t.Errorf("after %d rotations: %d QUIC and %d ticket keys, want %d and %d", n, len(st.QUIC.Keys), len(st.Tickets.Keys), keys.QUICKeep, keys.TicketKeep)
 	}
 }
+
+// A new leader carries on the schedule stored in the Secret: it neither
+// rotates early nor recreates the keys.
+func TestKeyRotatorNewLeaderKeepsSchedule(t *testing.T) {
+	ctx := context.Background()
+	r, cl, _ := keysFixture(t)
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	r.clock = clocktesting.NewFakeClock(t0)
+	if _, err := r.sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := getKeys(t, cl)
+
+	next, _, _ := keysFixture(t) // the other replica, now leading, same API server
+	next.client, next.reader = cl, cl
+	next.clock = clocktesting.NewFakeClock(t0.Add(30 * time.Minute))
+	at, err := next.sync(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2, _ := getKeys(t, cl); s2.ResourceVersion != s.ResourceVersion {
+		t.Error("a new leader rewrote keys that were not due")
+	}
+	if !at.Equal(t0.Add(time.Hour)) {
+		t.Errorf("new leader's next rotation %s, want %s (the stored schedule)", at, t0.Add(time.Hour))
+	}
+}

@@ -129,7 +129,7 @@ func TestSmoke(t *testing.T) {
 	mustCreate(ctx, t, cl, &rbacv1.ClusterRole{
 		ObjectMeta: metav1.ObjectMeta{Name: provision.ProxyClusterRole},
 		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"gatewayclasses", "gateways", "httproutes", "referencegrants"}, Verbs: []string{"list", "watch"}},
+			{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"gatewayclasses", "gateways", "httproutes", "listenersets", "referencegrants"}, Verbs: []string{"list", "watch"}},
 			{APIGroups: []string{""}, Resources: []string{"services", "secrets", "namespaces"}, Verbs: []string{"list", "watch"}},
 			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
 		},
@@ -376,9 +376,9 @@ func controllerConfig(ctx context.Context, t *testing.T, c *cluster.Cluster, cl 
 	mustCreate(ctx, t, cl, &rbacv1.ClusterRole{
 		ObjectMeta: metav1.ObjectMeta{Name: "nghttpx-gateway-controller"},
 		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"gatewayclasses", "gateways", "httproutes"}, Verbs: []string{"get", "list", "watch"}},
+			{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"gatewayclasses", "gateways", "httproutes", "listenersets"}, Verbs: []string{"get", "list", "watch"}},
 			{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"referencegrants"}, Verbs: []string{"list", "watch"}},
-			{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"gatewayclasses/status", "gateways/status", "httproutes/status"}, Verbs: []string{"update"}},
+			{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"gatewayclasses/status", "gateways/status", "httproutes/status", "listenersets/status"}, Verbs: []string{"update"}},
 			{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"gateways/finalizers"}, Verbs: []string{"update"}},
 			{APIGroups: []string{""}, Resources: []string{"services", "serviceaccounts"}, Verbs: rw},
 			{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: rw},

@@ -39,6 +39,11 @@ const (
 	CapSysResource corev1.Capability = "SYS_RESOURCE"
 )
 
+// NghttpxBPFBinary is the image's copy of nghttpx with file capabilities
+// cap_net_bind_service,cap_bpf,cap_perfmon,cap_sys_resource+ep (Dockerfile); the
+// plain /usr/local/bin/nghttpx has cap_net_bind_service+ep only.
+const NghttpxBPFBinary = "/usr/local/bin/nghttpx-bpf"
+
 // capabilities are added to the container after dropping ALL: NET_BIND_SERVICE
 // always (it is the one the "restricted" Pod Security Standard allows), the eBPF
 // ones only when HTTP/3 is on and the class asks for quicBPF, since they are
@@ -46,14 +51,32 @@ const (
 //
 // The container runs as non-root, and Kubernetes sets no ambient capabilities:
 // an added capability only reaches the bounding set, so a process gets it only
-// from file capabilities on its binary (which allowPrivilegeEscalation=false
-// ignores). Ports below 1024 therefore rely on the pod's
-// ip_unprivileged_port_start sysctl; without effective eBPF capabilities the
-// proxy's feature probe renders no-quic-bpf and logs why.
+// from file capabilities on its binary, which exec grants only within the
+// bounding set (and refuses to run the binary at all when one is missing) and
+// never under no_new_privs (allowPrivilegeEscalation=false). Hence the two
+// nghttpx binaries of the image, nghttpxBinary and allowPrivilegeEscalation.
+// The proxy's feature probe checks the same rules and renders no-quic-bpf,
+// saying why, when they are not met.
 func (dp dataPlane) capabilities() []corev1.Capability {
 	caps := []corev1.Capability{CapNetBindService}
-	if dp.http3 && dp.quicBPF {
+	if dp.bpf() {
 		caps = append(caps, CapBPF, CapPerfmon, CapSysResource)
 	}
 	return caps
+}
+
+// bpf: the data plane may load the eBPF QUIC steering program.
+func (dp dataPlane) bpf() bool { return dp.http3 && dp.quicBPF }
+
+// allowPrivilegeEscalation only where nghttpx-bpf must gain its file capabilities.
+func (dp dataPlane) allowPrivilegeEscalation() bool { return dp.bpf() }
+
+// nghttpxBinary is the nghttpx the proxy runs (its NGHTTPX_BIN), or "" for the
+// image's default. nghttpx-bpf only where the eBPF capabilities are in the
+// bounding set: elsewhere the kernel refuses to run it.
+func (dp dataPlane) nghttpxBinary() string {
+	if dp.bpf() {
+		return NghttpxBPFBinary
+	}
+	return ""
 }

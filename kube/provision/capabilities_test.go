@@ -17,6 +17,10 @@ type dataPlaneSpec struct {
 	args     []string
 	caps     []corev1.Capability
 	udpPorts int // UDP ports of the Service and of the container
+	// escalate: allowPrivilegeEscalation (file capabilities work only then).
+	escalate bool
+	// nghttpx is the container's NGHTTPX_BIN ("" when unset: the image's).
+	nghttpx string
 }
 
 func specOf(t *testing.T, dep *appsv1.Deployment, svc *corev1.Service) dataPlaneSpec {
@@ -26,13 +30,18 @@ func specOf(t *testing.T, dep *appsv1.Deployment, svc *corev1.Service) dataPlane
 	if sc == nil || sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) {
 		t.Fatalf("container capabilities %+v: must drop ALL", sc)
 	}
-	if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation || sc.Privileged != nil && *sc.Privileged {
-		t.Errorf("container may escalate privileges: %+v", sc)
+	if sc.AllowPrivilegeEscalation == nil || sc.Privileged != nil && *sc.Privileged {
+		t.Errorf("container privileges not pinned down: %+v", sc)
 	}
 	if psc := dep.Spec.Template.Spec.SecurityContext; psc == nil || psc.RunAsNonRoot == nil || !*psc.RunAsNonRoot {
 		t.Errorf("pod not forced to run as non-root: %+v", psc)
 	}
-	s := dataPlaneSpec{args: ctr.Args, caps: sc.Capabilities.Add}
+	s := dataPlaneSpec{args: ctr.Args, caps: sc.Capabilities.Add, escalate: sc.AllowPrivilegeEscalation != nil && *sc.AllowPrivilegeEscalation}
+	for _, e := range ctr.Env {
+		if e.Name == "NGHTTPX_BIN" {
+			s.nghttpx = e.Value
+		}
+	}
 	for _, p := range svc.Spec.Ports {
 		if p.Protocol == corev1.ProtocolUDP {
 			s.udpPorts++
@@ -112,6 +121,15 @@ func TestSettingsShapeDataPlane(t *testing.T) {
 			if !slices.Equal(got.caps, tc.wantCaps) {
 				t.Errorf("added capabilities %v, want %v", got.caps, tc.wantCaps)
 			}
+			// The eBPF capabilities come with the binary that gains them (its file
+			// capabilities) and the privilege escalation that lets it; never without.
+			wantBPF := slices.Equal(tc.wantCaps, bpfCaps)
+			if got.escalate != wantBPF {
+				t.Errorf("allowPrivilegeEscalation %v, want %v", got.escalate, wantBPF)
+			}
+			if wantBin := map[bool]string{true: "/usr/local/bin/nghttpx-bpf"}[wantBPF]; got.nghttpx != wantBin {
+				t.Errorf("NGHTTPX_BIN %q, want %q", got.nghttpx, wantBin)
+			}
 			if got.udpPorts != tc.wantUDP {
 				t.Errorf("%d UDP ports, want %d", got.udpPorts, tc.wantUDP)
 			}
@@ -140,6 +158,9 @@ func TestSettingsChangeUpdatesDeployment(t *testing.T) {
 		wantBPF := s != nil && s.QUICBPF
 		if pp != want || bpf != wantBPF {
 			t.Errorf("step %d (%s): --proxy-proto %v (want %v), BPF %v (want %v)", i, fmt.Sprint(s), pp, want, bpf, wantBPF)
+		}
+		if got.escalate != wantBPF || (got.nghttpx != "") != wantBPF {
+			t.Errorf("step %d (%s): allowPrivilegeEscalation %v, NGHTTPX_BIN %q; want eBPF %v", i, fmt.Sprint(s), got.escalate, got.nghttpx, wantBPF)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/nghttpx"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 )
@@ -215,9 +216,14 @@ func Deployment(gw *gatewayv1.Gateway, opts Options) *appsv1ac.DeploymentApplyCo
 		// eBPF QUIC steering (capabilities.go); without those capabilities the
 		// proxy detects that and renders no-quic-bpf.
 		WithSecurityContext(corev1ac.SecurityContext().
-			WithAllowPrivilegeEscalation(false).
+			WithAllowPrivilegeEscalation(dp.allowPrivilegeEscalation()).
 			WithReadOnlyRootFilesystem(true).
 			WithCapabilities(corev1ac.Capabilities().WithDrop("ALL").WithAdd(dp.capabilities()...)))
+	if bin := dp.nghttpxBinary(); bin != "" {
+		// The image's NGHTTPX_BIN overridden, not --nghttpx: a local pod runner's own
+		// NGHTTPX_BIN (added after the container's env) still wins.
+		c.WithEnv(corev1ac.EnvVar().WithName(nghttpx.EnvBinary).WithValue(bin))
+	}
 	for _, p := range ports {
 		c.WithPorts(corev1ac.ContainerPort().WithName(portName("tcp", p)).WithContainerPort(p).WithProtocol(corev1.ProtocolTCP))
 		if dp.http3 && https[p] {

@@ -301,9 +301,9 @@ func (a *Agent) Sync(ctx context.Context, in *gateway.Input) error {
 	gw := a.opts.Gateway
 	ro := a.opts.Render
 	var keyFiles map[string][]byte
-	keysDir := pipeline.StateDirFor(a.opts.StateDir, &model.Gateway{Source: model.ObjectRef{Namespace: gw.Namespace, Name: gw.Name}})
+	gwDir := pipeline.StateDirFor(a.opts.StateDir, &model.Gateway{Source: model.ObjectRef{Namespace: gw.Namespace, Name: gw.Name}})
 	if a.keys != nil {
-		keyFiles = a.keys.configure(&ro, keysDir)
+		keyFiles = a.keys.configure(&ro, gwDir)
 	}
 	po := pipeline.Options{
 		Gateway: gateway.Options{
@@ -311,6 +311,10 @@ func (a *Agent) Sync(ctx context.Context, in *gateway.Input) error {
 			BindAddresses:  []string{BindAddress},
 			OCSP:           a.opts.OCSP,
 			Now:            metav1.NewTime(time.Now().UTC().Truncate(time.Second)),
+			// Without the nghttpx patch, listeners with client certificate
+			// validation are left out (the rest keeps serving); the model then
+			// differs from the controller's, so the Gateway is not Programmed.
+			NoClientValidation: !ro.Features.ClientVerify,
 			// The controller resolved the class parameters; their effect
 			// arrives as flags (ProxyProtocol, Render.HTTP3), and this role
 			// cannot read the parameters ConfigMap.
@@ -346,7 +350,7 @@ func (a *Agent) Sync(ctx context.Context, in *gateway.Input) error {
 	}
 	hash := model.Hash(rg.Model)
 	cfg := *rg.Config
-	if keyFiles != nil && rg.StateDir == keysDir {
+	if keyFiles != nil && rg.StateDir == gwDir {
 		// The applier writes them and reloads nghttpx when they change.
 		cfg.Files = maps.Clone(cfg.Files)
 		if cfg.Files == nil {

@@ -7,6 +7,13 @@
 //   - Snapshot lists the Gateway API objects and Namespaces from the cache, and
 //     only the Services, EndpointSlices and Secrets the in-scope Gateways and their
 //     HTTPRoutes reference; it records those references for relevance filtering.
+//     The client CA bundles Gateways name (spec.tls.frontend caCertificateRefs:
+//     ConfigMaps or Secrets, any namespace) count as referenced too; callers
+//     cache ConfigMaps cluster-wide for them (ClusterWideConfigMaps).
+//   - BackendTLSPolicies targeting a referenced Service are listed (the
+//     controller also keeps those carrying our ancestor status, to clear it);
+//     their CA ConfigMaps and the Gateways' spec.tls.backend client certificate
+//     Secrets count as referenced; policy spec changes trigger.
 //   - With Options.Ingress it also lists Ingresses (of --watch-namespace),
 //     IngressClasses and the one operator ConfigMap, and the Services and Secrets
 //     of the Ingresses that may be ours count as referenced (plus the default

@@ -28,6 +28,8 @@ type refs struct {
 	namespaceLabels bool
 	// configMaps are the GatewayClass parameters ConfigMaps of our classes.
 	configMaps map[types.NamespacedName]bool
+	// caConfigMaps are client CA bundles of Gateways (spec.tls.frontend).
+	caConfigMaps map[types.NamespacedName]bool
 	// ingressClasses are the IngressClasses of our Ingress controller.
 	ingressClasses map[string]bool
 }
@@ -42,6 +44,7 @@ func newRefs() *refs {
 		missingSecrets:  map[types.NamespacedName]bool{},
 		grantNamespaces: map[string]bool{},
 		ingressClasses:  map[string]bool{},
+		caConfigMaps:    map[types.NamespacedName]bool{},
 	}
 }
 
@@ -71,6 +74,8 @@ func computeRefs(sc scope, classes []gatewayv1.GatewayClass, gws []gatewayv1.Gat
 			continue
 		}
 		r.gateways[types.NamespacedName{Namespace: g.Namespace, Name: g.Name}] = true
+		r.addFrontendCAs(g)
+		r.addBackendClientCertificate(g)
 		for _, l := range g.Spec.Listeners {
 			if ar := l.AllowedRoutes; ar != nil && ar.Namespaces != nil && ar.Namespaces.From != nil &&
 				*ar.Namespaces.From == gatewayv1.NamespacesFromSelector {

@@ -101,6 +101,8 @@ func (s *Source) watched() []watch {
 	}
 	out = append(out, s.ingressWatched()...)
 	out = append(out, s.parametersWatched()...)
+	out = append(out, s.caWatched()...)
+	out = append(out, s.backendTLSWatched()...)
 	for _, o := range s.opts.Extra {
 		out = append(out, watch{o, s.extraRelevant})
 	}
@@ -284,6 +286,12 @@ func (s *Source) Snapshot(ctx context.Context) (*gateway.Input, error) {
 		return nil, err
 	}
 	if err := s.parametersSnapshot(ctx, in, classes.Items, r); err != nil {
+		return nil, err
+	}
+	if err := s.backendTLSSnapshot(ctx, in, r); err != nil {
+		return nil, err
+	}
+	if err := s.caSnapshot(ctx, in, r); err != nil {
 		return nil, err
 	}
 	in.GatewayClasses = classes.Items

@@ -7,8 +7,8 @@
 // GatewayClasses and Gateways (condition types of other writers are kept; for
 // Gateways also attachedListenerSets), the conditions and listeners of the
 // ListenerSets of our Gateways, and in HTTPRoutes only the status.parents
-// entries whose controllerName is ours (kept in place, stale ones removed, new
-// ones appended). A write that would change nothing
+// entries (in BackendTLSPolicies the status.ancestors entries) whose
+// controllerName is ours (kept in place, stale ones removed, new ones appended). A write that would change nothing
 // is skipped; a conflict is retried from a new GET; an object that is gone is
 // skipped. Writes, skips and conflicts are counted.
 //

@@ -70,6 +70,9 @@ func (w *Writer) Write(ctx context.Context, res *gateway.Result) error {
 	for i := range res.ListenerSets {
 		errs = append(errs, w.ListenerSet(ctx, &res.ListenerSets[i]))
 	}
+	for i := range res.BackendTLSPolicies {
+		errs = append(errs, w.BackendTLSPolicy(ctx, &res.BackendTLSPolicies[i]))
+	}
 	return errors.Join(errs...)
 }
 
