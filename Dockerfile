@@ -31,12 +31,13 @@ COPY --from=gateway /out/nghttpx-gateway /usr/local/bin/nghttpx-gateway
 # The proxy runs as non-root and Kubernetes sets no ambient capabilities, so nghttpx
 # gets capabilities only from file capabilities (kept by exec only within the
 # container's bounding set, refused outright when one is missing there, ignored
-# under allowPrivilegeEscalation=false). The plain nghttpx binds ports below 1024;
+# under allowPrivilegeEscalation=false). The plain nghttpx has none (ports below
+# 1024 come from the pod's ip_unprivileged_port_start sysctl; a file capability
+# would make it unrunnable where NET_BIND_SERVICE is not in the bounding set).
 # nghttpx-bpf, which the provisioner uses only where it adds BPF, PERFMON and
-# SYS_RESOURCE (GatewayClass parameter quicBPF), also loads the eBPF QUIC steering
+# SYS_RESOURCE (GatewayClass parameter quicBPF), loads the eBPF QUIC steering
 # program. Set here, not in the build stage: COPY does not reliably keep xattrs.
 RUN cp /usr/local/bin/nghttpx /usr/local/bin/nghttpx-bpf \
- && setcap cap_net_bind_service+ep /usr/local/bin/nghttpx \
  && setcap cap_net_bind_service,cap_bpf,cap_perfmon,cap_sys_resource+ep /usr/local/bin/nghttpx-bpf
 ENV NGHTTPX_BIN=/usr/local/bin/nghttpx
 USER 65532

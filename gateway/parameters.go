@@ -21,6 +21,12 @@ const (
 	// needs (BPF, PERFMON, SYS_RESOURCE) when HTTP/3 is on. Off by default: they
 	// are outside the "restricted" and "baseline" Pod Security Standards.
 	ParamQUICBPF = "quicBPF"
+	// ParamQUICRequireToken makes the data plane validate client addresses
+	// before any QUIC handshake work (nghttpx frontend-quic-require-token): a
+	// client without a valid token gets a Retry. Off by default, since every
+	// first-time client then pays a round trip; turn it on under attack. Tokens
+	// one replica issues are valid on the others (shared QUIC keys).
+	ParamQUICRequireToken = "quicRequireToken"
 )
 
 // AnnotationProxyProtocol on a Gateway ("true" or "false") overrides the class's
@@ -29,7 +35,7 @@ const AnnotationProxyProtocol = "gateway.nghttpx.zlab.co.jp/proxy-protocol"
 
 // classParams are the validated parameters of a GatewayClass; nil fields are unset.
 type classParams struct {
-	http3, proxyProtocol, quicBPF *bool
+	http3, proxyProtocol, quicBPF, quicRequireToken *bool
 }
 
 // resolveParameters reads and validates the parametersRef of c. It returns the
@@ -63,7 +69,8 @@ func (t *translator) resolveParameters(c *gatewayv1.GatewayClass) (*classParams,
 // "true" or "false".
 func parseParameters(cm *corev1.ConfigMap) (*classParams, string) {
 	p := &classParams{}
-	fields := map[string]**bool{ParamHTTP3: &p.http3, ParamProxyProtocol: &p.proxyProtocol, ParamQUICBPF: &p.quicBPF}
+	fields := map[string]**bool{ParamHTTP3: &p.http3, ParamProxyProtocol: &p.proxyProtocol, ParamQUICBPF: &p.quicBPF,
+		ParamQUICRequireToken: &p.quicRequireToken}
 	var problems []string
 	for _, k := range sortedKeys(cm.Data) {
 		dst, ok := fields[k]
@@ -82,8 +89,8 @@ func parseParameters(cm *corev1.ConfigMap) (*classParams, string) {
 		problems = append(problems, fmt.Sprintf("binaryData key %q is not supported", k))
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Sprintf("parameters ConfigMap %s/%s: %s; the known keys are %s, %s and %s",
-			cm.Namespace, cm.Name, strings.Join(problems, ", "), ParamHTTP3, ParamProxyProtocol, ParamQUICBPF)
+		return nil, fmt.Sprintf("parameters ConfigMap %s/%s: %s; the known keys are %s, %s, %s and %s",
+			cm.Namespace, cm.Name, strings.Join(problems, ", "), ParamHTTP3, ParamProxyProtocol, ParamQUICBPF, ParamQUICRequireToken)
 	}
 	return p, ""
 }
@@ -105,10 +112,11 @@ func gatewaySettings(g *gatewayv1.Gateway, p *classParams) (*model.Settings, str
 	s := model.Settings{}
 	set := false
 	if p != nil {
-		set = p.http3 != nil || p.proxyProtocol != nil || p.quicBPF != nil
+		set = p.http3 != nil || p.proxyProtocol != nil || p.quicBPF != nil || p.quicRequireToken != nil
 		s.HTTP3 = p.http3
 		s.ProxyProtocol = p.proxyProtocol != nil && *p.proxyProtocol
 		s.QUICBPF = p.quicBPF != nil && *p.quicBPF
+		s.QUICRequireToken = p.quicRequireToken != nil && *p.quicRequireToken
 	}
 	problem := ""
 	if v, ok := g.Annotations[AnnotationProxyProtocol]; ok {

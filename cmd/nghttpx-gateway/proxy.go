@@ -34,6 +34,8 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	binary := fs.String("nghttpx", "", "nghttpx binary (default: $NGHTTPX_BIN, then the one make nghttpx built, then PATH)")
 	workers := fs.Int("workers", 1, "nghttpx worker threads")
 	http3 := fs.Bool("http3", true, "also serve HTTP/3 on HTTPS listeners when nghttpx supports it")
+	quicToken := fs.Bool("quic-require-token", false,
+		"QUIC clients must present a token (address validation): one without gets a Retry (GatewayClass parameter quicRequireToken)")
 	drain := fs.Duration("drain-period", 5*time.Second, "on SIGTERM, how long readiness fails before nghttpx stops")
 	verbose := fs.Bool("v", false, "verbose logs")
 	ingressGW := fs.Bool("ingress", false,
@@ -69,7 +71,8 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ro := render.Options{Workers: *workers, Features: dp.render, HTTP3: *http3 && dp.feat.HTTP3}
+	ro := render.Options{Workers: *workers, Features: dp.render, HTTP3: *http3 && dp.feat.HTTP3,
+		QUICRequireToken: *quicToken}
 	ocspOpts, err := ocspF.setup(log, dp, &ro)
 	if err != nil {
 		return err

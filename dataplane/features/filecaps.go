@@ -166,7 +166,8 @@ func bpfAccessOf(binary string) (bpfAccess, error) {
 
 // gained is the permitted (and, with the effective flag, effective) set exec
 // gives the binary from its file capabilities: (bounding & file permitted) |
-// (inheritable & file inheritable), nothing under no_new_privs.
+// (inheritable & file inheritable), nothing under no_new_privs (prctl(2); one
+// 6.18 kernel was seen granting them anyway, so this errs on the safe side).
 func (a bpfAccess) gained() Caps {
 	if !a.hasFile || !a.file.Effective || a.proc.NoNewPrivs {
 		return 0

@@ -52,6 +52,8 @@ type goldenOptions struct {
 	GraceSeconds     int    `json:"graceSeconds,omitempty"`
 	AllowMruby       bool   `json:"allowMruby,omitempty"`
 	ProxyProtocol    bool   `json:"proxyProtocol,omitempty"`
+	// QUICRequireToken: QUIC address validation (class parameter quicRequireToken).
+	QUICRequireToken bool `json:"quicRequireToken,omitempty"`
 	// ExtraConfig is the operator's nghttpx-conf text; the lines ParseExtraConfig
 	// keeps become Options.ExtraConfig.
 	ExtraConfig string `json:"extraConfig,omitempty"`
@@ -145,6 +147,7 @@ func loadGolden(t *testing.T, path string) (*model.Gateway, Options) {
 		opts.GracePeriod = time.Duration(o.GraceSeconds) * time.Second
 		opts.AllowMruby = o.AllowMruby
 		opts.ProxyProtocol = o.ProxyProtocol
+		opts.QUICRequireToken = o.QUICRequireToken
 		opts.ExtraConfig, _ = ParseExtraConfig(o.ExtraConfig)
 		opts.GlobalMruby = o.GlobalMruby
 		opts.TLSTicketKeyFiles = o.TLSTicketKeyFiles

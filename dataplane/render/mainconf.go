@@ -170,6 +170,9 @@ func mainConfig(gw *model.Gateway, certs []tlsFiles, opts Options) ([]byte, erro
 			if opts.QUICSecretFile != "" {
 				add("frontend-quic-secret-file", opts.QUICSecretFile)
 			}
+			if opts.QUICRequireToken {
+				add("frontend-quic-require-token", "yes")
+			}
 			for _, p := range gw.Ports {
 				if p.Protocol == model.ProtocolHTTPS && p.ClientValidation == nil {
 					v := "h3," + strconv.Itoa(int(p.Port)) + ",,,ma=3600"

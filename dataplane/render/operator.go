@@ -8,7 +8,9 @@ import (
 // Operator configuration: extra main-configuration lines from the operator (the
 // Ingress ConfigMap key nghttpx-conf). They come after ours, so a tunable we set
 // (workers, add-x-forwarded-for, no-via, ...) can be overridden; what the data plane
-// relies on cannot be set at all.
+// relies on cannot be set at all. frontend-quic-require-token is a tunable: real
+// Gateways get it from the class parameter quicRequireToken, the Ingress data
+// plane (whose Gateways ignore class parameters) only from here.
 
 // managedDirective says why the renderer owns a main-configuration option:
 // listeners and the backend API, routing, certificates, the router program, process

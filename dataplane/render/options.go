@@ -40,6 +40,10 @@ type Options struct {
 	HTTP3 bool
 	// QUICSecretFile is the shared QUIC keying material (frontend-quic-secret-file).
 	QUICSecretFile string
+	// QUICRequireToken makes QUIC frontends validate client addresses
+	// (frontend-quic-require-token): a client without a valid token, from a
+	// Retry or a NEW_TOKEN of any replica sharing QUICSecretFile, gets a Retry.
+	QUICRequireToken bool
 	// TLSTicketKeyFiles are shared TLS session ticket keys, 80 bytes each
 	// (aes-256-cbc): the first encrypts new tickets, all of them decrypt. Rendered
 	// only when the Gateway has an HTTPS port; empty keeps nghttpx's own

@@ -49,6 +49,9 @@ type Settings struct {
 	// QUICBPF grants the data plane the capabilities of eBPF QUIC steering
 	// (when HTTP/3 is on).
 	QUICBPF bool `json:"quicBPF,omitempty"`
+	// QUICRequireToken: QUIC clients must present a valid token (address
+	// validation; a Retry otherwise), when HTTP/3 is on.
+	QUICRequireToken bool `json:"quicRequireToken,omitempty"`
 }
 
 // Port is one listening port with all listeners that share it.

@@ -8,6 +8,8 @@ import (
 // dataPlane is what a Gateway's settings mean for its proxies.
 type dataPlane struct {
 	http3, proxyProtocol, quicBPF bool
+	// quicRequireToken: QUIC address validation (proxy --quic-require-token).
+	quicRequireToken bool
 }
 
 // dataPlaneOf resolves the Gateway's settings against the controller-wide ones.
@@ -24,6 +26,7 @@ func dataPlaneOf(gw *gatewayv1.Gateway, opts Options) dataPlane {
 		dp.http3 = *s.HTTP3
 	}
 	dp.proxyProtocol, dp.quicBPF = s.ProxyProtocol, s.QUICBPF
+	dp.quicRequireToken = s.QUICRequireToken
 	return dp
 }
 

@@ -72,8 +72,14 @@ func TestSettingsShapeDataPlane(t *testing.T) {
 		wantUDP  int
 	}{
 		{name: "no settings", http3: true,
-			wantArgs: []string{"--http3=true"}, denyArgs: []string{"--proxy-proto"},
+			wantArgs: []string{"--http3=true"}, denyArgs: []string{"--proxy-proto", "--quic-require-token"},
 			wantCaps: []corev1.Capability{CapNetBindService}, wantUDP: 1},
+		{name: "QUIC address validation", http3: true, settings: &model.Settings{QUICRequireToken: true},
+			wantArgs: []string{"--http3=true", "--quic-require-token"},
+			wantCaps: []corev1.Capability{CapNetBindService}, wantUDP: 1},
+		{name: "QUIC address validation without HTTP/3", http3: true, settings: &model.Settings{HTTP3: &no, QUICRequireToken: true},
+			wantArgs: []string{"--http3=false"}, denyArgs: []string{"--quic-require-token"},
+			wantCaps: []corev1.Capability{CapNetBindService}, wantUDP: 0},
 		{name: "PROXY protocol", http3: true, settings: &model.Settings{ProxyProtocol: true},
 			wantArgs: []string{"--http3=true", "--proxy-proto"},
 			wantCaps: []corev1.Capability{CapNetBindService}, wantUDP: 1},

@@ -176,6 +176,9 @@ func ProxyArgs(gw *gatewayv1.Gateway, opts Options) []string {
 	if dataPlaneOf(gw, opts).proxyProtocol {
 		args = append(args, "--proxy-proto")
 	}
+	if dp := dataPlaneOf(gw, opts); dp.http3 && dp.quicRequireToken {
+		args = append(args, "--quic-require-token")
+	}
 	if opts.ingress != nil {
 		args = append(args, "--ingress")
 		args = append(args, opts.IngressArgs...)

@@ -316,7 +316,8 @@ func (a *Agent) Sync(ctx context.Context, in *gateway.Input) error {
 			// differs from the controller's, so the Gateway is not Programmed.
 			NoClientValidation: !ro.Features.ClientVerify,
 			// The controller resolved the class parameters; their effect
-			// arrives as flags (ProxyProtocol, Render.HTTP3), and this role
+			// arrives as flags (ProxyProtocol, Render.HTTP3,
+			// Render.QUICRequireToken), and this role
 			// cannot read the parameters ConfigMap.
 			SkipParameters: true,
 		},
