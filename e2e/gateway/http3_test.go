@@ -187,7 +187,6 @@ func TestHTTP3(t *testing.T) {
 		}).
 		Assess("h3 new connections across key rotations: none lost", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			s := suiteFrom(ctx)
-			before := s.proxyStatuses(ctx, t, ns, "gw")
 			t0 := time.Now()
 			if err := s.setControllerArgs(ctx, keysFlags, true); err != nil {
 				t.Fatal(err)
@@ -199,6 +198,8 @@ func TestHTTP3(t *testing.T) {
 			})
 			t.Logf("controller rolled out with %v in %s", keysFlags, time.Since(t0).Round(time.Millisecond))
 
+			// Counters from here: reloads during the runs only.
+			before := s.proxyStatuses(ctx, t, ns, "gw")
 			w := s.watchKeys(ctx, ns, "gw")
 			addr := gatewayAddr(t, guard.gw, 443)
 			var total nghttpx.H2loadResult
@@ -230,13 +231,20 @@ func TestHTTP3(t *testing.T) {
 			if n < 3 {
 				t.Errorf("only %d rotations of the keys Secret within 40s with a %s period", n, keysPeriod)
 			}
-			if total.Total < 1000 || total.Succeeded != total.Total {
-				t.Errorf("%d of %d requests succeeded; want all of at least 1000", total.Succeeded, total.Total)
+			if total.Total < 500 || total.Succeeded != total.Total {
+				t.Errorf("%d of %d requests succeeded; want all of at least 500", total.Succeeded, total.Total)
 			}
-			if d := counterDelta(t, "reloads", before, res, func(p proxyStatus) int64 { return *p.Reloads }); d < int64(n) {
-				t.Errorf("%d nghttpx reloads over 2 replicas for %d rotations: the runs did not cross the key changes", d, n)
-			} else {
-				t.Logf("nghttpx reloads over both replicas during the runs: %d", d)
+			// Every replica reloaded for every rotation while the runs went on.
+			for name, a := range res {
+				b, ok := before[name]
+				if !ok || len(res) != 2 {
+					t.Fatalf("data-plane pods changed during the runs: before %v, after %v", before, res)
+				}
+				if d := *a.Reloads - *b.Reloads; d < int64(n) {
+					t.Errorf("%s: %d nghttpx reloads during the runs for %d rotations: the runs did not cross each key change", name, d, n)
+				} else {
+					t.Logf("%s: %d nghttpx reloads during the runs", name, d)
+				}
 			}
 			if d := counterDelta(t, "restarts", before, res, proxyStatus.restarts); d != 0 {
 				t.Errorf("nghttpx was restarted %d times during the rotations", d)
