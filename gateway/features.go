@@ -23,6 +23,8 @@ func SupportedFeatures() []string {
 		features.SupportGatewayAddressEmpty,
 		features.SupportGatewayInfrastructure,
 		features.SupportGatewayStaticAddresses,
+		features.SupportGatewayFrontendClientCertificateValidation,
+		features.SupportGatewayFrontendClientCertificateValidationInsecureFallback,
 		features.SupportGatewayHTTPListenerIsolation,
 		features.SupportGatewayHTTPSListenerDetectMisdirectedRequests,
 		features.SupportHTTPRouteQueryParamMatching,

@@ -15,12 +15,15 @@ func ruleFilters(filters []gatewayv1.HTTPRouteFilter, ms []model.Match, tmpl *mo
 	seen := map[gatewayv1.HTTPRouteFilterType]bool{}
 	for i := range filters {
 		f := &filters[i]
-		if seen[f.Type] {
+		if seen[f.Type] && f.Type != gatewayv1.HTTPRouteFilterRequestMirror {
 			return unsupported("filters[%d]: filter %s is repeated", i, f.Type)
 		}
 		seen[f.Type] = true
 		var err *ruleError
 		switch f.Type {
+		case gatewayv1.HTTPRouteFilterRequestMirror:
+			// Resolved by (*translator).ruleMirrors: its backendRef is a reference.
+			err = mirrorFraction(f.RequestMirror)
 		case gatewayv1.HTTPRouteFilterRequestHeaderModifier:
 			tmpl.RequestHeaders, err = headerModifier(f.RequestHeaderModifier)
 		case gatewayv1.HTTPRouteFilterResponseHeaderModifier:
@@ -216,4 +219,66 @@ func ruleTimeouts(to *gatewayv1.HTTPRouteTimeouts, tmpl *model.Rule) *ruleError 
 	}
 	tmpl.Timeouts = out
 	return nil
+}
+
+// mirrorShare validates a RequestMirror filter's share (the CRD's rules, for
+// objects that did not pass through an API server) and returns it as a fraction;
+// neither percent nor fraction means every request.
+func mirrorShare(f *gatewayv1.HTTPRequestMirrorFilter) (num, den int32, _ *ruleError) {
+	if f == nil {
+		return 0, 0, unsupported("filter configuration is missing")
+	}
+	switch {
+	case f.Percent != nil && f.Fraction != nil:
+		return 0, 0, unsupported("requestMirror: only one of percent and fraction may be set")
+	case f.Percent != nil:
+		if *f.Percent < 0 || *f.Percent > 100 {
+			return 0, 0, unsupported("requestMirror: percent %d out of range 0-100", *f.Percent)
+		}
+		return *f.Percent, 100, nil
+	case f.Fraction != nil:
+		den := int32(100)
+		if f.Fraction.Denominator != nil {
+			den = *f.Fraction.Denominator
+		}
+		if den < 1 || f.Fraction.Numerator < 0 || f.Fraction.Numerator > den {
+			return 0, 0, unsupported("requestMirror: fraction %d/%d: want 0 <= numerator <= denominator, denominator >= 1", f.Fraction.Numerator, den)
+		}
+		return f.Fraction.Numerator, den, nil
+	}
+	return 1, 1, nil
+}
+
+// mirrorFraction only validates the share.
+func mirrorFraction(f *gatewayv1.HTTPRequestMirrorFilter) *ruleError {
+	_, _, err := mirrorShare(f)
+	return err
+}
+
+// ruleMirrors resolves the RequestMirror filters of a rule of route r. A mirror
+// whose backendRef cannot be used is left out (Gateway API: dropped) and reported
+// as a ResolvedRefs=False problem like any other backendRef. Shares were checked
+// by ruleFilters.
+func (t *translator) ruleMirrors(r *gatewayv1.HTTPRoute, filters []gatewayv1.HTTPRouteFilter) ([]model.Mirror, []condition) {
+	var out []model.Mirror
+	var problems []condition
+	for i := range filters {
+		f := &filters[i]
+		if f.Type != gatewayv1.HTTPRouteFilterRequestMirror || f.RequestMirror == nil {
+			continue
+		}
+		num, den, err := mirrorShare(f.RequestMirror)
+		if err != nil {
+			continue
+		}
+		wb, p := t.resolveBackend(r, &gatewayv1.BackendRef{BackendObjectReference: f.RequestMirror.BackendRef})
+		if p != nil {
+			problems = append(problems, *p)
+		}
+		if wb.Invalid || wb.Cluster == "" {
+			continue
+		}
+		out = append(out, model.Mirror{Source: wb.Source, Cluster: wb.Cluster, Numerator: num, Denominator: den})
+	}
+	return out, problems
 }

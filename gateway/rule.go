@@ -66,6 +66,10 @@ func (t *translator) buildRule(r *gatewayv1.HTTPRoute, i int, rule *gatewayv1.HT
 		}
 	}
 
+	mirrors, mp := t.ruleMirrors(r, rule.Filters)
+	problems = append(problems, mp...)
+	tmpl.Mirrors = mirrors
+
 	matches := rule.Matches
 	if len(matches) == 0 {
 		matches = []gatewayv1.HTTPRouteMatch{{}}
@@ -85,10 +89,11 @@ func (t *translator) buildRule(r *gatewayv1.HTTPRoute, i int, rule *gatewayv1.HT
 	if e := ruleTimeouts(rule.Timeouts, &tmpl); e != nil && err == nil {
 		err = e
 	}
+	if e := ruleRetry(rule.Retry, &tmpl); e != nil && err == nil {
+		err = e
+	}
 	switch {
 	case err != nil:
-	case rule.Retry != nil:
-		err = unsupported("retry is not supported")
 	case rule.SessionPersistence != nil:
 		err = unsupported("sessionPersistence is not supported")
 	case tmpl.Redirect != nil && len(rule.BackendRefs) > 0:

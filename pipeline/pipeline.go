@@ -96,9 +96,8 @@ func Build(in *gateway.Input, opts Options) *Output {
 			if s.HTTP3 != nil {
 				ro.HTTP3 = *s.HTTP3
 			}
-			// Only ever turned on here: the proxy agent skips the class
-			// parameters (Settings may carry an annotation alone) and gets
-			// this one as --quic-require-token in Render.
+			// Only ever turned on here, never off: the proxy agent gets it
+			// as Render.QUICRequireToken (--quic-require-token).
 			ro.QUICRequireToken = ro.QUICRequireToken || s.QUICRequireToken
 		}
 		cfg, err := render.Render(m, ro)

@@ -36,6 +36,10 @@ type Features struct {
 	// and subjectAltNames (backend parameters tls-ca=, tls-san=, our patch
 	// hack/nghttpx-patches/*-backend-tls-verify.py).
 	BackendTLSVerify bool `json:"backendTLSVerify"`
+	// StatusRetry: the binary re-sends a request on a backend status listed in the
+	// x-ngxgw-retry request header (HTTPRoute retry; our patch
+	// hack/nghttpx-patches/*-retry-status.py).
+	StatusRetry bool `json:"statusRetry"`
 	// Reasons has one sentence for every missing feature.
 	Reasons []string `json:"reasons,omitempty"`
 }
@@ -44,7 +48,7 @@ type Features struct {
 // sets render.Options.OCSPFetchProgram when it is true, or clears it.
 func (f Features) Render() render.Features {
 	return render.Features{QUIC: f.HTTP3, BPF: f.BPF, BPFProgramPath: f.BPFProgram, OCSP: f.OCSP, ClientVerify: f.ClientVerify,
-		BackendTLSVerify: f.BackendTLSVerify}
+		BackendTLSVerify: f.BackendTLSVerify, StatusRetry: f.StatusRetry}
 }
 
 // Detect probes binary. The logger comes from ctx (logr.FromContextOrDiscard).
@@ -66,6 +70,7 @@ func Detect(ctx context.Context, binary string) (Features, error) {
 type help struct {
 	quic, bpfOption, ocsp, clientVerify bool
 	backendTLSVerify                    bool
+	statusRetry                         bool
 }
 
 func parseHelp(s string) help {
@@ -77,6 +82,8 @@ func parseHelp(s string) help {
 		clientVerify: strings.Contains(s, `"verify-client=<CAFILE>"`),
 		// Likewise the backend parameter in --backend's help.
 		backendTLSVerify: strings.Contains(s, `"tls-ca=<CAFILE>"`),
+		// And the retry header under --mruby-file.
+		statusRetry: strings.Contains(s, `"x-ngxgw-retry: <CODES>;<N>[;<MS>]"`),
 	}
 }
 
@@ -96,6 +103,7 @@ func detect(ctx context.Context, binary string, caps bpfAccess) (Features, error
 	f.OCSP = h.ocsp
 	f.ClientVerify = h.clientVerify
 	f.BackendTLSVerify = h.backendTLSVerify
+	f.StatusRetry = h.statusRetry
 
 	dir, err := os.MkdirTemp("", "nghttpx-features-")
 	if err != nil {
@@ -120,7 +128,7 @@ func detect(ctx context.Context, binary string, caps bpfAccess) (Features, error
 		log.Info("nghttpx feature unavailable", "reason", r)
 	}
 	log.Info("nghttpx features", "version", f.Version, "mruby", f.MRuby, "http3", f.HTTP3, "bpf", f.BPF, "ocsp", f.OCSP,
-		"clientVerify", f.ClientVerify, "backendTLSVerify", f.BackendTLSVerify)
+		"clientVerify", f.ClientVerify, "backendTLSVerify", f.BackendTLSVerify, "statusRetry", f.StatusRetry)
 	return f, nil
 }
 
@@ -164,6 +172,9 @@ func appendOCSP(out []string, h help) []string {
 	}
 	if !h.backendTLSVerify {
 		out = append(out, "BackendTLSPolicy CA certificates and subjectAltNames unavailable: nghttpx lacks the backend tls-ca= and tls-san= parameters (such backends answer 500); build it with make nghttpx")
+	}
+	if !h.statusRetry {
+		out = append(out, "HTTPRoute retry on status codes unavailable: nghttpx lacks the x-ngxgw-retry patch (such rules are served without retries); build it with make nghttpx")
 	}
 	return out
 }

@@ -48,6 +48,8 @@ type goldenOptions struct {
 	ClientVerify bool `json:"clientVerify,omitempty"`
 	// BackendTLSVerify: the binary has tls-ca=/tls-san= (our patch).
 	BackendTLSVerify bool   `json:"backendTLSVerify,omitempty"`
+	// StatusRetry: the binary re-sends on a listed backend status (our patch).
+	StatusRetry bool `json:"statusRetry,omitempty"`
 	AccessLogFile    string `json:"accessLogFile,omitempty"`
 	GraceSeconds     int    `json:"graceSeconds,omitempty"`
 	AllowMruby       bool   `json:"allowMruby,omitempty"`
@@ -60,6 +62,8 @@ type goldenOptions struct {
 	GlobalMruby string `json:"globalMruby,omitempty"`
 	// TLSTicketKeyFiles become Options.TLSTicketKeyFiles as they are.
 	TLSTicketKeyFiles []string `json:"tlsTicketKeyFiles,omitempty"`
+	// Mirror sets the mirror tee and internal ports (15001, 15002).
+	Mirror bool `json:"mirror,omitempty"`
 }
 
 const testStateDir = "/var/lib/ngxgw/gw"
@@ -132,6 +136,7 @@ func loadGolden(t *testing.T, path string) (*model.Gateway, Options) {
 		opts.Features.QUIC = o.QUIC
 		opts.Features.ClientVerify = o.ClientVerify
 		opts.Features.BackendTLSVerify = o.BackendTLSVerify
+		opts.Features.StatusRetry = o.StatusRetry
 		if o.BPF {
 			opts.Features.BPF = true
 			opts.Features.BPFProgramPath = "/usr/lib/nghttpx/reuseport_kern.o"
@@ -151,6 +156,9 @@ func loadGolden(t *testing.T, path string) (*model.Gateway, Options) {
 		opts.ExtraConfig, _ = ParseExtraConfig(o.ExtraConfig)
 		opts.GlobalMruby = o.GlobalMruby
 		opts.TLSTicketKeyFiles = o.TLSTicketKeyFiles
+		if o.Mirror {
+			opts.MirrorTeePort, opts.MirrorInternalPort = 15001, 15002
+		}
 	}
 	return &gw, opts
 }

@@ -74,7 +74,7 @@ func shortHash(b []byte) string {
 
 // mainConfig renders nghttpx.conf: frontends, TLS, scripts, the backends include and
 // process settings, in a fixed order.
-func mainConfig(gw *model.Gateway, certs []tlsFiles, opts Options) ([]byte, error) {
+func mainConfig(gw *model.Gateway, certs []tlsFiles, opts Options, mirror bool) ([]byte, error) {
 	addrs, err := addresses(gw.Addresses)
 	if err != nil {
 		return nil, err
@@ -93,7 +93,8 @@ func mainConfig(gw *model.Gateway, certs []tlsFiles, opts Options) ([]byte, erro
 		if err := checkPort(p.Port); err != nil {
 			return nil, err
 		}
-		if seen[p.Port] || int(p.Port) == opts.APIPort || int(p.Port) == opts.HealthPort {
+		if seen[p.Port] || int(p.Port) == opts.APIPort || int(p.Port) == opts.HealthPort ||
+			mirror && (int(p.Port) == opts.MirrorTeePort || int(p.Port) == opts.MirrorInternalPort) {
 			return nil, fmt.Errorf("port %d used twice", p.Port)
 		}
 		seen[p.Port] = true
@@ -117,6 +118,10 @@ func mainConfig(gw *model.Gateway, certs []tlsFiles, opts Options) ([]byte, erro
 	add("frontend", "127.0.0.1,"+strconv.Itoa(opts.APIPort)+";api;no-tls")
 	if opts.HealthPort != 0 {
 		add("frontend", "127.0.0.1,"+strconv.Itoa(opts.HealthPort)+";healthmon;no-tls")
+	}
+	if mirror {
+		// RequestMirror: the tee sends requests and their copies back here (mirror.go).
+		add("frontend", internalFrontend(opts))
 	}
 
 	if hasTLS && len(certs) == 0 {

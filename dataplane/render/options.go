@@ -22,6 +22,10 @@ type Features struct {
 	// and subjectAltNames (backend parameters tls-ca=, tls-san=, our nghttpx
 	// patch). Without it such backends answer 500 instead of connecting.
 	BackendTLSVerify bool
+	// StatusRetry: the binary re-sends a request when its backend answers with a
+	// status the rule's retry policy lists (request header x-ngxgw-retry, our
+	// nghttpx patch). Without it retry policies are not rendered.
+	StatusRetry bool
 }
 
 // Options are the data-plane settings that do not come from the Gateway model.
@@ -33,6 +37,13 @@ type Options struct {
 	APIPort int
 	// HealthPort, when non-zero, adds a healthmon frontend on 127.0.0.1 (answers 200).
 	HealthPort int
+	// MirrorTeePort and MirrorInternalPort (both or neither) enable RequestMirror
+	// (mirror.go): the tee (package dataplane/mirror) listens on 127.0.0.1 at
+	// MirrorTeePort and sends the request and its copies back to nghttpx's
+	// internal frontend 127.0.0.1,MirrorInternalPort, which is rendered only when
+	// some rule mirrors. Zero: rules are served without their mirrors.
+	MirrorTeePort      int
+	MirrorInternalPort int
 	// Workers is the number of worker threads (default 1).
 	Workers  int
 	Features Features
@@ -112,6 +123,9 @@ func (o Options) validate() error {
 	}
 	if o.HealthPort < 0 || o.HealthPort > 65535 || (o.HealthPort != 0 && o.HealthPort == o.APIPort) {
 		return fmt.Errorf("health port %d invalid (API port %d)", o.HealthPort, o.APIPort)
+	}
+	if err := o.validateMirrorPorts(); err != nil {
+		return err
 	}
 	if o.Workers < 1 || o.Workers > 256 {
 		return fmt.Errorf("workers %d out of range 1-256", o.Workers)

@@ -28,10 +28,6 @@ func Render(gw *model.Gateway, opts Options) (*Config, error) {
 	if err := backendTLSFiles(gw, files, opts); err != nil {
 		return nil, fmt.Errorf("render: %w", err)
 	}
-	main, err := mainConfig(gw, certs, opts)
-	if err != nil {
-		return nil, fmt.Errorf("render: main configuration: %w", err)
-	}
 	tb, err := newTableBuilder(gw, opts)
 	if err != nil {
 		return nil, fmt.Errorf("render: %w", err)
@@ -40,9 +36,18 @@ func Render(gw *model.Gateway, opts Options) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("render: route table: %w", err)
 	}
+	// The internal frontend and the tee's group exist only while a rule mirrors.
+	main, err := mainConfig(gw, certs, opts, tb.mirrorUsed)
+	if err != nil {
+		return nil, fmt.Errorf("render: main configuration: %w", err)
+	}
 	groups, err := backendGroups(tb.groups, opts)
 	if err != nil {
 		return nil, fmt.Errorf("render: backends: %w", err)
+	}
+	if tb.mirrorUsed {
+		// Before the catch-all, which stays last.
+		groups = append(groups[:len(groups)-1:len(groups)-1], teeGroup(opts), groups[len(groups)-1])
 	}
 	scripts(opts, tb.users, files)
 	return &Config{Main: main, Backends: groups, RouteTable: table, Files: files}, nil

@@ -29,6 +29,9 @@ type tableBuilder struct {
 	cors     map[string]rbValue   // CORS response operations by content key (cors.go)
 	// users are the rules' user scripts, each run by its own per-pattern program.
 	users map[userScript]bool
+	// mirrorUsed: some rule mirrors (mirror.go), so the tee group and the
+	// internal frontend are rendered.
+	mirrorUsed bool
 }
 
 // groupUse is one backend group: its members' endpoints share one pattern and the
@@ -267,6 +270,18 @@ func (tb *tableBuilder) rule(p model.Port, r model.Rule) (rbValue, error) {
 		backends = append(backends, tb.backendEntry(rb, prof))
 	}
 	h.add("backends", backends)
+	if v, ok, err := retryValue(r.Retry, tb.opts.Features); err != nil {
+		return nil, fmt.Errorf("retry: %w", err)
+	} else if ok {
+		h.add("retry", rbStr(v))
+	}
+	ms, ok, err := tb.mirrors(r)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		h.add("mirror", ms)
+	}
 	return h, nil
 }
 

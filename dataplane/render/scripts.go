@@ -34,6 +34,11 @@ var tableBody string
 //go:embed scripts/fallback.rb
 var fallbackBody string
 
+// mirrorBody (module NgxgwMirror) is the router's RequestMirror part.
+//
+//go:embed scripts/mirror.rb
+var mirrorBody string
+
 // corsBody (module NgxgwCORS) is shared by the router and restore.rb.
 //
 //go:embed scripts/cors.rb
@@ -64,6 +69,16 @@ func scriptPrelude(opts Options) string {
 func routerScript(opts Options) []byte {
 	var b strings.Builder
 	b.WriteString(scriptPrelude(opts))
+	// RequestMirror (mirror.go): the internal frontend's port, or nil.
+	b.WriteString("NGXGW_INTERNAL_PORT = ")
+	if opts.mirrorEnabled() {
+		b.WriteString(strconv.Itoa(opts.MirrorInternalPort))
+	} else {
+		b.WriteString("nil")
+	}
+	b.WriteString("\nNGXGW_TEE_KEY = ")
+	rubyString(&b, MirrorTeeKey)
+	b.WriteString("\n")
 	b.WriteString("NGXGW_OPERATOR_SCRIPT = ")
 	if opts.GlobalMruby != "" {
 		rubyString(&b, opts.StateDir+"/"+operatorScriptFile(opts.GlobalMruby))
@@ -74,6 +89,7 @@ func routerScript(opts Options) []byte {
 	b.WriteString(answeredBody)
 	b.WriteString(tableBody)
 	b.WriteString(corsBody)
+	b.WriteString(mirrorBody)
 	b.WriteString(routerBody)
 	return []byte(b.String())
 }

@@ -122,9 +122,17 @@ type Rule struct {
 	Redirect        *Redirect       `json:"redirect,omitempty"`
 	Rewrite         *Rewrite        `json:"rewrite,omitempty"`
 	Timeouts        *Timeouts       `json:"timeouts,omitempty"`
+	// Retry, when set, re-sends a request whose backend answered with one of its
+	// status codes (HTTPRoute rule retry).
+	Retry *Retry `json:"retry,omitempty"`
 	// CORS, when set, makes the data plane answer CORS preflight requests for the
 	// rule itself and add CORS headers to the responses of allowed origins.
 	CORS *CORS `json:"cors,omitempty"`
+	// Mirrors are the rule's RequestMirror filters with a usable backend, in
+	// filter order: a copy of each forwarded request goes to each of them (a
+	// sampled share of requests when Numerator < Denominator); their answers are
+	// ignored. Mirrors whose backendRef cannot be resolved are left out.
+	Mirrors []Mirror `json:"mirrors,omitempty"`
 
 	// Backends split traffic by weight. A rule without Redirect whose backends are
 	// empty or all weight 0 answers 500 (see DirectStatus).
@@ -219,6 +227,15 @@ type Timeouts struct {
 	BackendRequestDisabled bool `json:"backendRequestDisabled,omitempty"`
 }
 
+// Retry is a rule's retry policy: a request whose backend answered with one of
+// Codes is sent again, at most Attempts more times, waiting at least
+// BackoffMillis before each new attempt. The last answer goes to the client.
+type Retry struct {
+	Codes         []int `json:"codes,omitempty"` // 400-599, sorted, unique
+	Attempts      int   `json:"attempts"`
+	BackoffMillis int64 `json:"backoffMillis,omitempty"`
+}
+
 // CORS is a rule's cross-origin resource sharing policy (HTTPRoute filter CORS).
 // A preflight request (OPTIONS with Origin and Access-Control-Request-Method) that
 // matches the rule is answered by the data plane; other requests from an allowed
@@ -247,6 +264,16 @@ type CORSOrigin struct {
 	Scheme string `json:"scheme"` // "http" or "https"
 	Host   string `json:"host"`
 	Port   int32  `json:"port"`
+}
+
+// Mirror is one RequestMirror filter: Numerator/Denominator of the requests
+// (0 <= Numerator <= Denominator, Denominator >= 1) are copied to Cluster.
+type Mirror struct {
+	Source ObjectRef `json:"source"`
+	// Cluster names a Gateway.Clusters entry.
+	Cluster     string `json:"cluster"`
+	Numerator   int32  `json:"numerator"`
+	Denominator int32  `json:"denominator"`
 }
 
 // WeightedBackend is one backendRef of a rule.

@@ -1,11 +1,13 @@
 # restore.rb: the per-pattern program of every cluster's backend group. The router
 # rewrote the path to select the group; put the request's real path back, drop the
-# internal headers, and in on_resp apply the rule's CORS headers (cors.rb) and then
-# its response header modifiers, looked up by their content keys in the route table's
-# :cors and :resp lists. scripted.rb reuses this class for groups whose rule carries
-# a user script.
+# internal headers (but x-ngxgw-retry, which nghttpx consumes), and in on_resp apply
+# the rule's CORS headers (cors.rb) and then its response header modifiers, looked
+# up by their content keys in the route table's :cors and :resp lists. scripted.rb
+# reuses this class for groups whose rule carries a user script.
 class NgxgwRestore
   INTERNAL = "x-ngxgw-"
+  # Read and removed by nghttpx itself (the retry patch) after this script.
+  RETRY = "x-ngxgw-retry"
 
   def initialize(dir)
     @table = NgxgwTable.new(dir)
@@ -45,7 +47,7 @@ class NgxgwRestore
     env.ctx[:ngxgw_resp] = k ? k[0] : nil
     c = h[NgxgwCORS::HEADER]
     env.ctx[:ngxgw_cors] = c ? c[0] : nil
-    h.keys.each { |n| req.set_header(n, []) if n.start_with?(INTERNAL) }
+    h.keys.each { |n| req.set_header(n, []) if n.start_with?(INTERNAL) && n != RETRY }
     true
   rescue => e
     begin

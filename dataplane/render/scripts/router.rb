@@ -24,6 +24,8 @@ class NgxgwRouter
     port = env.server_port
     return if @pass.include?(port) # backend API and health frontends
     begin
+      # RequestMirror: the tee's requests (mirror.rb); x-ngxgw-* are trusted here only.
+      return NgxgwMirror.internal(env) if port == NGXGW_INTERNAL_PORT
       strip_internal(env.req)
       if @op
         $ngxgw_answered = false
@@ -200,6 +202,9 @@ class NgxgwRouter
     req.set_header("x-ngxgw-path", full)
     req.set_header("x-ngxgw-resp", b[:resp]) if b[:resp]
     req.set_header(NgxgwCORS::HEADER, allow ? c[:key] + " " + allow : c[:key]) if c
+    # Retry policy for the patched nghttpx, which reads and removes it (restore.rb keeps it).
+    req.set_header("x-ngxgw-retry", r[:retry]) if r[:retry]
+    return if r[:mirror] && NgxgwMirror.tee(r, req, b[:cluster]) # RequestMirror (mirror.rb)
     req.path = "/__ngxgw/" + b[:cluster] + "/"
   end
 

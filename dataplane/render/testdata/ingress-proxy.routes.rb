@@ -35,17 +35,17 @@
                 {
                   :name => "script",
                   :path => [:prefix, "/script"],
-                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-769e6584"}],
+                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-0705741c"}],
                 },
                 {
                   :name => "script-again",
                   :path => [:prefix, "/again"],
-                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-769e6584"}],
+                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-0705741c"}],
                 },
                 {
                   :name => "dnf",
                   :path => [:prefix, "/dnf"],
-                  :backends => [{:weight => 1, :cluster => "do-not-forward-337b5a84"}],
+                  :backends => [{:weight => 1, :cluster => "do-not-forward-ca13ac3d"}],
                 },
                 {
                   :name => "backend-options",

@@ -1,0 +1,36 @@
+# nghttpx-gateway route table, read by router.rb and restore.rb. Generated; do not edit.
+{
+  :ports => {
+    80 => {
+      :tls => false,
+      :listeners => [
+        {
+          :vhosts => [
+            {
+              :rules => [
+                {
+                  :name => "r/0",
+                  :path => [:prefix, "/once"],
+                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-2a50d44e"}],
+                  :retry => "500\x3b3",
+                },
+                {
+                  :name => "r/1",
+                  :path => [:prefix, "/backoff"],
+                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-2a50d44e"}],
+                  :retry => "500\x2c502\x2c503\x2c504\x3b2\x3b100",
+                },
+                {
+                  :name => "r/2",
+                  :path => [:prefix, "/no-codes"],
+                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-2a50d44e"}],
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    },
+  },
+  :resp => [],
+}
