@@ -46,6 +46,8 @@ type goldenOutput struct {
 	// OCSPStapled lists the certificates whose model carries an OCSP response
 	// (hidden from the model's JSON), as "gateway: certificate".
 	OCSPStapled []string `json:"ocspStapled,omitempty"`
+	// OCSPRecheck is Result.OCSPRecheck (RFC 3339), when a verdict changes by itself.
+	OCSPRecheck string `json:"ocspRecheck,omitempty"`
 	// ClientCAs lists the subjects of each port's client CA bundle (hidden from
 	// the model's JSON), as "gateway port N: subject, ...".
 	ClientCAs []string `json:"clientCAs,omitempty"`
@@ -92,6 +94,9 @@ func renderGolden(t *testing.T, in *Input, res *Result) []byte {
 				out.OCSPStapled = append(out.OCSPStapled, m.Source.Namespace+"/"+m.Source.Name+": "+c.Name)
 			}
 		}
+	}
+	if !res.OCSPRecheck.IsZero() {
+		out.OCSPRecheck = res.OCSPRecheck.UTC().Format(time.RFC3339)
 	}
 	for _, m := range res.Models {
 		for _, p := range m.Ports {

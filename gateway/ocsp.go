@@ -63,6 +63,10 @@ type OCSPResult struct {
 	Message string
 	// Response is the DER response to staple; nil unless Reason is Stapled.
 	Response []byte
+	// Recheck is when this verdict changes by itself, checked at a non-zero now:
+	// the nextUpdate of a stapled response (it expires), or when a response
+	// not valid yet becomes valid. Zero when only a new response changes it.
+	Recheck time.Time
 }
 
 // CheckOCSPResponse checks a DER OCSP response for the first certificate of
@@ -120,7 +124,9 @@ func CheckOCSPResponse(certPEM, caPEM, der []byte, now time.Time) OCSPResult {
 	}
 	if !now.IsZero() {
 		if resp.ThisUpdate.After(now.Add(ocspClockSkew)) {
-			return invalid("the response is not valid yet (thisUpdate %s)", resp.ThisUpdate.UTC().Format(time.RFC3339))
+			r := invalid("the response is not valid yet (thisUpdate %s)", resp.ThisUpdate.UTC().Format(time.RFC3339))
+			r.Recheck = resp.ThisUpdate.Add(-ocspClockSkew)
+			return r
 		}
 		if !resp.NextUpdate.IsZero() && !now.Before(resp.NextUpdate) {
 			return OCSPResult{Reason: OCSPReasonExpired, Message: fmt.Sprintf("the response expired at %s (nextUpdate); store a fresh one",
@@ -131,7 +137,11 @@ func CheckOCSPResponse(certPEM, caPEM, der []byte, now time.Time) OCSPResult {
 	if !resp.NextUpdate.IsZero() {
 		msg += ", nextUpdate " + resp.NextUpdate.UTC().Format(time.RFC3339)
 	}
-	return OCSPResult{Reason: OCSPReasonStapled, Message: msg, Response: der}
+	r := OCSPResult{Reason: OCSPReasonStapled, Message: msg, Response: der}
+	if !now.IsZero() {
+		r.Recheck = resp.NextUpdate
+	}
+	return r
 }
 
 // CheckOCSPSecret checks the OCSP response of a TLS Secret (see CheckOCSPResponse)
@@ -198,6 +208,19 @@ func (t *translator) ocspCheck(k nsName, s *corev1.Secret) *OCSPResult {
 	r := CheckOCSPSecret(s, t.opts.OCSP, now)
 	t.ocsp[k] = &r
 	return &r
+}
+
+// ocspRecheck is the earliest Recheck of the verdicts of this translation: when
+// a stapled response expires (or one not valid yet becomes valid) with no object
+// changing, so the caller must translate again then. Zero when none.
+func (t *translator) ocspRecheck() time.Time {
+	var at time.Time
+	for _, r := range t.ocsp {
+		if !r.Recheck.IsZero() && (at.IsZero() || r.Recheck.Before(at)) {
+			at = r.Recheck
+		}
+	}
+	return at
 }
 
 // ocspCondition is the listener's ListenerConditionOCSPStapled condition, nil when

@@ -100,10 +100,12 @@ func TestCheckOCSPResponse(t *testing.T) {
 		now        time.Time
 		reason     string
 		msgContain string
+		// recheck is the verdict's Recheck (zero for most).
+		recheck time.Time
 	}{
-		{name: "good", crt: chain, der: good, now: now, reason: OCSPReasonStapled, msgContain: "serial 42:42"},
+		{name: "good", crt: chain, der: good, now: now, reason: OCSPReasonStapled, msgContain: "serial 42:42", recheck: next},
 		{name: "missing", crt: chain, now: now, reason: OCSPReasonMissing},
-		{name: "issuer from ca.crt", crt: pemOf(p.leaf), ca: pemOf(p.root, p.inter), der: good, now: now, reason: OCSPReasonStapled},
+		{name: "issuer from ca.crt", crt: pemOf(p.leaf), ca: pemOf(p.root, p.inter), der: good, now: now, reason: OCSPReasonStapled, recheck: next},
 		{name: "no issuer anywhere", crt: pemOf(p.leaf), ca: pemOf(p.root), der: good, now: now, reason: OCSPReasonInvalid, msgContain: "issuer"},
 		{name: "signed by the root, not the issuer", crt: chain,
 			der: p.respond(p.root, p.root, p.rootKey, ocsp.Response{Status: ocsp.Good, ThisUpdate: this, NextUpdate: next}),
@@ -113,7 +115,7 @@ func TestCheckOCSPResponse(t *testing.T) {
 			now: now, reason: OCSPReasonInvalid, msgContain: "signature"},
 		{name: "delegated responder", crt: chain,
 			der: p.respond(p.inter, responder, responderKey, ocsp.Response{Status: ocsp.Good, ThisUpdate: this, NextUpdate: next}),
-			now: now, reason: OCSPReasonStapled},
+			now: now, reason: OCSPReasonStapled, recheck: next},
 		{name: "delegated without OCSP signing", crt: chain,
 			der: p.respond(p.inter, plainCert, plainKey, ocsp.Response{Status: ocsp.Good, ThisUpdate: this, NextUpdate: next}),
 			now: now, reason: OCSPReasonInvalid, msgContain: "not authorise"},
@@ -127,8 +129,9 @@ func TestCheckOCSPResponse(t *testing.T) {
 			der: p.respond(p.inter, p.inter, p.interKey, ocsp.Response{Status: ocsp.Unknown, ThisUpdate: this, NextUpdate: next}),
 			now: now, reason: OCSPReasonInvalid, msgContain: "unknown"},
 		{name: "expired", crt: chain, der: good, now: next, reason: OCSPReasonExpired},
-		{name: "not yet valid", crt: chain, der: good, now: this.Add(-time.Hour), reason: OCSPReasonInvalid, msgContain: "not valid yet"},
-		{name: "within clock skew", crt: chain, der: good, now: this.Add(-time.Minute), reason: OCSPReasonStapled},
+		{name: "not yet valid", crt: chain, der: good, now: this.Add(-time.Hour), reason: OCSPReasonInvalid, msgContain: "not valid yet",
+			recheck: this.Add(-ocspClockSkew)},
+		{name: "within clock skew", crt: chain, der: good, now: this.Add(-time.Minute), reason: OCSPReasonStapled, recheck: next},
 		{name: "no clock", crt: chain, der: good, reason: OCSPReasonStapled},
 		{name: "no nextUpdate", crt: chain,
 			der: p.respond(p.inter, p.inter, p.interKey, ocsp.Response{Status: ocsp.Good, ThisUpdate: this}),
@@ -144,6 +147,9 @@ func TestCheckOCSPResponse(t *testing.T) {
 			r := CheckOCSPResponse(tc.crt, tc.ca, tc.der, tc.now)
 			if r.Reason != tc.reason || !strings.Contains(r.Message, tc.msgContain) {
 				t.Fatalf("got %s (%s); want %s containing %q", r.Reason, r.Message, tc.reason, tc.msgContain)
+			}
+			if !r.Recheck.Equal(tc.recheck) {
+				t.Errorf("Recheck %v, want %v", r.Recheck, tc.recheck)
 			}
 			if stapled := r.Reason == OCSPReasonStapled; (stapled && !bytes.Equal(r.Response, tc.der)) || (!stapled && len(r.Response) > 0) {
 				t.Errorf("reason %s but response of %d bytes", r.Reason, len(r.Response))
@@ -193,6 +199,12 @@ func TestOCSPStapledFromSecret(t *testing.T) {
 	}
 
 	res := Translate(in, opts)
+	// The good response is the only stapled one: its nextUpdate is when the
+	// verdict changes with no object changing.
+	nextUpdate := time.Date(2024, 1, 8, 0, 0, 0, 0, time.UTC)
+	if !res.OCSPRecheck.Equal(nextUpdate) {
+		t.Errorf("OCSPRecheck %v, want the good response's nextUpdate %v", res.OCSPRecheck, nextUpdate)
+	}
 	if got, want := stapled(res, "good"), secret("good").Data[OCSPResponseKey]; len(want) == 0 || !bytes.Equal(got, want) {
 		t.Errorf("good: stapled %d bytes, want the Secret's %d", len(got), len(want))
 	}
@@ -221,10 +233,21 @@ func TestOCSPStapledFromSecret(t *testing.T) {
 	if c := listenerCond(res, "good"); c == nil || c.Reason != OCSPReasonExpired || len(stapled(res, "good")) != 0 {
 		t.Errorf("after nextUpdate: %+v", c)
 	}
+	if !res.OCSPRecheck.IsZero() {
+		t.Errorf("after nextUpdate: OCSPRecheck %v, want none (nothing stapled)", res.OCSPRecheck)
+	}
+	// A second before nextUpdate it is still stapled, with the same recheck time.
+	later.Now = metav1.NewTime(nextUpdate.Add(-time.Second))
+	if res = Translate(in, later); len(stapled(res, "good")) == 0 || !res.OCSPRecheck.Equal(nextUpdate) {
+		t.Errorf("a second before nextUpdate: stapled %d bytes, OCSPRecheck %v", len(stapled(res, "good")), res.OCSPRecheck)
+	}
 
 	// Disabled: no condition and nothing stapled, even for a good response.
 	res = Translate(in, Options{DefaultAddress: "127.0.0.1", Now: goldenNow()})
 	if c := listenerCond(res, "good"); c != nil || len(stapled(res, "good")) != 0 {
 		t.Errorf("stapling disabled: %+v", c)
+	}
+	if !res.OCSPRecheck.IsZero() {
+		t.Errorf("stapling disabled: OCSPRecheck %v", res.OCSPRecheck)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -77,6 +78,11 @@ type Result struct {
 	// Models holds one resolved model per accepted Gateway that has at least one
 	// programmed listener, sorted by namespace/name.
 	Models []*model.Gateway
+	// OCSPRecheck is the earliest time an OCSP verdict changes with no object
+	// changing (a stapled response's nextUpdate; OCSPResult.Recheck): callers
+	// translate again then, so an expired response stops being stapled. Zero
+	// when none (stapling off, or no time check).
+	OCSPRecheck time.Time
 }
 
 // Translate resolves Gateway API objects into per-Gateway models and computes the
@@ -138,6 +144,7 @@ func Translate(in *Input, opts Options) *Result {
 	}
 	res.ListenerSets = t.finishListenerSets()
 	res.BackendTLSPolicies = t.finishBackendTLSPolicies(gws)
+	res.OCSPRecheck = t.ocspRecheck()
 	return res
 }
 

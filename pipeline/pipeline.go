@@ -21,6 +21,10 @@ type Options struct {
 	// APIPortFor returns the backend API port of a Gateway's nghttpx. Nil keeps
 	// Render.APIPort.
 	APIPortFor func(gw *model.Gateway) int
+	// MirrorPortsFor returns the RequestMirror tee and internal frontend ports of
+	// a Gateway's data plane (render.Options.MirrorTeePort, MirrorInternalPort).
+	// Nil keeps Render's.
+	MirrorPortsFor func(gw *model.Gateway) (tee, internal int)
 	// Ingress configures the Ingress shim, which runs when the input holds
 	// Ingresses or IngressClasses. Its ControllerName defaults to Gateway's.
 	Ingress ingressshim.Options
@@ -82,6 +86,9 @@ func Build(in *gateway.Input, opts Options) *Output {
 		ro.StateDir = StateDirFor(opts.StateDir, m)
 		if opts.APIPortFor != nil {
 			ro.APIPort = opts.APIPortFor(m)
+		}
+		if opts.MirrorPortsFor != nil {
+			ro.MirrorTeePort, ro.MirrorInternalPort = opts.MirrorPortsFor(m)
 		}
 		if out.Ingress != nil && out.Ingress.Synthetic("Gateway", m.Source.Namespace, m.Source.Name) {
 			// Settings of the Ingress controller apply to its own Gateways only.

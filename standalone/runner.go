@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -13,10 +14,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/mirror"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/recheck"
 	"github.com/nghttpx-gateway/nghttpx-gateway/pipeline"
 )
 
@@ -52,6 +55,8 @@ type Runner struct {
 
 	instances map[string]*instance
 	printed   map[string]string
+	// recheck rebuilds when a translation's OCSPRecheck passes.
+	recheck *recheck.Timer
 }
 
 type instance struct {
@@ -59,6 +64,38 @@ type instance struct {
 	apiPort int
 	applied bool
 	err     error
+	tee     *teeRun
+}
+
+// teeRun is a Gateway's RequestMirror tee (dataplane/mirror) and the port of
+// its nghttpx's internal frontend.
+type teeRun struct {
+	port, internalPort int
+	stop               context.CancelFunc
+}
+
+// startTee serves a tee on 127.0.0.1 until its stop is called.
+func (r *Runner) startTee(ctx context.Context) (*teeRun, error) {
+	internal, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("mirror tee port: %w", err)
+	}
+	tee, err := mirror.New(mirror.Options{Internal: net.JoinHostPort("127.0.0.1", strconv.Itoa(internal)), Log: r.Log.WithName("mirror")})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	tctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		if err := tee.Serve(tctx, ln); err != nil {
+			r.Log.Error(err, "mirror tee stopped")
+		}
+	}()
+	return &teeRun{port: ln.Addr().(*net.TCPAddr).Port, internalPort: internal, stop: stop}, nil
 }
 
 // Run blocks until ctx is done, then stops every data plane.
@@ -76,6 +113,16 @@ func (r *Runner) Run(ctx context.Context) error {
 	var last [32]byte
 	var lastErr string
 	first := true
+	// A stapled OCSP response expires with no file changing: rebuild then.
+	recheckDue := make(chan struct{}, 1)
+	r.recheck = &recheck.Timer{Fire: func() {
+		select {
+		case recheckDue <- struct{}{}:
+		default:
+		}
+	}}
+	defer r.recheck.Stop()
+	var lastIn *gateway.Input
 	for {
 		files, digest, err := scanDir(r.ConfigDir)
 		switch {
@@ -95,12 +142,18 @@ func (r *Runner) Run(ctx context.Context) error {
 				break
 			}
 			lastErr = ""
+			lastIn = in
 			r.sync(ctx, in)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(r.Poll):
+		case <-recheckDue:
+			if lastIn != nil {
+				r.Log.Info("an OCSP response reached its nextUpdate; rebuilding")
+				r.sync(ctx, lastIn)
+			}
 		}
 	}
 }
@@ -124,6 +177,7 @@ func (r *Runner) settle(ctx context.Context, digest [32]byte, files map[string][
 
 func (r *Runner) sync(ctx context.Context, in *gateway.Input) {
 	ports := map[string]int{}
+	tees := map[string]*teeRun{}
 	out := pipeline.Build(in, pipeline.Options{
 		Gateway: gateway.Options{
 			DefaultAddress: "127.0.0.1",
@@ -147,7 +201,33 @@ func (r *Runner) sync(ctx context.Context, in *gateway.Input) {
 			ports[key(m)] = p
 			return p
 		},
+		MirrorPortsFor: func(m *model.Gateway) (int, int) {
+			t := tees[key(m)]
+			if inst := r.instances[key(m)]; inst != nil && inst.tee != nil {
+				t = inst.tee
+			}
+			if t == nil {
+				var err error
+				if t, err = r.startTee(ctx); err != nil {
+					r.Log.Error(err, "no mirror tee; RequestMirror filters are not served", "gateway", key(m))
+					return 0, 0
+				}
+				tees[key(m)] = t
+			}
+			return t.port, t.internalPort
+		},
 	})
+	r.recheck.Set(out.Translation.OCSPRecheck)
+	defer func() {
+		// New tees belong to their Gateway's instance from now on.
+		for k, t := range tees {
+			if inst := r.instances[k]; inst != nil && inst.tee == nil {
+				inst.tee = t
+			} else {
+				t.stop()
+			}
+		}
+	}()
 	seen := map[string]bool{}
 	for _, g := range out.Gateways {
 		k := key(g.Model)
@@ -195,6 +275,9 @@ func (r *Runner) sync(ctx context.Context, in *gateway.Input) {
 				r.Log.Error(err, "stopping data plane", "gateway", k)
 			}
 			r.Log.Info("data plane stopped: Gateway removed", "gateway", k)
+		}
+		if inst.tee != nil {
+			inst.tee.stop()
 		}
 		delete(r.instances, k)
 	}
@@ -247,11 +330,13 @@ func (r *Runner) stopAll() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for k, inst := range r.instances {
-		if inst.dp == nil {
-			continue
+		if inst.dp != nil {
+			if err := inst.dp.Stop(ctx); err != nil {
+				r.Log.Error(err, "stopping data plane", "gateway", k)
+			}
 		}
-		if err := inst.dp.Stop(ctx); err != nil {
-			r.Log.Error(err, "stopping data plane", "gateway", k)
+		if inst.tee != nil {
+			inst.tee.stop()
 		}
 	}
 }

@@ -10,7 +10,10 @@
 // setting its path to the chosen group's pattern. The group's program restore.rb puts
 // the real path back and applies response header modifiers. CORS (cors.go,
 // scripts/cors.rb): the router answers preflights and matches the Origin, restore.rb
-// adds the CORS headers to the backend's answer. A catch-all group "/"
+// adds the CORS headers to the backend's answer. RequestMirror (mirror.go,
+// scripts/mirror.rb): a rule with sampled mirrors goes through the tee of package
+// dataplane/mirror, which sends it and its copies back to an internal frontend
+// (Options.MirrorTeePort, MirrorInternalPort). A catch-all group "/"
 // (dnf, fallback.rb) answers 503 for a group that does not exist yet.
 //
 // Ingress settings (Options.AllowMruby, ProxyProtocol, ExtraConfig, GlobalMruby and

@@ -48,8 +48,6 @@ type goldenOptions struct {
 	ClientVerify bool `json:"clientVerify,omitempty"`
 	// BackendTLSVerify: the binary has tls-ca=/tls-san= (our patch).
 	BackendTLSVerify bool   `json:"backendTLSVerify,omitempty"`
-	// StatusRetry: the binary re-sends on a listed backend status (our patch).
-	StatusRetry bool `json:"statusRetry,omitempty"`
 	AccessLogFile    string `json:"accessLogFile,omitempty"`
 	GraceSeconds     int    `json:"graceSeconds,omitempty"`
 	AllowMruby       bool   `json:"allowMruby,omitempty"`
@@ -64,6 +62,9 @@ type goldenOptions struct {
 	TLSTicketKeyFiles []string `json:"tlsTicketKeyFiles,omitempty"`
 	// Mirror sets the mirror tee and internal ports (15001, 15002).
 	Mirror bool `json:"mirror,omitempty"`
+
+	// StatusRetry: the binary re-sends on a listed backend status (our patch).
+	StatusRetry bool `json:"statusRetry,omitempty"`
 }
 
 const testStateDir = "/var/lib/ngxgw/gw"

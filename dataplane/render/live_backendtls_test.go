@@ -24,8 +24,9 @@ import (
 // TestLiveBackendTLS runs one nghttpx in front of one TLS echo-basic whose
 // certificate (CA backend-ca; DNS abc.example.com, other.example.com; URI
 // spiffe://abc.example.com/test-identity) is checked per cluster: the right CA
-// and host name answer 200, a wrong CA, a wrong host name, the system store and
-// SAN mismatches answer 502. All clusters share the one endpoint, so lines that
+// and host name answer 200, a wrong CA, a wrong host name and SAN mismatches
+// answer 502. nghttpx's system store is pointed at backend-ca (SSL_CERT_FILE), so
+// wellKnownCACertificates System (no tls-ca=) verifies too. All clusters share the one endpoint, so lines that
 // differ only in tls-ca=/tls-san= must stay separate backends in nghttpx. The
 // Gateway's backend client certificate must reach the backend.
 func TestLiveBackendTLS(t *testing.T) {
@@ -69,9 +70,11 @@ func TestLiveBackendTLS(t *testing.T) {
 	}{
 		{path: "/ca", tls: model.ClusterTLS{Hostname: "abc.example.com", CACertPEM: ca}, ok: true, wantSNI: "abc.example.com", wantCert: true},
 		{path: "/ca-h2", tls: model.ClusterTLS{Hostname: "other.example.com", CACertPEM: ca}, ok: true, proto: model.BackendH2C, wantSNI: "other.example.com", wantCert: true},
+		// The system store trusts backend-ca, but tls-ca= replaces it, not adds to it.
 		{path: "/wrong-ca", tls: model.ClusterTLS{Hostname: "abc.example.com", CACertPEM: otherCA}},
 		{path: "/host-mismatch", tls: model.ClusterTLS{Hostname: "mismatch.example.com", CACertPEM: ca}},
-		{path: "/system", tls: model.ClusterTLS{Hostname: "abc.example.com"}},
+		{path: "/system", tls: model.ClusterTLS{Hostname: "abc.example.com"}, ok: true, wantSNI: "abc.example.com", wantCert: true},
+		{path: "/system-host-mismatch", tls: model.ClusterTLS{Hostname: "mismatch.example.com"}},
 		{path: "/san-dns", tls: model.ClusterTLS{Hostname: "abc.example.com", CACertPEM: ca,
 			SubjectAltNames: []model.SubjectAltName{san("dns", "abc.example.com")}}, ok: true, wantSNI: "abc.example.com", wantCert: true},
 		// SANs replace the host name check: the SNI name does not match, a SAN does.
@@ -128,6 +131,9 @@ func TestLiveBackendTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeState(t, dir, cfg)
+	// BoringSSL's default trust store (the "System" certificates) comes from here.
+	t.Setenv("SSL_CERT_FILE", abs("backend-ca.crt"))
+	t.Setenv("SSL_CERT_DIR", t.TempDir())
 	ngx := testenv.StartNghttpx(t, filepath.Join(dir, MainFile), apiPort, httpPort)
 
 	clientCert, _ := pem.Decode(read("backend-client.crt"))

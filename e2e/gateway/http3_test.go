@@ -49,7 +49,8 @@ type h3Gateway struct {
 // the leader rotates the shared keys, and QUIC tokens one replica issues
 // accepted by the other when the class requires address validation.
 //
-// Two Gateways: "gw" (class with quicRequireToken, 2 replicas) and "other"
+// Two Gateways: "gw" (class with quicRequireToken, 2 replicas: every h2load
+// connection to it goes through a Retry and token validation too) and "other"
 // (default class, 1 replica, its own keys Secret: the negative control).
 func TestHTTP3(t *testing.T) {
 	began := time.Now()

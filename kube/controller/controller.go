@@ -28,6 +28,7 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/recheck"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/provision"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/source"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/status"
@@ -68,6 +69,9 @@ type Controller struct {
 	retry  time.Duration
 	retryT *time.Timer
 	addrT  *time.Timer // looks again when a pending static address times out
+
+	// ocspT translates again when a stapled OCSP response expires (ocsp.go).
+	ocspT *recheck.Timer
 }
 
 // New builds the manager and wires everything; Start runs it.
@@ -243,6 +247,7 @@ func (c *Controller) sync(ctx context.Context) error {
 			return fmt.Errorf("snapshot: %w", err)
 		}
 		c.in, c.out = in, pipeline.Build(in, c.pipelineOptions(ctx))
+		c.scheduleOCSPRecheck(c.out.Translation.OCSPRecheck)
 		c.stats.Builds.Add(1)
 		c.stats.LastBuildNanos.Store(int64(time.Since(t0)))
 		c.provision.Store(true)

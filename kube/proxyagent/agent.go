@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -22,10 +23,12 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/mirror"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/recheck"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/source"
 	"github.com/nghttpx-gateway/nghttpx-gateway/pipeline"
 )
@@ -84,6 +87,9 @@ type Agent struct {
 	opts    Options
 	st      state
 	apiPort int
+	// internalPort is nghttpx's internal frontend for the mirror tee; teePort
+	// is where the tee listens, 0 until Run starts it (mirrors off until then).
+	internalPort, teePort int
 
 	mu sync.Mutex // guards dp between the build loop and shutdown
 	dp DataPlane
@@ -93,6 +99,8 @@ type Agent struct {
 	// reader, the started cache.
 	keys   *sharedKeys
 	reader client.Reader
+	// recheck rebuilds when a translation's OCSPRecheck passes (set by Run).
+	recheck *recheck.Timer
 }
 
 // New checks opts.
@@ -131,6 +139,9 @@ func New(opts Options) (*Agent, error) {
 		}
 	} else {
 		a.apiPort = opts.Render.APIPort
+	}
+	if a.internalPort, err = freePort(); err != nil {
+		return nil, err
 	}
 	a.st.counters = a.counters
 	if opts.KeysSecret != "" {
@@ -201,6 +212,12 @@ func (a *Agent) Run(ctx context.Context, c cache.Cache) error {
 		}
 	}()
 	defer srv.Close()
+	// The RequestMirror tee (dataplane/mirror) outlives nghttpx's graceful stop.
+	teeCtx, stopTee := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopTee()
+	if err := a.startTee(teeCtx); err != nil {
+		return err
+	}
 
 	// The loop outlives ctx by the drain period: endpoints keep changing while
 	// in-flight traffic drains.
@@ -211,6 +228,9 @@ func (a *Agent) Run(ctx context.Context, c cache.Cache) error {
 
 	src := source.New(c, source.Options{ControllerName: a.opts.ControllerName, Gateway: a.opts.Gateway, Ingress: a.sourceIngress(), Log: log})
 	b := &source.Batcher{}
+	// A stapled OCSP response expires with no object changing: rebuild then.
+	a.recheck = &recheck.Timer{Fire: b.Notify}
+	defer a.recheck.Stop()
 	loopDone := make(chan struct{})
 	watchErr := make(chan error, 1)
 	go func() {
@@ -325,6 +345,9 @@ func (a *Agent) Sync(ctx context.Context, in *gateway.Input) error {
 		StateDir:   a.opts.StateDir,
 		APIPortFor: func(*model.Gateway) int { return a.apiPort },
 	}
+	if a.teePort != 0 {
+		po.Render.MirrorTeePort, po.Render.MirrorInternalPort = a.teePort, a.internalPort
+	}
 	if a.opts.Ingress != nil {
 		po.Ingress, po.ProxyProtocol = *a.opts.Ingress, a.opts.ProxyProtocol
 	} else {
@@ -332,6 +355,7 @@ func (a *Agent) Sync(ctx context.Context, in *gateway.Input) error {
 		po.Render.ProxyProtocol = a.opts.ProxyProtocol
 	}
 	out := pipeline.Build(in, po)
+	a.recheck.Set(out.Translation.OCSPRecheck)
 	var rg *pipeline.RenderedGateway
 	for i := range out.Gateways {
 		if s := out.Gateways[i].Model.Source; s.Namespace == gw.Namespace && s.Name == gw.Name {
@@ -398,6 +422,26 @@ func (a *Agent) setResult(hash string, err error) {
 		return
 	}
 	a.st.hash, a.st.applied, a.st.err, a.st.ready = hash, true, "", true
+}
+
+// startTee serves the RequestMirror tee on 127.0.0.1 until ctx is done.
+func (a *Agent) startTee(ctx context.Context) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("mirror tee port: %w", err)
+	}
+	tee, err := mirror.New(mirror.Options{Internal: net.JoinHostPort("127.0.0.1", strconv.Itoa(a.internalPort)), Log: a.opts.Log.WithName("mirror")})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	a.teePort = ln.Addr().(*net.TCPAddr).Port
+	go func() {
+		if err := tee.Serve(ctx, ln); err != nil {
+			a.opts.Log.Error(err, "mirror tee stopped")
+		}
+	}()
+	return nil
 }
 
 func freePort() (int, error) {

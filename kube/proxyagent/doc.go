@@ -9,7 +9,8 @@
 // draining starts) and /status (the applied model.Hash and the applier counters),
 // which the controller polls to decide Programmed. On shutdown (SIGTERM) it fails
 // readiness, keeps serving and applying for the drain period, then stops nghttpx
-// gracefully. It never writes to the API server.
+// gracefully. It never writes to the API server. It also runs the RequestMirror
+// tee (dataplane/mirror) on 127.0.0.1 for its nghttpx, until nghttpx has stopped.
 //
 // For a synthetic Gateway of the Ingress shim (Options.Ingress, `proxy --ingress`
 // plus the Ingress controller's flags, which the controller passes on) it also
