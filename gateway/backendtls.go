@@ -205,7 +205,7 @@ func (t *translator) backendCACertificate(ns string, ref gatewayv1.LocalObjectRe
 	k := nsName{ns, string(ref.Name)}
 	if ref.Group != "" || ref.Kind != "ConfigMap" {
 		return nil, string(gatewayv1.BackendTLSPolicyReasonInvalidKind),
-			fmt.Sprintf("caCertificateRef %s is a %s; only core ConfigMaps are supported", k, groupKind(string(ref.Group), string(ref.Kind)))
+			fmt.Sprintf("caCertificateRef %s has kind %s; only core ConfigMaps are supported", k, groupKind(string(ref.Group), string(ref.Kind)))
 	}
 	cm := t.idx.configMaps[k]
 	if cm == nil {

@@ -22,7 +22,7 @@ import (
 // TestOCSPStaplingLive runs `nghttpx-gateway run --ocsp-stapling` (the real
 // binary, so nghttpx runs the real fetch program through its symlink) with a real
 // nghttpx, and edits the certificate Secret: no response, a good one, a newer
-// one, a malformed one, a revoked one. openssl s_client -status shows what nghttpx
+// one, a malformed one, a revoked one, one that expires while nothing changes. openssl s_client -status shows what nghttpx
 // staples after each edit; the nghttpx main process stays the same (reloads only).
 // The first and the last two steps are the negative controls: the same check sees
 // "no response sent" there.
@@ -156,18 +156,39 @@ data:
 	step("revoked response: nothing stapled", func() { secret(p.response(ocsp.Revoked, nil, now.Add(-time.Minute), now.Add(72*time.Hour))) },
 		want{condition: cond + "False (Revoked"})
 
-	// One reload per edit, each for the response file: 2 changed, 1 new again, 2
-	// removed (malformed, revoked).
+	// A response that expires while nothing changes: the translation names its
+	// nextUpdate (Result.OCSPRecheck) and the runner rebuilds then, so the staple
+	// goes away without any file changing.
+	shortThis := time.Now().UTC().Truncate(time.Second).Add(-time.Minute)
+	shortNext := time.Now().UTC().Truncate(time.Second).Add(6 * time.Second)
+	step("short-lived good response stapled", func() { secret(p.response(ocsp.Good, nil, shortThis, shortNext)) },
+		want{staple: true, thisUpdate: shortThis, condition: cond + "True"})
+	step("it expires with no file changing: nothing stapled", nil, want{condition: cond + "False (Expired"})
+	if late := time.Since(shortNext); late < 0 || late > 5*time.Second {
+		t.Errorf("the staple went away %s after nextUpdate; want within a few seconds after it", late.Round(time.Millisecond))
+	} else {
+		t.Logf("staple gone %s after nextUpdate", late.Round(time.Millisecond))
+	}
+
+	// One reload per edit, each for the response file: 2 changed, 2 new again, 3
+	// removed (malformed, revoked, expired).
 	reloads := 0
+	var took []string
 	for _, l := range strings.Split(run.Logs(), "\n") {
 		if strings.Contains(l, "msg=applied") && strings.Contains(l, "plan=\"reload (file tls-") &&
 			(strings.Contains(l, ".crt.ocsp changed") || strings.Contains(l, ".crt.ocsp removed")) {
 			reloads++
+			if _, v, ok := strings.Cut(l, " took="); ok {
+				took = append(took, strings.Fields(v)[0])
+			}
 		}
 	}
-	if reloads != 5 {
-		t.Errorf("%d applies reloaded for the response file, want 5:\n%s", reloads, run.Logs())
+	if reloads != 7 {
+		t.Errorf("%d applies reloaded for the response file, want 7:\n%s", reloads, run.Logs())
 	}
+	// Reload time (write, SIGHUP, new configrevision): with ocsp-startup the new
+	// workers accept only once their responses are loaded.
+	t.Logf("reloads for the response file took %s", strings.Join(took, " "))
 }
 
 // sClient runs openssl s_client -status against addr with SNI host and returns its

@@ -89,6 +89,7 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 		StateDir:       dp.stateDir,
 		Render:         ro,
 		OCSP:           ocspOpts,
+		Features:       &dp.feat,
 		DrainPeriod:    *drain,
 		Ingress:        shim,
 		ProxyProtocol:  ing.proxyProto,

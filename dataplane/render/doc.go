@@ -32,6 +32,12 @@
 // without the patch such clusters answer 500. The Gateway's backend client
 // certificate is the process-wide client-cert-file/client-private-key-file.
 //
+// Retry (retry.go): with our nghttpx patch (Features.StatusRetry) the router sets
+// x-ngxgw-retry (codes;attempts[;backoff ms]) for a rule's retry policy, restore.rb
+// leaves it, and nghttpx reads and removes it, re-sending a complete request without
+// body on a listed status from an HTTP/1.1 backend. Without the patch the policy is
+// not rendered (the rule is served without retries).
+//
 // Shared keys: Options.QUICSecretFile and TLSTicketKeyFiles are paths the caller
 // fills (same content on every replica, newest key first, the old ones kept for
 // decryption). nghttpx does not refuse a malformed file: it silently falls back to

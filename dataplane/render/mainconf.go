@@ -162,6 +162,9 @@ func mainConfig(gw *model.Gateway, certs []tlsFiles, opts Options, mirror bool) 
 	add("no-server-push", "yes")
 	if opts.Features.OCSP && hasTLS {
 		add("fetch-ocsp-response-file", opts.OCSPFetchProgram)
+		// New workers accept only once their responses are loaded, so the first
+		// handshakes after a reload already carry the staple.
+		add("ocsp-startup", "yes")
 	} else {
 		add("no-ocsp", "yes")
 	}

@@ -414,6 +414,7 @@ func (c *Controller) withProgrammed(ctx context.Context, res *gateway.Result) *g
 			recheck = wait
 		}
 		holdProgrammed(g, stored[k], rg.Err, c.poll.progress(k), now)
+		c.holdOCSPFor(g, now)
 		out.Gateways[i] = *g
 	}
 	storedSets := map[types.NamespacedName][]metav1.Condition{}

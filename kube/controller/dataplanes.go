@@ -37,9 +37,16 @@ type progress struct {
 	overdue bool
 	// problem is an apply error a pod reports, if any.
 	problem string
+	// noOCSP counts the ready pods whose nghttpx reports no OCSP stapling.
+	noOCSP int
 }
 
-type podReport struct{ hash, err string }
+type podReport struct {
+	hash, err string
+	// noOCSP: the pod's /status features say its nghttpx cannot staple
+	// (false when it does not say: older proxies).
+	noOCSP bool
+}
 
 type gatewayPoll struct {
 	target
@@ -149,9 +156,11 @@ func (g *gatewayPoll) progress(now time.Time, grace time.Duration) progress {
 	pr.confirmed = g.confirmedGen != 0 && g.confirmedGen == g.generation
 	pr.overdue = pr.current == 0 && !now.Before(g.hashSince.Add(grace))
 	for _, ip := range g.pods {
-		if e := g.reported[ip].err; e != "" {
+		if e := g.reported[ip].err; e != "" && pr.problem == "" {
 			pr.problem = e
-			break
+		}
+		if g.reported[ip].noOCSP {
+			pr.noOCSP++
 		}
 	}
 	return pr
@@ -261,11 +270,15 @@ func (p *poller) ask(ctx context.Context, ip string) podReport {
 	var st struct {
 		ModelHash string `json:"modelHash"`
 		Error     string `json:"error"`
+		// Features are the data plane's detected features (proxyagent.Status).
+		Features *struct {
+			OCSP bool `json:"ocsp"`
+		} `json:"features"`
 	}
 	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&st) != nil {
 		return podReport{}
 	}
-	return podReport{hash: st.ModelHash, err: st.Error}
+	return podReport{hash: st.ModelHash, err: st.Error, noOCSP: st.Features != nil && !st.Features.OCSP}
 }
 
 // snapshot returns every Gateway's progress (for tests and logs).

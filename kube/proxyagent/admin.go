@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"sync"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/features"
 )
 
 // Status is the body of GET /status.
@@ -20,6 +22,10 @@ type Status struct {
 	BackendPosts int64  `json:"backendPosts"`
 	RouteWrites  int64  `json:"routeWrites"`
 	Restarts     int64  `json:"restarts"`
+	// Features are the data plane's detected nghttpx features (nil when not
+	// probed): the controller reads Features.OCSP to tell whether listeners
+	// can have their OCSP responses stapled.
+	Features *features.Features `json:"features,omitempty"`
 }
 
 // state is what the admin handlers report; the agent updates it.
@@ -31,11 +37,12 @@ type state struct {
 	draining bool
 	err      string
 	counters func(*Status)
+	features *features.Features // set once by New
 }
 
 func (s *state) snapshot() Status {
 	s.mu.Lock()
-	st := Status{ModelHash: s.hash, Applied: s.applied, Error: s.err, Draining: s.draining}
+	st := Status{ModelHash: s.hash, Applied: s.applied, Error: s.err, Draining: s.draining, Features: s.features}
 	counters := s.counters
 	s.mu.Unlock()
 	if counters != nil {

@@ -23,6 +23,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/features"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/mirror"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
@@ -79,7 +80,10 @@ type Options struct {
 	// OCSP is OCSP stapling from certificate Secrets (--ocsp-stapling), as the
 	// controller translates it, so that both compute the same model.
 	OCSP gateway.OCSPOptions
-	Log  logr.Logger
+	// Features are the detected features of the data plane's nghttpx,
+	// reported on /status (nil: not reported).
+	Features *features.Features
+	Log      logr.Logger
 }
 
 // Agent serves one Gateway.
@@ -144,6 +148,7 @@ func New(opts Options) (*Agent, error) {
 		return nil, err
 	}
 	a.st.counters = a.counters
+	a.st.features = opts.Features
 	if opts.KeysSecret != "" {
 		a.keys = &sharedKeys{secret: types.NamespacedName{Namespace: opts.Gateway.Namespace, Name: opts.KeysSecret}, log: opts.Log.WithName("keys")}
 	}
