@@ -155,6 +155,9 @@ func (t *translator) buildModel(gs *gatewayState) *model.Gateway {
 						clusters[b.Cluster] = true
 					}
 				}
+				for _, mr := range r.Mirrors { // RequestMirror targets need groups too
+					clusters[mr.Cluster] = true
+				}
 			}
 		}
 		p := ports[l.spec.Port]

@@ -33,6 +33,7 @@ func SupportedFeatures() []string {
 		features.SupportGatewayHTTPSListenerDetectMisdirectedRequests,
 		features.SupportHTTPRouteQueryParamMatching,
 		features.SupportHTTPRouteCORS,
+		features.SupportHTTPRouteRetry,
 		features.SupportHTTPRouteMethodMatching,
 		features.SupportHTTPRouteResponseHeaderModification,
 		features.SupportHTTPRouteBackendRequestHeaderModification,

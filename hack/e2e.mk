@@ -12,4 +12,4 @@ e2e: build echo
 	@n=$$(bash hack/build-nghttpx.sh $(CACHE_DIR) | tail -n 1) && \
 	k=$$(bash hack/build-k8s.sh $(CACHE_DIR) | tail -n 1) && \
 	NGHTTPX_BIN=$$n K8S_BIN_DIR=$$k ECHO_BIN=$(ECHO_BIN) E2E_GATEWAY_BIN=$(CURDIR)/$(BIN) \
-	$(GO) test -tags e2e -count=1 -p 1 -timeout $(E2E_TIMEOUT) $(E2E_ARGS) ./e2e/...
+	$(GO) test -tags e2e -count=1 -p 1 -timeout $(E2E_TIMEOUT) $(E2E_ARGS) ./e2e/... ./kube/controller/

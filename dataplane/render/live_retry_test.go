@@ -23,8 +23,8 @@ import (
 // TestLiveRetry runs HTTPRoute retry policies through a real nghttpx with our retry
 // patch: a listed status is retried up to the budget, the last answer is returned
 // when it runs out, unlisted codes and requests with a body are not retried, the
-// backoff is kept, x-ngxgw-retry never reaches the backend and a client cannot
-// set it.
+// backoff is kept, x-ngxgw-retry never reaches the backend (HTTP/1.1 or h2c) and a
+// client cannot set it.
 
 // flaky is a backend that answers ?code= for the first ?fail= requests of each
 // ?id= and 200 afterwards, and records every attempt.
@@ -36,6 +36,7 @@ type flaky struct {
 type flakyAttempt struct {
 	at       time.Time
 	body     string
+	proto    string
 	internal []string // x-ngxgw-* headers the backend saw
 }
 
@@ -45,7 +46,7 @@ func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fail, _ := strconv.Atoi(q.Get("fail"))
 	code, _ := strconv.Atoi(q.Get("code"))
 	body, _ := io.ReadAll(r.Body)
-	a := flakyAttempt{at: time.Now(), body: string(body)}
+	a := flakyAttempt{at: time.Now(), body: string(body), proto: r.Proto}
 	for k := range r.Header {
 		if strings.HasPrefix(strings.ToLower(k), internalHeaderPrefix) {
 			a.internal = append(a.internal, k)
@@ -75,7 +76,10 @@ func startFlaky(t *testing.T) (*flaky, int) {
 		t.Fatal(err)
 	}
 	f := &flaky{attempts: map[string][]flakyAttempt{}}
-	srv := &http.Server{Handler: f}
+	// HTTP/1.1 and prior-knowledge h2c on one port.
+	srv := &http.Server{Handler: f, Protocols: new(http.Protocols)}
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return f, ln.Addr().(*net.TCPAddr).Port
@@ -93,6 +97,8 @@ func TestLiveRetry(t *testing.T) {
 			Retry: &model.Retry{Codes: []int{500, 502, 503, 504}, Attempts: 2}},
 		{Name: "backoff", Match: prefix("/backoff"), Backends: v1,
 			Retry: &model.Retry{Codes: []int{503}, Attempts: 2, BackoffMillis: 200}},
+		{Name: "h2-backend", Match: prefix("/h2-backend"), Backends: []model.WeightedBackend{backendRef("flaky-h2", 1)},
+			Retry: &model.Retry{Codes: []int{500}, Attempts: 3}},
 		{Name: "plain", Match: prefix("/"), Backends: v1},
 	}
 	gw := &model.Gateway{
@@ -102,6 +108,7 @@ func TestLiveRetry(t *testing.T) {
 		}}},
 		Clusters: []model.Cluster{
 			{Name: "flaky", Protocol: model.BackendHTTP1, Endpoints: []model.Endpoint{{IP: "127.0.0.1", Port: int32(bport)}}},
+			{Name: "flaky-h2", Protocol: model.BackendH2C, Endpoints: []model.Endpoint{{IP: "127.0.0.1", Port: int32(bport)}}},
 		},
 	}
 	dir := t.TempDir()
@@ -218,6 +225,14 @@ func TestLiveRetry(t *testing.T) {
 					}
 				}
 				t.Logf("3 attempts with 200ms backoff took %v", time.Since(start))
+			})
+			t.Run("H2CBackend", func(t *testing.T) {
+				// Documented limit: HTTP/2 backends are not retried on status, and
+				// the policy header is removed for them too (send checks).
+				st, att, _ := send(t, c, "GET", "/h2-backend", 1, 500, "", nil)
+				if st != 500 || len(att) != 1 || att[0].proto != "HTTP/2.0" {
+					t.Fatalf("status %d after %d attempts (%+v), want 500 after 1 over HTTP/2", st, len(att), att)
+				}
 			})
 			t.Run("Body", func(t *testing.T) {
 				// A request without a body is replayed whatever its method.

@@ -19,10 +19,13 @@ import (
 // Called on the batch goroutine after every translation.
 func (c *Controller) scheduleOCSPRecheck(at time.Time) {
 	if c.ocspT == nil {
-		c.ocspT = &recheck.Timer{Fire: func() {
+		c.ocspT = &recheck.Timer{} // tests set one with a fake clock
+	}
+	if c.ocspT.Fire == nil {
+		c.ocspT.Fire = func() {
 			c.dirty.Store(true)
 			c.batch.Notify()
-		}}
+		}
 	}
 	c.ocspT.Set(at)
 }

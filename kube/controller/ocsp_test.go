@@ -13,11 +13,14 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/features"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/recheck"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/proxyagent"
+	"github.com/nghttpx-gateway/nghttpx-gateway/kube/source"
 )
 
 // The poller reads what the proxy agent's real /status handler reports about
@@ -101,5 +104,30 @@ func TestHoldOCSP(t *testing.T) {
 	holdOCSP(g, stored, progress{ready: 1, noOCSP: 1}, now)
 	if c := cond(g); c.Reason != gateway.OCSPReasonUnsupported || !c.LastTransitionTime.Equal(&earlier) {
 		t.Errorf("stored False: %+v, want Unsupported keeping %v", c, earlier)
+	}
+}
+
+// A translation naming an OCSP recheck time marks the inputs dirty and wakes
+// the batch at that time (plus the timer's delay), not before.
+func TestScheduleOCSPRecheck(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	c := &Controller{batch: &source.Batcher{Clock: clk}, ocspT: &recheck.Timer{Clock: clk}}
+	at := clk.Now().Add(time.Hour)
+	c.scheduleOCSPRecheck(at)
+	clk.Step(time.Hour)
+	if c.dirty.Load() {
+		t.Fatal("rebuild requested before nextUpdate plus the delay")
+	}
+	clk.Step(recheck.DefaultDelay)
+	if !c.dirty.Load() {
+		t.Fatal("no rebuild requested after nextUpdate")
+	}
+	// The next translation has nothing stapled: nothing is scheduled.
+	c.dirty.Store(false)
+	c.scheduleOCSPRecheck(clk.Now().Add(time.Minute))
+	c.scheduleOCSPRecheck(time.Time{})
+	clk.Step(time.Hour)
+	if c.dirty.Load() {
+		t.Error("a cleared recheck still requested a rebuild")
 	}
 }

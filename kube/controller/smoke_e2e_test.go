@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -34,7 +33,9 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/config"
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/cluster"
+	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/e2eutil"
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/podrunner"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/controller"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/provision"
@@ -49,20 +50,15 @@ const (
 	ns        = "smoke"
 )
 
-// gatewayBinary is $GATEWAY_BIN or a fresh build of cmd/nghttpx-gateway.
-func gatewayBinary(t *testing.T) string {
-	if b := os.Getenv("GATEWAY_BIN"); b != "" {
-		return b
+// gatewayBinary is $E2E_GATEWAY_BIN (what make e2e builds), $GATEWAY_BIN or a
+// fresh build of cmd/nghttpx-gateway.
+func gatewayBinary(ctx context.Context, t *testing.T) string {
+	bin, cleanup, err := e2eutil.GatewayBinary(ctx, logger(t), "E2E_GATEWAY_BIN", "GATEWAY_BIN")
+	if err != nil {
+		t.Fatal(err)
 	}
-	out := filepath.Join(t.TempDir(), "nghttpx-gateway")
-	t0 := time.Now()
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/nghttpx-gateway")
-	cmd.Dir = "../.."
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, b)
-	}
-	t.Logf("built %s in %s", out, time.Since(t0).Round(time.Millisecond))
-	return out
+	t.Cleanup(cleanup)
+	return bin
 }
 
 // logger logs through t; E2E_V=1 adds the controller's debug messages.
@@ -77,14 +73,10 @@ func logger(t *testing.T) logr.Logger {
 // checks the whole path: provisioning, status, traffic, a route change and
 // garbage collection of the data plane.
 func TestSmoke(t *testing.T) {
-	nghttpx := os.Getenv("NGHTTPX_BIN")
-	if nghttpx == "" {
-		t.Fatal("NGHTTPX_BIN is unset: the proxy pods need the built nghttpx (bash hack/build-nghttpx.sh DIR | tail -1)")
+	nghttpx, err := e2eutil.NghttpxBinary()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := os.Stat(nghttpx); err != nil {
-		t.Fatalf("NGHTTPX_BIN: %v", err)
-	}
-	bin := gatewayBinary(t)
 	// client-go's reflectors log through controller-runtime's global logger.
 	ctrllog.SetLogger(funcr.New(func(prefix, args string) { fmt.Fprintln(os.Stderr, prefix, args) }, funcr.Options{}))
 	// Give up before go test's own -timeout, which would skip the cleanups
@@ -95,6 +87,7 @@ func TestSmoke(t *testing.T) {
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
+	bin := gatewayBinary(ctx, t)
 
 	run := podrunner.Binary(bin)
 	c, err := cluster.Start(ctx, cluster.Options{
@@ -125,19 +118,9 @@ func TestSmoke(t *testing.T) {
 	for _, n := range []string{systemNS, ns} {
 		mustCreate(ctx, t, cl, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: n}})
 	}
-	// The proxies' read-only role (config/rbac ships the same); the controller binds it.
-	mustCreate(ctx, t, cl, &rbacv1.ClusterRole{
-		ObjectMeta: metav1.ObjectMeta{Name: provision.ProxyClusterRole},
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"gatewayclasses", "gateways", "httproutes", "listenersets", "referencegrants"}, Verbs: []string{"list", "watch"}},
-			{APIGroups: []string{""}, Resources: []string{"services", "secrets", "namespaces"}, Verbs: []string{"list", "watch"}},
-			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
-		},
-	})
-
 	// The controller runs with a ServiceAccount token holding exactly the
-	// permissions /work/notes/RBAC.md lists, so a missing one fails here.
-	cfg := controllerConfig(ctx, t, c, cl)
+	// permissions config/rbac grants, so a missing one fails here.
+	cfg := controllerConfig(ctx, t, c)
 	// Two replicas: the first one leads; the standby computes but never writes.
 	ctrl, stopCtrl := startController(ctx, t, c, cfg, "leader")
 	waitFor(ctx, t, "first replica leads", time.Minute, func(context.Context) (bool, error) { return ctrl.IsLeader(), nil })
@@ -365,53 +348,28 @@ func startController(ctx context.Context, t *testing.T, c *cluster.Cluster, cfg 
 	}
 }
 
-// controllerConfig returns a rest.Config for a ServiceAccount bound to the
-// controller's least-privilege roles, and creates the (empty) proxy binding
-// config/rbac ships.
-func controllerConfig(ctx context.Context, t *testing.T, c *cluster.Cluster, cl client.Client) *rest.Config {
+// controllerConfig installs config/rbac as shipped (the controller's
+// ServiceAccount, its roles and bindings, the proxies' role and their empty
+// binding) and returns a rest.Config holding that ServiceAccount's token. Using
+// the real manifests keeps this test from drifting from them.
+func controllerConfig(ctx context.Context, t *testing.T, c *cluster.Cluster) *rest.Config {
 	t.Helper()
-	const sa = "nghttpx-gateway"
-	rw := []string{"list", "watch", "create", "patch", "delete"}
-	mustCreate(ctx, t, cl, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa, Namespace: systemNS}})
-	mustCreate(ctx, t, cl, &rbacv1.ClusterRole{
-		ObjectMeta: metav1.ObjectMeta{Name: "nghttpx-gateway-controller"},
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"gatewayclasses", "gateways", "httproutes", "listenersets"}, Verbs: []string{"get", "list", "watch"}},
-			{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"referencegrants"}, Verbs: []string{"list", "watch"}},
-			{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"gatewayclasses/status", "gateways/status", "httproutes/status", "listenersets/status"}, Verbs: []string{"update"}},
-			{APIGroups: []string{gatewayv1.GroupName}, Resources: []string{"gateways/finalizers"}, Verbs: []string{"update"}},
-			{APIGroups: []string{""}, Resources: []string{"services", "serviceaccounts"}, Verbs: rw},
-			{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: rw},
-			{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
-			{APIGroups: []string{""}, Resources: []string{"secrets", "namespaces"}, Verbs: []string{"list", "watch"}},
-			{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"clusterrolebindings"},
-				ResourceNames: []string{provision.ProxyClusterRole}, Verbs: []string{"get", "patch"}},
-			{APIGroups: []string{"rbac.authorization.k8s.io"}, Resources: []string{"clusterroles"},
-				ResourceNames: []string{provision.ProxyClusterRole}, Verbs: []string{"bind"}},
-		},
-	})
-	subject := []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa, Namespace: systemNS}}
-	mustCreate(ctx, t, cl, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "nghttpx-gateway-controller"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "nghttpx-gateway-controller"},
-		Subjects:   subject,
-	})
-	mustCreate(ctx, t, cl, &rbacv1.Role{
-		ObjectMeta: metav1.ObjectMeta{Name: "nghttpx-gateway-leader-election", Namespace: systemNS},
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"get", "create", "update"}},
-			{APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
-		},
-	})
-	mustCreate(ctx, t, cl, &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: "nghttpx-gateway-leader-election", Namespace: systemNS},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "nghttpx-gateway-leader-election"},
-		Subjects:   subject,
-	})
-	mustCreate(ctx, t, cl, &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: provision.ProxyClusterRole},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: provision.ProxyClusterRole},
-	})
+	objs, err := config.Build(filepath.Join(config.Dir(), "rbac"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := ""
+	for _, o := range objs {
+		if o.GetKind() == "ServiceAccount" && o.GetNamespace() == systemNS {
+			sa = o.GetName()
+		}
+	}
+	if sa == "" {
+		t.Fatalf("config/rbac has no ServiceAccount in %s", systemNS)
+	}
+	if err := e2eutil.Apply(ctx, c.RESTConfig, "smoke", objs); err != nil {
+		t.Fatalf("install config/rbac: %v", err)
+	}
 	token, err := c.ServiceAccountToken(ctx, systemNS, sa, time.Hour)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,146 @@
+package proxyagent
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/testr"
+	"golang.org/x/crypto/ocsp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/features"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/recheck"
+)
+
+// ocspSecret is a TLS Secret (leaf + CA) with a good OCSP response valid until
+// nextUpdate.
+func ocspSecret(t *testing.T, nextUpdate time.Time) corev1.Secret {
+	t.Helper()
+	issue := func(tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+		if parent == nil {
+			parent, parentKey = tmpl, key
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, key
+	}
+	ca, caKey := issue(&x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "CA"}, IsCA: true, BasicConstraintsValid: true}, nil, nil)
+	leaf, leafKey := issue(&x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "ocsp.example"}, DNSNames: []string{"ocsp.example"}}, ca, caKey)
+	resp, err := ocsp.CreateResponse(ca, ca, ocsp.Response{Status: ocsp.Good, SerialNumber: leaf.SerialNumber,
+		ThisUpdate: time.Now().Add(-time.Minute), NextUpdate: nextUpdate}, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kd, err := x509.MarshalECPrivateKey(leafKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "cert"},
+		Type:       corev1.SecretTypeTLS,
+		Data: map[string][]byte{
+			corev1.TLSCertKey: append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw}),
+				pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw})...),
+			corev1.TLSPrivateKeyKey: pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd}),
+			gateway.OCSPResponseKey: resp,
+		},
+	}
+}
+
+// Each build sets the rebuild timer to the stapled response's nextUpdate, and
+// clears it when nothing is stapled any more.
+func TestSyncSchedulesOCSPRecheck(t *testing.T) {
+	const https = `
+  - name: https
+    port: 443
+    protocol: HTTPS
+    tls: {certificateRefs: [{name: cert}]}`
+	objs := strings.Replace(objects, "listeners: [{name: http, port: 80, protocol: HTTP}]",
+		"listeners:\n  - {name: http, port: 80, protocol: HTTP}"+https, 1)
+	in, err := gateway.DecodeYAML([]byte(strings.ReplaceAll(objs, "ENDPOINT", "10.244.0.10")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nextUpdate := time.Now().UTC().Truncate(time.Second).Add(time.Hour)
+	in.Secrets = append(in.Secrets, ocspSecret(t, nextUpdate))
+
+	dp := &fakeDP{}
+	a, err := New(Options{
+		Gateway:      types.NamespacedName{Namespace: "ns", Name: "gw"},
+		StateDir:     t.TempDir(),
+		Render:       render.Options{APIPort: 9999, Features: render.Features{OCSP: true}, OCSPFetchProgram: "/bin/true"},
+		OCSP:         gateway.OCSPOptions{Enabled: true},
+		Features:     &features.Features{OCSP: true},
+		NewDataPlane: func(string) (DataPlane, error) { return dp, nil },
+		Log:          testr.New(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clocktesting.NewFakeClock(time.Now())
+	var rebuilds atomic.Int32
+	a.recheck = &recheck.Timer{Clock: clk, Fire: func() { rebuilds.Add(1) }}
+	ctx := context.Background()
+	if err := a.Sync(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if !hasSuffixKey(dp.last.Files, ".ocsp") {
+		t.Fatalf("response not stapled; %d files", len(dp.last.Files))
+	}
+	if got := a.recheck.Pending(); !got.Equal(nextUpdate) {
+		t.Fatalf("rebuild scheduled for %v, want nextUpdate %v", got, nextUpdate)
+	}
+	clk.SetTime(nextUpdate.Add(recheck.DefaultDelay))
+	if n := rebuilds.Load(); n != 1 {
+		t.Fatalf("%d rebuilds requested after nextUpdate, want 1", n)
+	}
+	// /status reports the features the controller reads.
+	if st := status(t, a.Handler()); st.Features == nil || !st.Features.OCSP {
+		t.Errorf("/status features %+v", st.Features)
+	}
+
+	// Without the response nothing expires: no timer.
+	a.recheck.Set(nextUpdate.Add(time.Hour))
+	delete(in.Secrets[len(in.Secrets)-1].Data, gateway.OCSPResponseKey)
+	if err := a.Sync(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.recheck.Pending(); !got.IsZero() {
+		t.Errorf("rebuild still scheduled for %v with nothing stapled", got)
+	}
+}
+
+func hasSuffixKey(m map[string][]byte, suffix string) bool {
+	for k := range m {
+		if strings.HasSuffix(k, suffix) {
+			return true
+		}
+	}
+	return false
+}
