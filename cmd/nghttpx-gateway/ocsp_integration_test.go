@@ -22,10 +22,11 @@ import (
 // TestOCSPStaplingLive runs `nghttpx-gateway run --ocsp-stapling` (the real
 // binary, so nghttpx runs the real fetch program through its symlink) with a real
 // nghttpx, and edits the certificate Secret: no response, a good one, a newer
-// one, a malformed one, a revoked one, one that expires while nothing changes. openssl s_client -status shows what nghttpx
-// staples after each edit; the nghttpx main process stays the same (reloads only).
-// The first and the last two steps are the negative controls: the same check sees
-// "no response sent" there.
+// one, a malformed one, a revoked one, then one that expires while nothing
+// changes. openssl s_client -status shows what nghttpx staples after each step;
+// the nghttpx main process stays the same (reloads only). The no-response,
+// malformed, revoked and expired steps are the negative controls: the same check
+// sees "no response sent" there.
 func TestOCSPStaplingLive(t *testing.T) {
 	nghttpxBin := testenv.NghttpxBin(t)
 	if _, err := exec.LookPath("openssl"); err != nil {

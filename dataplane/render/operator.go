@@ -41,7 +41,7 @@ func managedDirective(name string) (string, bool) {
 		return "HTTP/3 steering is managed", true
 	case "altsvc", "http2-altsvc":
 		return "Alt-Svc follows the HTTP/3 listeners", true
-	case "fetch-ocsp-response-file", "no-ocsp":
+	case "fetch-ocsp-response-file", "no-ocsp", "ocsp-startup":
 		return "OCSP stapling is managed", true
 	}
 	if strings.HasPrefix(name, "tls-ticket-key-") {

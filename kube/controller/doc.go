@@ -14,6 +14,12 @@
 // of the Gateway's current model; the pods are polled every 500 ms after a change
 // until they match (bounded), every 10 s otherwise.
 //
+// OCSP stapling (ocsp.go): a listener's OCSPStapled condition turns
+// False/Unsupported while ready data-plane pods report features.ocsp=false on
+// /status, and the batch translates again at the earliest nextUpdate of the
+// stapled responses (gateway.Result.OCSPRecheck), so expiry shows without any
+// object changing.
+//
 // Ingress front-end (Options.Ingress): Ingresses, IngressClasses and the operator
 // ConfigMap feed the same pipeline; the shim's synthetic Gateways (in the shim's
 // namespace, default the controller's) are provisioned like any Gateway (owned by

@@ -111,7 +111,8 @@ func TestHoldOCSP(t *testing.T) {
 // the batch at that time (plus the timer's delay), not before.
 func TestScheduleOCSPRecheck(t *testing.T) {
 	clk := clocktesting.NewFakeClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
-	c := &Controller{batch: &source.Batcher{Clock: clk}, ocspT: &recheck.Timer{Clock: clk}}
+	// The batcher has its own clock: the fake one runs timer callbacks under its lock.
+	c := &Controller{batch: &source.Batcher{}, ocspT: &recheck.Timer{Clock: clk}}
 	at := clk.Now().Add(time.Hour)
 	c.scheduleOCSPRecheck(at)
 	clk.Step(time.Hour)

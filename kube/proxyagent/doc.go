@@ -6,8 +6,11 @@
 // pipeline as every other role for that one Gateway, with the model bound to the
 // wildcard address, and applies the result with dataplane/apply. Its admin port
 // serves /healthz, /readyz (200 only after the first successful apply and until
-// draining starts) and /status (the applied model.Hash and the applier counters),
-// which the controller polls to decide Programmed. On shutdown (SIGTERM) it fails
+// draining starts) and /status (the applied model.Hash, the applier counters and
+// the detected nghttpx features), which the controller polls to decide Programmed
+// (and OCSPStapled=False/Unsupported when features.ocsp is false). A stapled OCSP
+// response's nextUpdate schedules a rebuild (internal/recheck), so an expired
+// response stops being stapled with no object changing. On shutdown (SIGTERM) it fails
 // readiness, keeps serving and applying for the drain period, then stops nghttpx
 // gracefully. It never writes to the API server. It also runs the RequestMirror
 // tee (dataplane/mirror) on 127.0.0.1 for its nghttpx, until nghttpx has stopped.
