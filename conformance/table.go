@@ -38,11 +38,8 @@ type stats struct {
 // Unsupported explains, for the README, why each extended feature we do not claim
 // is missing. A feature without an entry is shown as "not yet".
 var Unsupported = map[string]string{
-	"HTTPRouteRequestMirror":           "nghttpx has no request duplication and its mruby cannot open sockets; a local tee in the data-plane agent is being built",
-	"HTTPRouteRequestMultipleMirrors":  "as HTTPRouteRequestMirror",
-	"HTTPRouteRequestPercentageMirror": "as HTTPRouteRequestMirror",
-	"HTTPRouteRetryBackendTimeout":     "not yet: our retry patch re-sends on listed status codes only; a backend timeout is not retried",
-	"HTTPRouteRetryConnectionError":    "nghttpx re-tries connection failures before a response by itself, but the suite v1.6.3 has no test for it, so it is not claimed",
+	"HTTPRouteRetryBackendTimeout":  "not yet: our retry patch re-sends on listed status codes only; a backend timeout is not retried",
+	"HTTPRouteRetryConnectionError": "nghttpx re-tries connection failures before a response by itself, but the suite v1.6.3 has no test for it, so it is not claimed",
 }
 
 // ReadmeTable renders the result table of the report at path as Markdown.

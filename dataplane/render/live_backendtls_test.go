@@ -137,7 +137,9 @@ func TestLiveBackendTLS(t *testing.T) {
 	ngx := testenv.StartNghttpx(t, filepath.Join(dir, MainFile), apiPort, httpPort)
 
 	clientCert, _ := pem.Decode(read("backend-client.crt"))
-	c := &http.Client{Timeout: 10 * time.Second}
+	// A fresh client connection per request: nghttpx may close the client side
+	// after a 502, and a request racing that close would fail with EOF.
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	for _, tc := range cases {
 		t.Run(strings.TrimPrefix(tc.path, "/"), func(t *testing.T) {
 			// A second request reuses the pooled connection or TLS session: the
