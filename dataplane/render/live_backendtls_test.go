@@ -131,6 +131,21 @@ func TestLiveBackendTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeState(t, dir, cfg)
+	// NGXGW_DEBUG_LOG=<file>: nghttpx INFO log there, to see which callback
+	// finished a backend handshake when a verdict flakes.
+	if os.Getenv("NGXGW_DEBUG_LOG") != "" {
+		f, err := os.OpenFile(filepath.Join(dir, MainFile), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = fmt.Fprintf(f, "\nlog-level=INFO\nerrorlog-file=%s\n", os.Getenv("NGXGW_DEBUG_LOG"))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	// BoringSSL's default trust store (the "System" certificates) comes from here.
 	t.Setenv("SSL_CERT_FILE", abs("backend-ca.crt"))
 	t.Setenv("SSL_CERT_DIR", t.TempDir())
@@ -152,7 +167,7 @@ func TestLiveBackendTLS(t *testing.T) {
 				req.Host = "abc.example.com"
 				resp, err := c.Do(req)
 				if err != nil {
-					t.Fatal(err)
+					t.Fatalf("round %d: %v\nnghttpx log:\n%s", round, err, ngx.Logs())
 				}
 				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()

@@ -249,10 +249,22 @@ patch("src/shrpx_tls.cc", [
      "  }\n", 1),
 ])
 
+# A failed certificate check (host name, tls-san=) must answer 502 like a failed
+# handshake. Upstream returns -1 there: when the handshake completes in the read
+# callback that becomes a 502, but when it completes in the write callback (the
+# server's flight was already readable) HttpsUpstream::downstream_write passes -1
+# on and the client connection is dropped without a response. SHRPX_ERR_NETWORK
+# takes the downstream_error path (502) from both callbacks.
 patch("src/shrpx_http_downstream_connection.cc", [
     ("      conn_.set_ssl(ssl);\n      conn_.tls.client_session_cache = &addr_->tls_session_cache;\n",
      "      conn_.set_ssl(ssl);\n      conn_.tls.client_session_cache = &addr_->tls_session_cache;\n"
      "      tls::setup_downstream_verify(conn_.tls.ssl, addr_);\n", 1),
+    ("      tls::check_cert(conn_.tls.ssl, addr_, raddr_) != 0) {\n"
+     "    downstream_failure(addr_, raddr_);\n\n    return -1;\n",
+     "      tls::check_cert(conn_.tls.ssl, addr_, raddr_) != 0) {\n"
+     "    downstream_failure(addr_, raddr_);\n\n"
+     "    // Not -1: from the write callback that drops the client without a 502.\n"
+     "    return SHRPX_ERR_NETWORK;\n", 1),
 ])
 
 patch("src/shrpx_http2_session.cc", [
