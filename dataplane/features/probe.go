@@ -98,7 +98,21 @@ func (p *prober) run(ctx context.Context, quic, bpf bool, bpfObject string) prob
 // probe runs nghttpx with a plain HTTP frontend plus the lines extra returns, waits
 // for an answer on the HTTP frontend and, for QUIC, an HTTP/3 answer and survival
 // for aliveWindow.
-func (p *prober) probe(ctx context.Context, name string, extra func(httpPort, udpPort int) string, quic bool) (res probeResult) {
+func (p *prober) probe(ctx context.Context, name string, extra func(httpPort, udpPort int) string, quic bool) probeResult {
+	// The ports were free when picked, but another process may bind one before
+	// nghttpx does: that is no verdict on the feature, so try other ports.
+	var res probeResult
+	for range 3 {
+		res = p.probeOnce(ctx, name, extra, quic)
+		if res.err == nil || !strings.Contains(res.err.Error(), "socket failed") || ctx.Err() != nil {
+			return res
+		}
+		p.log.V(1).Info("probe port taken, retrying with other ports", "probe", name, "err", res.err)
+	}
+	return res
+}
+
+func (p *prober) probeOnce(ctx context.Context, name string, extra func(httpPort, udpPort int) string, quic bool) (res probeResult) {
 	log := p.log.WithValues("probe", name)
 	httpPort, err := proc.FreeTCPPort()
 	if err != nil {
