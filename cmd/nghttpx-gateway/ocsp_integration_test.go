@@ -81,7 +81,7 @@ type: kubernetes.io/tls
 data:
   tls.crt: %s
   tls.key: %s
-`, b64(p.leafPEM), b64(p.keyPEM))
+`, b64(p.ChainPEM), b64(p.KeyPEM))
 		if resp != nil {
 			s += "  tls.ocsp-resp: " + b64(resp) + "\n"
 		}
@@ -93,7 +93,7 @@ data:
 		"--nghttpx", nghttpxBin, "--http3=false", "--ocsp-stapling"))
 	testenv.WaitTCP(t, run, addr, 30*time.Second)
 	pid := nghttpxMainPID(t, run.PID)
-	serial := fmt.Sprintf("%X", p.leaf.SerialNumber.Bytes()) // as openssl prints it: 0C5B1E
+	serial := fmt.Sprintf("%X", p.Leaf.SerialNumber.Bytes()) // as openssl prints it: 0C5B1E
 
 	// step edits the Secret (unless resp is nil and first), then waits until the
 	// staple and the listener condition say what they should.
@@ -141,20 +141,20 @@ data:
 	step("no response (control)", nil, want{condition: cond + "False (Missing"})
 
 	r1This := now.Add(-2 * time.Hour)
-	step("good response stapled", func() { secret(p.response(ocsp.Good, nil, r1This, now.Add(48*time.Hour))) },
+	step("good response stapled", func() { secret(p.Response(t, ocsp.Good, nil, r1This, now.Add(48*time.Hour))) },
 		want{staple: true, thisUpdate: r1This, condition: cond + "True"})
 
 	r2This := now.Add(-time.Hour)
-	step("newer response replaces it", func() { secret(p.response(ocsp.Good, nil, r2This, now.Add(72*time.Hour))) },
+	step("newer response replaces it", func() { secret(p.Response(t, ocsp.Good, nil, r2This, now.Add(72*time.Hour))) },
 		want{staple: true, thisUpdate: r2This, condition: cond + "True"})
 
 	step("malformed response: nothing stapled, certificate served", func() { secret([]byte("definitely not DER")) },
 		want{condition: cond + "False (Invalid"})
 
-	step("good again", func() { secret(p.response(ocsp.Good, nil, r2This, now.Add(72*time.Hour))) },
+	step("good again", func() { secret(p.Response(t, ocsp.Good, nil, r2This, now.Add(72*time.Hour))) },
 		want{staple: true, thisUpdate: r2This, condition: cond + "True"})
 
-	step("revoked response: nothing stapled", func() { secret(p.response(ocsp.Revoked, nil, now.Add(-time.Minute), now.Add(72*time.Hour))) },
+	step("revoked response: nothing stapled", func() { secret(p.Response(t, ocsp.Revoked, nil, now.Add(-time.Minute), now.Add(72*time.Hour))) },
 		want{condition: cond + "False (Revoked"})
 
 	// A response that expires while nothing changes: the translation names its
@@ -162,7 +162,7 @@ data:
 	// goes away without any file changing.
 	shortThis := time.Now().UTC().Truncate(time.Second).Add(-time.Minute)
 	shortNext := time.Now().UTC().Truncate(time.Second).Add(6 * time.Second)
-	step("short-lived good response stapled", func() { secret(p.response(ocsp.Good, nil, shortThis, shortNext)) },
+	step("short-lived good response stapled", func() { secret(p.Response(t, ocsp.Good, nil, shortThis, shortNext)) },
 		want{staple: true, thisUpdate: shortThis, condition: cond + "True"})
 	step("it expires with no file changing: nothing stapled", nil, want{condition: cond + "False (Expired"})
 	if late := time.Since(shortNext); late < 0 || late > 5*time.Second {

@@ -2,12 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"flag"
 	"math/big"
 	"os"
@@ -16,76 +10,24 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ocsp"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/ocsptest"
 )
 
-// ocspPKI is a CA and one leaf certificate it issued, for OCSP tests.
-type ocspPKI struct {
-	t               *testing.T
-	ca, leaf        *x509.Certificate
-	caKey           *ecdsa.PrivateKey
-	leafPEM, keyPEM []byte // tls.crt (leaf then CA) and tls.key
-}
-
-func newOCSPPKI(t *testing.T, host string) *ocspPKI {
+// newOCSPPKI is a CA and one leaf for host it issued, for OCSP tests; the leaf's
+// serial is fixed (openssl prints it as 0C5B1E).
+func newOCSPPKI(t *testing.T, host string) *ocsptest.PKI {
 	t.Helper()
-	p := &ocspPKI{t: t}
-	var caDER []byte
-	p.ca, p.caKey, caDER = p.issue(nil, nil, &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "OCSP test CA"},
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature})
-	leaf, leafKey, leafDER := p.issue(p.ca, p.caKey, &x509.Certificate{SerialNumber: big.NewInt(0x0c5b1e), Subject: pkix.Name{CommonName: host},
-		DNSNames: []string{host}, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
-	p.leaf = leaf
-	p.leafPEM = append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leafDER}), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})...)
-	kd, err := x509.MarshalECPrivateKey(leafKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.keyPEM = pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd})
-	return p
-}
-
-func (p *ocspPKI) issue(parent *x509.Certificate, parentKey *ecdsa.PrivateKey, tmpl *x509.Certificate) (*x509.Certificate, *ecdsa.PrivateKey, []byte) {
-	p.t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().AddDate(1, 0, 0)
-	if parent == nil {
-		parent, parentKey = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return c, key, der
-}
-
-// response is a CA-signed OCSP response about serial (the leaf's when nil).
-func (p *ocspPKI) response(status int, serial *big.Int, thisUpdate, nextUpdate time.Time) []byte {
-	p.t.Helper()
-	if serial == nil {
-		serial = p.leaf.SerialNumber
-	}
-	der, err := ocsp.CreateResponse(p.ca, p.ca, ocsp.Response{Status: status, SerialNumber: serial, ThisUpdate: thisUpdate,
-		NextUpdate: nextUpdate, RevokedAt: thisUpdate}, p.caKey)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return der
+	return ocsptest.New(t, "OCSP test CA", host, big.NewInt(0x0c5b1e), 365*24*time.Hour)
 }
 
 func TestOCSPFetchProgram(t *testing.T) {
 	p := newOCSPPKI(t, "ocsp.example")
 	now := time.Now()
-	good := p.response(ocsp.Good, nil, now.Add(-time.Hour), now.Add(24*time.Hour))
+	good := p.Response(t, ocsp.Good, nil, now.Add(-time.Hour), now.Add(24*time.Hour))
 	dir := t.TempDir()
 	cert := filepath.Join(dir, "tls-0123.crt")
-	if err := os.WriteFile(cert, p.leafPEM, 0o644); err != nil {
+	if err := os.WriteFile(cert, p.ChainPEM, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -97,9 +39,9 @@ func TestOCSPFetchProgram(t *testing.T) {
 		{"no response", nil, 1},
 		{"empty file", []byte{}, 1},
 		{"garbage", []byte("garbage"), 1},
-		{"other certificate", p.response(ocsp.Good, big.NewInt(99), now.Add(-time.Hour), now.Add(24*time.Hour)), 1},
-		{"revoked", p.response(ocsp.Revoked, nil, now.Add(-time.Hour), now.Add(24*time.Hour)), 1},
-		{"expired", p.response(ocsp.Good, nil, now.Add(-48*time.Hour), now.Add(-time.Hour)), 1},
+		{"other certificate", p.Response(t, ocsp.Good, big.NewInt(99), now.Add(-time.Hour), now.Add(24*time.Hour)), 1},
+		{"revoked", p.Response(t, ocsp.Revoked, nil, now.Add(-time.Hour), now.Add(24*time.Hour)), 1},
+		{"expired", p.Response(t, ocsp.Good, nil, now.Add(-48*time.Hour), now.Add(-time.Hour)), 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_ = os.Remove(cert + ".ocsp")

@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -15,15 +14,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-logr/logr/testr"
 	"github.com/quic-go/quic-go"
-	"github.com/quic-go/quic-go/qlog"
-	"github.com/quic-go/quic-go/qlogwriter"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/nghttpx"
@@ -256,88 +251,20 @@ func TestLiveSharedTicketKeys(t *testing.T) {
 	t.Logf("shared ticket keys: wall time %s", time.Since(start).Round(time.Millisecond))
 }
 
-// tokenStore hands out the token a test chooses and records the NEW_TOKENs the
-// server sends.
-type tokenStore struct {
-	mu       sync.Mutex
-	next     *quic.ClientToken
-	received []*quic.ClientToken
-}
-
-func (s *tokenStore) Pop(string) *quic.ClientToken {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	tok := s.next
-	s.next = nil
-	return tok
-}
-
-func (s *tokenStore) Put(_ string, tok *quic.ClientToken) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.received = append(s.received, tok)
-}
-
-func (s *tokenStore) last() *quic.ClientToken {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.received) == 0 {
-		return nil
-	}
-	return s.received[len(s.received)-1]
-}
-
-// retryCounter is a qlog trace that counts the Retry packets a client receives.
-type retryCounter struct{ retries atomic.Int32 }
-
-func (c *retryCounter) AddProducer() qlogwriter.Recorder { return c }
-func (c *retryCounter) SupportsSchemas(string) bool      { return true }
-func (c *retryCounter) Close() error                     { return nil }
-func (c *retryCounter) RecordEvent(ev qlogwriter.Event) {
-	if p, ok := ev.(qlog.PacketReceived); ok && p.Header.PacketType == qlog.PacketTypeRetry {
-		c.retries.Add(1)
-	}
-}
-
-// quicResult is one QUIC handshake with a replica.
-type quicResult struct {
-	retried  bool              // the server answered the first Initial with a Retry
-	newToken *quic.ClientToken // the NEW_TOKEN it sent after the handshake
-}
-
 // quicHandshake completes an HTTP/3 (ALPN h3) handshake with r from 127.0.0.1,
 // presenting token (nil: none), and waits for the server's NEW_TOKEN.
-func (r *replica) quicHandshake(t *testing.T, token *quic.ClientToken) quicResult {
+func (r *replica) quicHandshake(t *testing.T, token *quic.ClientToken) testenv.QUICResult {
 	t.Helper()
 	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer udp.Close()
-	store := &tokenStore{next: token}
-	trace := &retryCounter{}
-	conf := &quic.Config{TokenStore: store, HandshakeIdleTimeout: 5 * time.Second,
-		Tracer: func(context.Context, bool, quic.ConnectionID) qlogwriter.Trace { return trace }}
-	tlsConf := &tls.Config{ServerName: keysHost, NextProtos: []string{"h3"}, MinVersion: tls.VersionTLS13,
-		InsecureSkipVerify: true} //nolint:gosec // our own test certificate on loopback
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := quic.Dial(ctx, udp, &net.UDPAddr{IP: net.ParseIP(r.addr), Port: r.port}, tlsConf, conf)
+	res, err := testenv.QUICHandshake(context.Background(), udp, &net.UDPAddr{IP: net.ParseIP(r.addr), Port: r.port}, keysHost, token)
 	if err != nil {
-		t.Fatalf("%s: QUIC handshake: %v", r.name, err)
+		t.Fatalf("%s: %v", r.name, err)
 	}
-	defer conn.CloseWithError(0, "")
-	if p := conn.ConnectionState().TLS.NegotiatedProtocol; p != "h3" {
-		t.Fatalf("%s: ALPN %q", r.name, p)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for store.last() == nil && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if store.last() == nil {
-		t.Fatalf("%s: no NEW_TOKEN within 5s of the handshake", r.name)
-	}
-	return quicResult{retried: trace.retries.Load() > 0, newToken: store.last()}
+	return res
 }
 
 // TestLiveSharedQUICTokens: b requires address validation (frontend-quic-require-
@@ -355,15 +282,15 @@ func TestLiveSharedQUICTokens(t *testing.T) {
 
 	tokenFromA := func() *quic.ClientToken {
 		res := a.quicHandshake(t, nil)
-		if res.retried {
+		if res.Retried {
 			t.Fatal("a (no token required) sent a Retry")
 		}
-		return res.newToken
+		return res.NewToken
 	}
-	if res := b.quicHandshake(t, nil); !res.retried {
+	if res := b.quicHandshake(t, nil); !res.Retried {
 		t.Fatal("b accepted a client without a token: require-token is not in effect, the test proves nothing")
 	}
-	if res := b.quicHandshake(t, tokenFromA()); res.retried {
+	if res := b.quicHandshake(t, tokenFromA()); res.Retried {
 		t.Error("b sent a Retry to a client with a's token, want it accepted")
 	}
 	t.Log("b: no token -> Retry; a's NEW_TOKEN -> accepted without Retry")
@@ -371,19 +298,19 @@ func TestLiveSharedQUICTokens(t *testing.T) {
 	// b rotates: a new key (id 1) encrypts; a's key (id 0) still validates tokens.
 	b.rekey(t, keyMaterial{quic: [][]byte{quicKey(t, 1), shared.quic[0]}, tickets: shared.tickets})
 	res := b.quicHandshake(t, tokenFromA())
-	if res.retried {
+	if res.Retried {
 		t.Error("after rotation (old key kept) b sent a Retry to a client with a's token")
 	}
 	// b's tokens are now under the new key, which a does not know: a has no
 	// require-token, so it just ignores it; b itself accepts it.
-	if again := b.quicHandshake(t, res.newToken); again.retried {
+	if again := b.quicHandshake(t, res.NewToken); again.Retried {
 		t.Error("b sent a Retry to a client with b's own token")
 	}
 	t.Log("b rotated (new key first, a's kept): a's token and b's own accepted without Retry")
 
 	// Negative control: b's keying material is not a's (same id, other bytes).
 	b.rekey(t, keyMaterial{quic: [][]byte{quicKey(t, 0)}, tickets: shared.tickets})
-	if res := b.quicHandshake(t, tokenFromA()); !res.retried {
+	if res := b.quicHandshake(t, tokenFromA()); !res.Retried {
 		t.Error("b with other keying material accepted a's token without a Retry")
 	}
 	t.Log("negative control: b with other keying material -> Retry for a's token")

@@ -12,17 +12,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/quic-go/quic-go"
-	"github.com/quic-go/quic-go/qlog"
-	"github.com/quic-go/quic-go/qlogwriter"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/retry"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
@@ -32,6 +27,7 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/nghttpx"
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/e2eutil"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	quictest "github.com/nghttpx-gateway/nghttpx-gateway/internal/testenv"
 )
 
 // h3Host is the host every request of TestHTTP3 names (route hostname, SNI).
@@ -87,29 +83,13 @@ func TestHTTP3(t *testing.T) {
 			for _, g := range []struct{ name, class string }{{"gw", class}, {"other", className}} {
 				gw := newGateway(ns, g.name)
 				gw.Spec.GatewayClassName = gatewayv1.ObjectName(g.class)
-				gw.Spec.Listeners = append(gw.Spec.Listeners, gatewayv1.Listener{
-					Name: "https", Port: 443, Protocol: gatewayv1.HTTPSProtocolType,
-					TLS: &gatewayv1.ListenerTLSConfig{Mode: ptr.To(gatewayv1.TLSModeTerminate),
-						CertificateRefs: []gatewayv1.SecretObjectReference{{Name: "cert"}}},
-				})
+				gw.Spec.Listeners = append(gw.Spec.Listeners, httpsListener("cert"))
 				s.create(ctx, t, gw, newRoute(ns, g.name, g.name, h3Host, rule("/", "echo")))
 			}
 			s.waitDeployment(ctx, t, ns, "echo", 1, 2*time.Minute)
 			guard = h3Gateway{name: "gw", gw: s.waitGateway(ctx, t, ns, "gw", gatewayTimeout, "Accepted+Programmed with an address", gatewayReady)}
 			plain = h3Gateway{name: "other", gw: s.waitGateway(ctx, t, ns, "other", gatewayTimeout, "Accepted+Programmed with an address", gatewayReady)}
-			err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
-				scl, err := s.cs.AppsV1().Deployments(ns).GetScale(ctx, dataPlaneName("gw"), metav1.GetOptions{})
-				if err != nil {
-					return err
-				}
-				scl.Spec.Replicas = 2
-				_, err = s.cs.AppsV1().Deployments(ns).UpdateScale(ctx, dataPlaneName("gw"), scl, metav1.UpdateOptions{})
-				return err
-			})
-			if err != nil {
-				t.Fatalf("scale the data plane: %v", err)
-			}
-			s.waitDeployment(ctx, t, ns, dataPlaneName("gw"), 2, 2*time.Minute)
+			s.scaleDataPlane(ctx, t, ns, "gw", 2)
 			guard.pods = s.readyPodIPs(ctx, t, ns, "gw", 2)
 			plain.pods = s.readyPodIPs(ctx, t, ns, "other", 1)
 			// Both serve over TCP first: the QUIC checks below then fail on QUIC only.
@@ -146,20 +126,20 @@ func TestHTTP3(t *testing.T) {
 			s := suiteFrom(ctx)
 			a, b := guard.pods[0], guard.pods[1]
 			// Address validation is on: no token, a Retry.
-			if r := s.quicHandshake(ctx, t, b, nil); !r.retried {
+			if r := s.quicHandshake(ctx, t, b, nil); !r.Retried {
 				t.Fatalf("%s accepted a QUIC client without a token: quicRequireToken is not in effect, the rest proves nothing", b)
 			}
 			// A's NEW_TOKEN on B. The keys Secret may reach the two replicas a
 			// moment apart (each reloads when it sees it): a few tries.
-			var fromA quicResult
+			var fromA quictest.QUICResult
 			accepted, tries := false, 0
 			for tries < 5 && !accepted {
 				tries++
 				fromA = s.quicHandshake(ctx, t, a, nil)
-				if !fromA.retried {
+				if !fromA.Retried {
 					t.Errorf("%s accepted a QUIC client without a token", a)
 				}
-				accepted = !s.quicHandshake(ctx, t, b, fromA.newToken).retried
+				accepted = !s.quicHandshake(ctx, t, b, fromA.NewToken).Retried
 				if !accepted {
 					time.Sleep(time.Second)
 				}
@@ -170,16 +150,16 @@ func TestHTTP3(t *testing.T) {
 				t.Logf("%s: no token -> Retry; NEW_TOKEN from %s -> accepted without Retry (try %d)", b, a, tries)
 			}
 			// And the other way round.
-			if r := s.quicHandshake(ctx, t, a, s.quicHandshake(ctx, t, b, nil).newToken); r.retried {
+			if r := s.quicHandshake(ctx, t, a, s.quicHandshake(ctx, t, b, nil).NewToken); r.Retried {
 				t.Errorf("%s answered the NEW_TOKEN of %s with a Retry; want it accepted", a, b)
 			}
 			// Negative control: a token of a Gateway with another keys Secret.
 			s.differentKeys(ctx, t, ns)
 			other := s.quicHandshake(ctx, t, plain.pods[0], nil)
-			if other.retried {
+			if other.Retried {
 				t.Errorf("%s (default class, no quicRequireToken) sent a Retry", plain.pods[0])
 			}
-			if r := s.quicHandshake(ctx, t, b, other.newToken); !r.retried {
+			if r := s.quicHandshake(ctx, t, b, other.NewToken); !r.Retried {
 				t.Errorf("%s accepted the NEW_TOKEN of Gateway other (another keys Secret) without a Retry", b)
 			} else {
 				t.Logf("negative control: the NEW_TOKEN of Gateway other -> Retry on %s", b)
@@ -189,15 +169,7 @@ func TestHTTP3(t *testing.T) {
 		Assess("h3 new connections across key rotations: none lost", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			s := suiteFrom(ctx)
 			t0 := time.Now()
-			if err := s.setControllerArgs(ctx, keysFlags, true); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if err := s.setControllerArgs(context.Background(), keysFlags, false); err != nil {
-					t.Errorf("restoring the controller: %v", err)
-				}
-			})
-			t.Logf("controller rolled out with %v in %s", keysFlags, time.Since(t0).Round(time.Millisecond))
+			s.withControllerArgs(ctx, t, keysFlags)
 
 			// Counters from here: reloads during the runs only.
 			before := s.proxyStatuses(ctx, t, ns, "gw")
@@ -337,60 +309,11 @@ func allTwoXX(out string, n int) bool {
 	return strings.Contains(out, "status codes: "+strconv.Itoa(n)+" 2xx,")
 }
 
-// h3TokenStore hands quic-go the token a test chooses and keeps the NEW_TOKENs
-// the server sends.
-type h3TokenStore struct {
-	mu       sync.Mutex
-	next     *quic.ClientToken
-	received []*quic.ClientToken
-}
-
-func (s *h3TokenStore) Pop(string) *quic.ClientToken {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	tok := s.next
-	s.next = nil
-	return tok
-}
-
-func (s *h3TokenStore) Put(_ string, tok *quic.ClientToken) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.received = append(s.received, tok)
-}
-
-func (s *h3TokenStore) last() *quic.ClientToken {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.received) == 0 {
-		return nil
-	}
-	return s.received[len(s.received)-1]
-}
-
-// retryTrace is a qlog trace that counts the Retry packets the client receives.
-type retryTrace struct{ retries atomic.Int32 }
-
-func (c *retryTrace) AddProducer() qlogwriter.Recorder { return c }
-func (c *retryTrace) SupportsSchemas(string) bool      { return true }
-func (c *retryTrace) Close() error                     { return nil }
-func (c *retryTrace) RecordEvent(ev qlogwriter.Event) {
-	if p, ok := ev.(qlog.PacketReceived); ok && p.Header.PacketType == qlog.PacketTypeRetry {
-		c.retries.Add(1)
-	}
-}
-
-// quicResult is one QUIC handshake with a data-plane pod.
-type quicResult struct {
-	retried  bool              // the pod answered the first Initial with a Retry
-	newToken *quic.ClientToken // the NEW_TOKEN it sent after the handshake
-}
-
 // quicHandshake completes an h3 handshake with ip:443 presenting token (nil:
 // none) and waits for the NEW_TOKEN. The UDP socket is made inside the cluster
 // network namespace, so it lives there (and the source address, which tokens are
 // bound to, is the same for every pod).
-func (s *suite) quicHandshake(ctx context.Context, t *testing.T, ip string, token *quic.ClientToken) quicResult {
+func (s *suite) quicHandshake(ctx context.Context, t *testing.T, ip string, token *quic.ClientToken) quictest.QUICResult {
 	t.Helper()
 	var udp *net.UDPConn
 	err := s.c.InNamespace(func() error {
@@ -402,30 +325,11 @@ func (s *suite) quicHandshake(ctx context.Context, t *testing.T, ip string, toke
 		t.Fatalf("UDP socket in the cluster network: %v", err)
 	}
 	defer udp.Close()
-	store := &h3TokenStore{next: token}
-	trace := &retryTrace{}
-	conf := &quic.Config{TokenStore: store, HandshakeIdleTimeout: 5 * time.Second,
-		Tracer: func(context.Context, bool, quic.ConnectionID) qlogwriter.Trace { return trace }}
-	tlsConf := &tls.Config{ServerName: h3Host, NextProtos: []string{"h3"}, MinVersion: tls.VersionTLS13,
-		InsecureSkipVerify: true} //nolint:gosec // the test's self-signed certificate
-	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	conn, err := quic.Dial(dctx, udp, &net.UDPAddr{IP: net.ParseIP(ip), Port: 443}, tlsConf, conf)
+	res, err := quictest.QUICHandshake(ctx, udp, &net.UDPAddr{IP: net.ParseIP(ip), Port: 443}, h3Host, token)
 	if err != nil {
-		t.Fatalf("QUIC handshake with %s:443: %v", ip, err)
+		t.Fatalf("%s: %v", ip, err)
 	}
-	defer conn.CloseWithError(0, "")
-	if p := conn.ConnectionState().TLS.NegotiatedProtocol; p != "h3" {
-		t.Fatalf("%s: ALPN %q", ip, p)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for store.last() == nil && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if store.last() == nil {
-		t.Fatalf("%s: no NEW_TOKEN within 5s of the handshake", ip)
-	}
-	return quicResult{retried: trace.retries.Load() > 0, newToken: store.last()}
+	return res
 }
 
 // differentKeys checks that the two Gateways' keys Secrets exist and hold other

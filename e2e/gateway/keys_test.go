@@ -27,11 +27,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
-	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/keys"
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/e2eutil"
@@ -66,6 +64,22 @@ func (s *suite) setControllerArgs(ctx context.Context, args []string, add bool) 
 		return fmt.Errorf("controller arguments: %w", err)
 	}
 	return e2eutil.WaitRollout(ctx, s.cs, systemNS, controllerApp, 2*time.Minute)
+}
+
+// withControllerArgs adds args to the controller for the rest of the test (they
+// are removed at cleanup); it fails the test when the rollout does not finish.
+func (s *suite) withControllerArgs(ctx context.Context, t *testing.T, args []string) {
+	t.Helper()
+	t0 := time.Now()
+	if err := s.setControllerArgs(ctx, args, true); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.setControllerArgs(context.Background(), args, false); err != nil {
+			t.Errorf("restoring the controller: %v", err)
+		}
+	})
+	t.Logf("controller rolled out with %v in %s", args, time.Since(t0).Round(time.Millisecond))
 }
 
 // selfSigned is a TLS Secret for host.
@@ -184,40 +198,15 @@ func TestSharedKeys(t *testing.T) {
 			if _, err := exec.LookPath("openssl"); err != nil {
 				t.Fatalf("openssl: %v", err)
 			}
-			if err := s.setControllerArgs(ctx, keysFlags, true); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if err := s.setControllerArgs(context.Background(), keysFlags, false); err != nil {
-					t.Errorf("restoring the controller: %v", err)
-				}
-			})
-			t.Logf("controller rolled out with %v after %s", keysFlags, time.Since(began).Round(time.Millisecond))
+			s.withControllerArgs(ctx, t, keysFlags)
 			ns := s.namespace(ctx, t, "e2e-keys")
 			d, svc := echoApp(ns, "echo", 1)
 			gw := newGateway(ns, "gw")
-			gw.Spec.Listeners = append(gw.Spec.Listeners, gatewayv1.Listener{
-				Name: "https", Port: 443, Protocol: gatewayv1.HTTPSProtocolType,
-				TLS: &gatewayv1.ListenerTLSConfig{Mode: ptr.To(gatewayv1.TLSModeTerminate),
-					CertificateRefs: []gatewayv1.SecretObjectReference{{Name: "cert"}}},
-			})
+			gw.Spec.Listeners = append(gw.Spec.Listeners, httpsListener("cert"))
 			s.create(ctx, t, d, svc, selfSigned(t, ns, "cert", host), gw, newRoute(ns, "route", "gw", host, rule("/", "echo")))
 			s.waitDeployment(ctx, t, ns, "echo", 1, 2*time.Minute)
 			g := s.waitGateway(ctx, t, ns, "gw", gatewayTimeout, "Accepted+Programmed with an address", gatewayReady)
-			// Two data-plane replicas (replicas is left to users by the provisioner).
-			err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-				scl, err := s.cs.AppsV1().Deployments(ns).GetScale(ctx, dataPlaneName("gw"), metav1.GetOptions{})
-				if err != nil {
-					return err
-				}
-				scl.Spec.Replicas = 2
-				_, err = s.cs.AppsV1().Deployments(ns).UpdateScale(ctx, dataPlaneName("gw"), scl, metav1.UpdateOptions{})
-				return err
-			})
-			if err != nil {
-				t.Fatalf("scale the data plane: %v", err)
-			}
-			s.waitDeployment(ctx, t, ns, dataPlaneName("gw"), 2, 2*time.Minute)
+			s.scaleDataPlane(ctx, t, ns, "gw", 2)
 			sc := &scenario{ns: ns, gw: g, tg: target{addr: gatewayAddr(t, g, 80), host: host, path: "/keys"}}
 			s.waitServes(ctx, t, sc.tg, trafficTimeout, "200 from echo", func(status int, e *echoResponse) bool {
 				return status == http.StatusOK && e != nil

@@ -6,11 +6,13 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
@@ -101,6 +103,35 @@ func newGateway(ns, name string) *gatewayv1.Gateway {
 			}},
 		},
 	}
+}
+
+// httpsListener is the HTTPS listener on 443 terminating TLS with the
+// certificate in Secret cert.
+func httpsListener(cert string) gatewayv1.Listener {
+	return gatewayv1.Listener{
+		Name: "https", Port: 443, Protocol: gatewayv1.HTTPSProtocolType,
+		TLS: &gatewayv1.ListenerTLSConfig{Mode: ptr.To(gatewayv1.TLSModeTerminate),
+			CertificateRefs: []gatewayv1.SecretObjectReference{{Name: gatewayv1.ObjectName(cert)}}},
+	}
+}
+
+// scaleDataPlane sets the replicas of Gateway gw's data plane (left to users by
+// the provisioner) and waits until that many are ready.
+func (s *suite) scaleDataPlane(ctx context.Context, t *testing.T, ns, gw string, replicas int32) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		scl, err := s.cs.AppsV1().Deployments(ns).GetScale(ctx, dataPlaneName(gw), metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		scl.Spec.Replicas = replicas
+		_, err = s.cs.AppsV1().Deployments(ns).UpdateScale(ctx, dataPlaneName(gw), scl, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("scale the data plane: %v", err)
+	}
+	s.waitDeployment(ctx, t, ns, dataPlaneName(gw), replicas, 2*time.Minute)
 }
 
 // rule sends requests whose path starts with prefix to the echo Service backend.

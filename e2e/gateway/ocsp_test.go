@@ -4,13 +4,7 @@ package gateway
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"math/big"
 	"net/http"
@@ -22,7 +16,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
 	"sigs.k8s.io/e2e-framework/pkg/features"
@@ -30,6 +23,7 @@ import (
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/e2eutil"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/ocsptest"
 )
 
 // ocspFlags are what TestOCSPStapling adds to the controller's arguments (the
@@ -37,60 +31,18 @@ import (
 var ocspFlags = []string{"--ocsp-stapling"}
 
 // ocspPKI is a CA and a leaf it issued; the Secret holds the leaf then the CA.
-type ocspPKI struct {
-	ca, leaf         *x509.Certificate
-	caKey            *ecdsa.PrivateKey
-	chainPEM, keyPEM []byte
-}
+type ocspPKI struct{ *ocsptest.PKI }
 
 func newOCSPPKI(t *testing.T, host string) *ocspPKI {
 	t.Helper()
-	issue := func(tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour)
-		if parent == nil {
-			parent, parentKey = tmpl, key
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c, key
-	}
-	p := &ocspPKI{}
-	p.ca, p.caKey = issue(&x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "e2e OCSP CA"},
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}, nil, nil)
-	var leafKey *ecdsa.PrivateKey
-	p.leaf, leafKey = issue(&x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: host},
-		DNSNames: []string{host}, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}},
-		p.ca, p.caKey)
-	p.chainPEM = append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.leaf.Raw}),
-		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.ca.Raw})...)
-	kd, err := x509.MarshalECPrivateKey(leafKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.keyPEM = pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd})
-	return p
+	return &ocspPKI{ocsptest.New(t, "e2e OCSP CA", host, big.NewInt(time.Now().UnixNano()), 24*time.Hour)}
 }
 
 // response is a CA-signed OCSP response about the leaf, current for a day.
 func (p *ocspPKI) response(t *testing.T, status int) []byte {
 	t.Helper()
 	now := time.Now().UTC().Truncate(time.Second)
-	der, err := ocsp.CreateResponse(p.ca, p.ca, ocsp.Response{Status: status, SerialNumber: p.leaf.SerialNumber,
-		ThisUpdate: now.Add(-time.Minute), NextUpdate: now.Add(24 * time.Hour), RevokedAt: now.Add(-time.Minute)}, p.caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der
+	return p.Response(t, status, nil, now.Add(-time.Minute), now.Add(24*time.Hour))
 }
 
 func (p *ocspPKI) secret(ns, name string, resp []byte) *corev1.Secret {
@@ -98,8 +50,8 @@ func (p *ocspPKI) secret(ns, name string, resp []byte) *corev1.Secret {
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Type:       corev1.SecretTypeTLS,
 		Data: map[string][]byte{
-			corev1.TLSCertKey:       p.chainPEM,
-			corev1.TLSPrivateKeyKey: p.keyPEM,
+			corev1.TLSCertKey:       p.ChainPEM,
+			corev1.TLSPrivateKeyKey: p.KeyPEM,
 			gateway.OCSPResponseKey: resp,
 		},
 	}
@@ -137,24 +89,12 @@ func TestOCSPStapling(t *testing.T) {
 	f := features.New("OCSP stapling").
 		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			s := suiteFrom(ctx)
-			if err := s.setControllerArgs(ctx, ocspFlags, true); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if err := s.setControllerArgs(context.Background(), ocspFlags, false); err != nil {
-					t.Errorf("restoring the controller: %v", err)
-				}
-			})
-			t.Logf("controller rolled out with %v after %s", ocspFlags, time.Since(began).Round(time.Millisecond))
+			s.withControllerArgs(ctx, t, ocspFlags)
 			ns := s.namespace(ctx, t, "e2e-ocsp")
 			pki = newOCSPPKI(t, host)
 			d, svc := echoApp(ns, "echo", 1)
 			gw := newGateway(ns, "gw")
-			gw.Spec.Listeners = append(gw.Spec.Listeners, gatewayv1.Listener{
-				Name: "https", Port: 443, Protocol: gatewayv1.HTTPSProtocolType,
-				TLS: &gatewayv1.ListenerTLSConfig{Mode: ptr.To(gatewayv1.TLSModeTerminate),
-					CertificateRefs: []gatewayv1.SecretObjectReference{{Name: "cert"}}},
-			})
+			gw.Spec.Listeners = append(gw.Spec.Listeners, httpsListener("cert"))
 			s.create(ctx, t, d, svc, pki.secret(ns, "cert", pki.response(t, ocsp.Good)), gw, newRoute(ns, "route", "gw", host, rule("/", "echo")))
 			g := s.waitGateway(ctx, t, ns, "gw", gatewayTimeout, "Accepted+Programmed with an address", gatewayReady)
 			t.Logf("Gateway programmed after %s", time.Since(began).Round(time.Millisecond))
@@ -187,7 +127,7 @@ func TestOCSPStapling(t *testing.T) {
 				}
 			}
 			out := s.waitStaple(ctx, t, sc.tg.addr, host, "OCSP Response Status: successful", "Cert Status: good")
-			serial := fmt.Sprintf("%X", pki.leaf.SerialNumber.Bytes())
+			serial := fmt.Sprintf("%X", pki.Leaf.SerialNumber.Bytes())
 			if !strings.Contains(out, "Serial Number: "+serial) || !strings.Contains(out, "CN = "+host) {
 				t.Errorf("the staple is not about our certificate (serial %s):\n%s", serial, e2eutil.Tail(out, 40))
 			}

@@ -8,6 +8,7 @@
 //	e, err := testenv.GetEcho("http://127.0.0.1:8080/") // e.Pod, e.Path, e.Headers
 //	load := testenv.StartLoad(t, testenv.Target{URL: u, Host: h}, 4)
 //	res := load.Stop()                                 // res.Requests, res.Failures
+//	r, err := testenv.QUICHandshake(ctx, udp, addr, sni, tok) // r.Retried, r.NewToken
 //
 // Contract: test-only; a missing or unset binary fails the test (never skips).
 // Processes run in their own process group, die with the test binary and are

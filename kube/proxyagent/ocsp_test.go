@@ -2,12 +2,6 @@ package proxyagent
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"math/big"
 	"strings"
 	"sync/atomic"
@@ -24,6 +18,7 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/features"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/ocsptest"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/recheck"
 )
 
@@ -31,44 +26,14 @@ import (
 // nextUpdate.
 func ocspSecret(t *testing.T, nextUpdate time.Time) corev1.Secret {
 	t.Helper()
-	issue := func(tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
-		if parent == nil {
-			parent, parentKey = tmpl, key
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c, key
-	}
-	ca, caKey := issue(&x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "CA"}, IsCA: true, BasicConstraintsValid: true}, nil, nil)
-	leaf, leafKey := issue(&x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "ocsp.example"}, DNSNames: []string{"ocsp.example"}}, ca, caKey)
-	resp, err := ocsp.CreateResponse(ca, ca, ocsp.Response{Status: ocsp.Good, SerialNumber: leaf.SerialNumber,
-		ThisUpdate: time.Now().Add(-time.Minute), NextUpdate: nextUpdate}, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kd, err := x509.MarshalECPrivateKey(leafKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := ocsptest.New(t, "CA", "ocsp.example", big.NewInt(2), time.Hour)
 	return corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "cert"},
 		Type:       corev1.SecretTypeTLS,
 		Data: map[string][]byte{
-			corev1.TLSCertKey: append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw}),
-				pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw})...),
-			corev1.TLSPrivateKeyKey: pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd}),
-			gateway.OCSPResponseKey: resp,
+			corev1.TLSCertKey:       p.ChainPEM,
+			corev1.TLSPrivateKeyKey: p.KeyPEM,
+			gateway.OCSPResponseKey: p.Response(t, ocsp.Good, nil, time.Now().Add(-time.Minute), nextUpdate),
 		},
 	}
 }

@@ -22,32 +22,11 @@ func (w *Writer) BackendTLSPolicy(ctx context.Context, desired *gatewayv1.Backen
 // desired, as mergeParents does for routes. The API allows 16 entries: ours
 // that do not fit are dropped.
 func mergeAncestors(cur, desired []gatewayv1.PolicyAncestorStatus, name string) []gatewayv1.PolicyAncestorStatus {
-	var ours []gatewayv1.PolicyAncestorStatus
-	for _, d := range desired {
-		if string(d.ControllerName) == name {
-			ours = append(ours, d)
-		}
-	}
-	used := make([]bool, len(ours))
-	out := make([]gatewayv1.PolicyAncestorStatus, 0, len(cur)+len(ours))
-	for _, c := range cur {
-		if string(c.ControllerName) != name {
-			out = append(out, c)
-			continue
-		}
-		for i, d := range ours {
-			if !used[i] && equality.Semantic.DeepEqual(c.AncestorRef, d.AncestorRef) {
-				out = append(out, d)
-				used[i] = true
-				break
-			}
-		}
-	}
-	for i, d := range ours {
-		if !used[i] {
-			out = append(out, d)
-		}
-	}
+	out := mergeOwned(cur, desired, name,
+		func(p gatewayv1.PolicyAncestorStatus) gatewayv1.GatewayController { return p.ControllerName },
+		func(a, b gatewayv1.PolicyAncestorStatus) bool {
+			return equality.Semantic.DeepEqual(a.AncestorRef, b.AncestorRef)
+		})
 	if len(out) > 16 {
 		out = out[:16]
 	}

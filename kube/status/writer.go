@@ -187,21 +187,33 @@ func mergeConditions(cur, desired []metav1.Condition) []metav1.Condition {
 // desired: matching parentRefs keep their position, stale ones are removed, new
 // ones appended. Entries of other controllers are never touched.
 func mergeParents(cur, desired []gatewayv1.RouteParentStatus, name string) []gatewayv1.RouteParentStatus {
-	var ours []gatewayv1.RouteParentStatus
+	return mergeOwned(cur, desired, name,
+		func(p gatewayv1.RouteParentStatus) gatewayv1.GatewayController { return p.ControllerName },
+		func(a, b gatewayv1.RouteParentStatus) bool {
+			return equality.Semantic.DeepEqual(a.ParentRef, b.ParentRef)
+		})
+}
+
+// mergeOwned is the merge of per-parent status lists (route parents, policy
+// ancestors): the entries of controller name (owner) in cur are replaced by ours
+// in desired, matched by sameRef so they keep their position; ours without a
+// match are appended, stale ones dropped, other controllers' entries kept.
+func mergeOwned[T any](cur, desired []T, name string, owner func(T) gatewayv1.GatewayController, sameRef func(a, b T) bool) []T {
+	var ours []T
 	for _, d := range desired {
-		if string(d.ControllerName) == name {
+		if string(owner(d)) == name {
 			ours = append(ours, d)
 		}
 	}
 	used := make([]bool, len(ours))
-	out := make([]gatewayv1.RouteParentStatus, 0, len(cur)+len(ours))
+	out := make([]T, 0, len(cur)+len(ours))
 	for _, c := range cur {
-		if string(c.ControllerName) != name {
+		if string(owner(c)) != name {
 			out = append(out, c)
 			continue
 		}
 		for i, d := range ours {
-			if !used[i] && equality.Semantic.DeepEqual(c.ParentRef, d.ParentRef) {
+			if !used[i] && sameRef(c, d) {
 				out = append(out, d)
 				used[i] = true
 				break
