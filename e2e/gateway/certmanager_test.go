@@ -26,9 +26,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
@@ -37,6 +35,7 @@ import (
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/e2eutil"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/selfsigned"
+	"github.com/nghttpx-gateway/nghttpx-gateway/kube/source"
 )
 
 // The controller looks for the Certificate CRD every 30 s while it is missing
@@ -127,13 +126,13 @@ func TestCertManager(t *testing.T) {
 	f := features.New("cert-manager").
 		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			s := suiteFrom(ctx)
-			scheme := runtime.NewScheme()
-			for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, gatewayv1.Install, cmv1.AddToScheme, apiextensionsv1.AddToScheme} {
-				if err := add(scheme); err != nil {
-					t.Fatal(err)
-				}
+			scheme, err := source.NewScheme() // includes cert-manager's kinds
+			if err != nil {
+				t.Fatal(err)
 			}
-			var err error
+			if err := apiextensionsv1.AddToScheme(scheme); err != nil {
+				t.Fatal(err)
+			}
 			if cl, err = client.New(s.c.RESTConfig, client.Options{Scheme: scheme}); err != nil {
 				t.Fatal(err)
 			}

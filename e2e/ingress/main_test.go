@@ -18,14 +18,13 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/e2e-framework/pkg/env"
 	"sigs.k8s.io/e2e-framework/pkg/envconf"
-	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/cluster"
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/e2eutil"
+	"github.com/nghttpx-gateway/nghttpx-gateway/kube/source"
 )
 
 const (
@@ -82,11 +81,10 @@ func setupSuite(ctx context.Context, _ *envconf.Config) (context.Context, error)
 		}
 	}()
 	s.c, s.cs = c, c.Client
-	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, gatewayv1.Install} {
-		if err := add(scheme); err != nil {
-			return ctx, err
-		}
+	// The controller's own scheme: the same kinds, decoded the same way.
+	scheme, err := source.NewScheme()
+	if err != nil {
+		return ctx, err
 	}
 	if s.cl, err = client.New(c.RESTConfig, client.Options{Scheme: scheme}); err != nil {
 		return ctx, err
