@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Creates a kind cluster, builds the project image from the repo Dockerfile, loads it
-# into the cluster, starts cloud-provider-kind (LoadBalancer addresses for Gateways)
-# and installs config/default. The last stdout line is the kubeconfig path.
+# Creates a kind cluster, loads the image archive `make image` wrote (the same archive
+# the local real-node cluster imports), starts cloud-provider-kind (LoadBalancer
+# addresses for Gateways) and installs config/default unchanged. The last stdout line
+# is the kubeconfig path.
 # Env: CLUSTER_NAME, KIND_VERSION, CLOUD_PROVIDER_KIND_VERSION, KIND_STATE_DIR,
-#      SKIP_BUILD=1 (reuse an image already built under $IMAGE).
+#      IMAGE_ARCHIVE (default $CACHE_DIR/images/nghttpx-gateway.tar).
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$repo"
 
@@ -15,12 +16,12 @@ else
 fi
 kind get kubeconfig --name "$CLUSTER_NAME" >"$KUBECONFIG_FILE"
 
-if [[ ${SKIP_BUILD:-0} != 1 ]]; then
-  log "building $IMAGE (the nghttpx stage takes several minutes the first time)"
-  docker build -t "$IMAGE" .
-fi
-log "loading $IMAGE into the cluster"
-kind load docker-image --name "$CLUSTER_NAME" "$IMAGE"
+[[ -f $IMAGE_ARCHIVE ]] || { log "no image archive $IMAGE_ARCHIVE: run 'sudo make image' first (see hack/kind/README.md)"; exit 1; }
+# config/default names $IMAGE; an archive of another reference would leave pods unable to start.
+grep -q "\"RepoTags\":\[\"$IMAGE\"\]" <(tar -xOf "$IMAGE_ARCHIVE" manifest.json) ||
+  { log "$IMAGE_ARCHIVE does not hold $IMAGE (config/default's image); rebuild it with make image"; exit 1; }
+log "loading $IMAGE_ARCHIVE ($IMAGE) into the cluster"
+kind load image-archive --name "$CLUSTER_NAME" "$IMAGE_ARCHIVE"
 
 # Services of type LoadBalancer (one per Gateway) need a cloud provider in kind.
 if [[ -f $state/cloud-provider-kind.pid ]] && kill -0 "$(cat "$state/cloud-provider-kind.pid")" 2>/dev/null; then
