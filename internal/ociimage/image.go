@@ -110,7 +110,7 @@ func Build(s Spec) (v1.Image, error) {
 
 // Result describes a written archive.
 type Result struct {
-	Ref    string // the image reference as stored in the archive
+	Ref    string // the image reference as stored in the archive (RepoTags)
 	Digest string // manifest digest
 	ID     string // config digest: the image ID `docker images` shows
 	Size   int64  // archive size in bytes
@@ -157,5 +157,5 @@ func WriteArchive(img v1.Image, ref, path string) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{Ref: tag.Name(), Digest: d.String(), ID: id.String(), Size: fi.Size(), Path: path}, nil
+	return Result{Ref: tag.String(), Digest: d.String(), ID: id.String(), Size: fi.Size(), Path: path}, nil
 }
