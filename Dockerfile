@@ -21,7 +21,7 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-RUN CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags "-X main.version=${VERSION}" \
+RUN CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags "-s -w -X main.version=${VERSION}" \
       -o /out/nghttpx-gateway ./cmd/nghttpx-gateway
 
 FROM debian:bookworm-slim

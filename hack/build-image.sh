@@ -40,10 +40,17 @@ die() { printf 'build-image: %s\n' "$*" >&2; exit 1; }
 packages() { sed 's/#.*//' hack/image/packages.txt | xargs; }
 
 [[ $(id -u) == 0 ]] || die "needs root (mmdebstrap into a directory, chroot for the checks)"
-if ! command -v mmdebstrap >/dev/null; then
-  step "installing mmdebstrap"
+# Tools: mmdebstrap (root filesystem), binutils (strip, readelf), libcap2-bin (getcap).
+missing=()
+for t in mmdebstrap:mmdebstrap strip:binutils readelf:binutils getcap:libcap2-bin; do
+  command -v "${t%%:*}" >/dev/null || missing+=("${t#*:}")
+done
+if ((${#missing[@]})); then
+  step "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y -qq mmdebstrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq mmdebstrap >/dev/null; }
+  apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 ||
+    { apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null; } ||
+    die "could not install ${missing[*]} with apt-get"
 fi
 
 # 1. Root filesystem, keyed by everything that goes into it.
@@ -84,7 +91,7 @@ REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || echo 0)
 step "nghttpx-gateway $VERSION (CGO_ENABLED=0)"
 GATEWAY_BIN=$work/nghttpx-gateway
-CGO_ENABLED=0 "$GO" build -trimpath -buildvcs=false -ldflags "-X main.version=$VERSION" \
+CGO_ENABLED=0 "$GO" build -trimpath -buildvcs=false -ldflags "-s -w -X main.version=$VERSION" \
   -o "$GATEWAY_BIN" ./cmd/nghttpx-gateway
 "$GO" build -o "$work/imagebuild" ./cmd/imagebuild
 
