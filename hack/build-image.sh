@@ -7,7 +7,8 @@
 #      hack/image/stage-nghttpx.sh;
 #   3. nghttpx-gateway: CGO_ENABLED=0, version stamped from git describe;
 #   4. cmd/imagebuild with hack/image/image.args; mtimes and created time are the
-#      commit time (SOURCE_DATE_EPOCH), so the same commit gives the same digest;
+#      commit time (SOURCE_DATE_EPOCH; the root filesystem layer: the last commit of
+#      its inputs), so the same commit gives the same digest;
 #   5. checks (VERIFY=0 skips): unpack the archive, nghttpx/h2load/nghttpx-gateway
 #      --version as uid 65532 in a chroot of it, the file capability, and that
 #      packages.txt lists exactly the packages of the libraries the binaries link.
@@ -60,15 +61,19 @@ mmopts=(--variant=essential --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr
   --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/lintian/*')
 key=$( { echo "$SUITE ${mmopts[*]}"; packages; cat hack/image/finish-rootfs.sh; } | sha256sum | cut -c1-16)
 ROOTFS=$CACHE_DIR/image/rootfs-$SUITE-$key
+# The root filesystem layer's mtimes: the last commit of its inputs, so that layer
+# stays the same across commits that change only our binaries.
+ROOTFS_EPOCH=$(git log -1 --format=%ct -- hack/image/packages.txt hack/image/finish-rootfs.sh hack/build-image.sh 2>/dev/null || true)
+ROOTFS_EPOCH=${ROOTFS_EPOCH:-0}
 if [[ -f $ROOTFS.complete ]]; then
   step "root filesystem cached: $ROOTFS"
 else
   step "building root filesystem $ROOTFS (mmdebstrap $SUITE: $(packages))"
   rm -rf "$ROOTFS" "$ROOTFS.tmp"
   mkdir -p "$(dirname "$ROOTFS")"
-  # Fixed epoch: the root filesystem must not depend on when it was built.
-  rootfs_epoch=$(git log -1 --format=%ct -- hack/image/packages.txt hack/image/finish-rootfs.sh 2>/dev/null || true)
-  SOURCE_DATE_EPOCH=${rootfs_epoch:-1700000000} mmdebstrap --quiet "${mmopts[@]}" \
+  # A fixed epoch, so nothing in it depends on when it was built (checked: a
+  # second mmdebstrap run with another epoch gives the same contents).
+  SOURCE_DATE_EPOCH=$ROOTFS_EPOCH mmdebstrap --quiet "${mmopts[@]}" \
     --include="$(packages | tr ' ' ,)" "$SUITE" "$ROOTFS.tmp" "$MIRROR" >&2 \
     || die "mmdebstrap failed (needs Debian's mirror $MIRROR)"
   sh hack/image/finish-rootfs.sh "$ROOTFS.tmp"
@@ -98,7 +103,7 @@ CGO_ENABLED=0 "$GO" build -trimpath -buildvcs=false -ldflags "-s -w -X main.vers
 # 4. The image.
 step "assembling $IMAGE"
 export ROOTFS STAGE GATEWAY_BIN VERSION REVISION SOURCE_DATE_EPOCH
-result=$("$work/imagebuild" --spec hack/image/image.args --ref "$IMAGE" --out "$OUT")
+result=$("$work/imagebuild" --spec hack/image/image.args --rootfs-epoch "$ROOTFS_EPOCH" --ref "$IMAGE" --out "$OUT")
 
 # 5. Checks on the archive as written.
 if [[ ${VERIFY:-1} != 0 ]]; then

@@ -14,6 +14,8 @@
 //     image's created time are the given epoch (SOURCE_DATE_EPOCH), owner names are
 //     dropped, added files are owned by 0:0, and the root filesystem's own extended
 //     attributes are not copied. Two builds from the same inputs have the same digest.
+//     The root filesystem layer may have an epoch of its own, so that it stays the
+//     same (and runtimes share it) across builds that change only the files.
 //   - Device nodes, sockets and anything under dev/, proc/ and sys/ of the root
 //     filesystem are left out (runtimes mount those); the directories themselves stay.
 package ociimage

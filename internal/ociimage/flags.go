@@ -89,6 +89,14 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 		s.Epoch = time.Unix(n, 0).UTC()
 		return nil
 	}), "epoch", "mtime of every entry and the image's created time, in seconds (default $SOURCE_DATE_EPOCH, else 0)")
+	fs.Var(funcValue(func(v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q: want seconds since 1970", v)
+		}
+		s.RootFSEpoch = time.Unix(n, 0).UTC()
+		return nil
+	}), "rootfs-epoch", "mtime of the --rootfs layer's entries, in seconds (default --epoch); keeps that layer shared across builds")
 	fs.StringVar(&s.Arch, "arch", "amd64", "image architecture")
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -36,7 +37,11 @@ func Build(s Spec) (v1.Image, error) {
 	}
 	used := map[string]bool{}
 	epoch := s.Epoch.UTC()
-	layer := func(fill func(*layerWriter) error) (v1.Layer, error) {
+	rootEpoch := epoch
+	if !s.RootFSEpoch.IsZero() {
+		rootEpoch = s.RootFSEpoch.UTC()
+	}
+	layer := func(epoch time.Time, fill func(*layerWriter) error) (v1.Layer, error) {
 		var buf bytes.Buffer
 		w := &layerWriter{tw: tar.NewWriter(&buf), epoch: epoch, caps: caps, used: used}
 		if err := fill(w); err != nil {
@@ -57,14 +62,14 @@ func Build(s Spec) (v1.Image, error) {
 		if err != nil || !fi.IsDir() {
 			return nil, fmt.Errorf("root filesystem %s is not a directory (%v)", s.RootFS, err)
 		}
-		l, err := layer(func(w *layerWriter) error { return rootfsLayer(w, s.RootFS) })
+		l, err := layer(rootEpoch, func(w *layerWriter) error { return rootfsLayer(w, s.RootFS) })
 		if err != nil {
 			return nil, fmt.Errorf("root filesystem layer: %w", err)
 		}
-		adds = append(adds, mutate.Addendum{Layer: l, History: v1.History{Created: v1.Time{Time: epoch}, CreatedBy: "root filesystem"}})
+		adds = append(adds, mutate.Addendum{Layer: l, History: v1.History{Created: v1.Time{Time: rootEpoch}, CreatedBy: "root filesystem"}})
 	}
 	if len(s.Files) > 0 {
-		l, err := layer(func(w *layerWriter) error { return filesLayer(w, s.RootFS, s.Files) })
+		l, err := layer(epoch, func(w *layerWriter) error { return filesLayer(w, s.RootFS, s.Files) })
 		if err != nil {
 			return nil, fmt.Errorf("files layer: %w", err)
 		}

@@ -118,6 +118,38 @@ func TestSameInputsSameDigest(t *testing.T) {
 	}
 }
 
+func TestRootFSEpochKeepsBaseLayer(t *testing.T) {
+	root, files := fixture(t, time.Unix(5, 0))
+	layerDigests := func(epoch int64) []v1.Hash {
+		s := spec(root, files)
+		s.Epoch, s.RootFSEpoch = time.Unix(epoch, 0), time.Unix(1000, 0)
+		img, err := Build(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls, err := img.Layers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []v1.Hash
+		for _, l := range ls {
+			d, err := l.Digest()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, d)
+		}
+		return out
+	}
+	a, b := layerDigests(2000), layerDigests(3000)
+	if a[0] != b[0] {
+		t.Errorf("root filesystem layer changed with the files' epoch: %s, %s", a[0], b[0])
+	}
+	if a[1] == b[1] {
+		t.Error("files layer did not change with its epoch")
+	}
+}
+
 // entries reads every layer of img: name -> header.
 func entries(t *testing.T, img v1.Image) []map[string]*tar.Header {
 	t.Helper()

@@ -35,6 +35,10 @@ type Spec struct {
 
 	// Epoch is every entry's mtime and the image's created time (SOURCE_DATE_EPOCH).
 	Epoch time.Time
+	// RootFSEpoch, when set, is the mtime of the root filesystem layer's entries instead,
+	// so that layer stays the same (and is shared by runtimes) across builds that change
+	// only the files.
+	RootFSEpoch time.Time
 	// Arch and OS of the image config; empty means amd64 and linux.
 	Arch, OS string
 }
