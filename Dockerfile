@@ -40,12 +40,12 @@ COPY --from=gateway /out/nghttpx-gateway /usr/local/bin/nghttpx-gateway
 # under allowPrivilegeEscalation=false). The plain nghttpx has none (ports below
 # 1024 come from the pod's ip_unprivileged_port_start sysctl; a file capability
 # would make it unrunnable where NET_BIND_SERVICE is not in the bounding set).
-# nghttpx-bpf, which the provisioner uses only where it adds BPF, PERFMON and
-# SYS_RESOURCE (GatewayClass parameter quicBPF), loads the eBPF QUIC steering
-# program. Set here, not in the build stage: COPY does not reliably keep xattrs.
+# nghttpx-bpf, which the provisioner uses only where it adds BPF and PERFMON
+# (GatewayClass parameter quicBPF), loads the eBPF QUIC steering program (its maps
+# are charged to the memory cgroup, so no SYS_RESOURCE). Set here, not in the build stage: COPY does not reliably keep xattrs.
 # setcap (libcap2-bin) is needed only for this step.
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends libcap2-bin >/dev/null \
- && setcap cap_net_bind_service,cap_bpf,cap_perfmon,cap_sys_resource+ep /usr/local/bin/nghttpx-bpf \
+ && setcap cap_net_bind_service,cap_bpf,cap_perfmon+ep /usr/local/bin/nghttpx-bpf \
  && apt-get purge -y -qq --auto-remove libcap2-bin >/dev/null \
  && sh /tmp/image/finish-rootfs.sh / && rm -rf /tmp/image
 ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin

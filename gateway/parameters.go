@@ -18,7 +18,7 @@ const (
 	// a PROXY protocol (v1 or v2) header.
 	ParamProxyProtocol = "proxyProtocol"
 	// ParamQUICBPF grants the data plane the capabilities eBPF QUIC steering
-	// needs (BPF, PERFMON, SYS_RESOURCE) when HTTP/3 is on. Off by default: they
+	// needs (BPF, PERFMON) when HTTP/3 is on. Off by default: they
 	// are outside the "restricted" and "baseline" Pod Security Standards.
 	ParamQUICBPF = "quicBPF"
 	// ParamQUICRequireToken makes the data plane validate client addresses

@@ -207,9 +207,9 @@ func (a bpfAccess) why() string {
 		return a.execBlockedReason()
 	case !a.hasFile:
 		return fmt.Sprintf("%s has no file capabilities: in Kubernetes %s (the data plane then runs nghttpx-bpf, the image's copy "+
-			"with file capabilities); elsewhere run as root or setcap cap_bpf,cap_perfmon,cap_sys_resource+ep a copy of nghttpx", a.binary, quicBPF)
+			"with file capabilities); elsewhere run as root or setcap cap_bpf,cap_perfmon+ep a copy of nghttpx", a.binary, quicBPF)
 	case !a.file.Permitted.CanLoadBPF():
-		return fmt.Sprintf("the file capabilities of %s (%s) lack %s: %s, or use a copy with setcap cap_bpf,cap_perfmon,cap_sys_resource+ep",
+		return fmt.Sprintf("the file capabilities of %s (%s) lack %s: %s, or use a copy with setcap cap_bpf,cap_perfmon+ep",
 			a.binary, a.file.Permitted, want&^a.file.Permitted, quicBPF)
 	case !a.file.Effective:
 		return fmt.Sprintf("the file capabilities of %s lack the effective flag (setcap ...+ep)", a.binary)
@@ -219,6 +219,6 @@ func (a bpfAccess) why() string {
 	default:
 		// Unreachable while the kernel refuses such an exec (execBlocked).
 		return fmt.Sprintf("the bounding set lacks %s, so the file capabilities of %s cannot grant them: %s (the data plane's "+
-			"container then adds BPF, PERFMON and SYS_RESOURCE)", want&^a.proc.Bnd, a.binary, quicBPF)
+			"container then adds BPF and PERFMON)", want&^a.proc.Bnd, a.binary, quicBPF)
 	}
 }

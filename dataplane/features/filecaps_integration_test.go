@@ -69,17 +69,8 @@ func TestFileCapsNonRoot(t *testing.T) {
 	if err := os.Chmod(root, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// The Dockerfile's sets. A bounding set without cap_sys_resource (this sandbox's
-	// root has none) could not exec such a binary at all: leave it out there.
-	host, err := ReadProcessCaps()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bpfCaps, bpfPod := capsQUIC, "-all,+net_bind_service,+bpf,+perfmon,+sys_resource"
-	if !host.Bnd.Has(CapSysResource) {
-		bpfCaps, bpfPod = capsNBS|capsBPF, "-all,+net_bind_service,+bpf,+perfmon"
-		t.Logf("this machine's bounding set (%s) lacks cap_sys_resource: nghttpx-bpf gets %s", host.Bnd, bpfCaps)
-	}
+	// The image's sets (hack/image/image.args).
+	bpfCaps, bpfPod := capsQUIC, "-all,+net_bind_service,+bpf,+perfmon"
 	for name, spec := range map[string]string{
 		"nghttpx":     "cap_net_bind_service+ep",
 		"nghttpx-bpf": bpfCaps.String() + "+ep",

@@ -12,8 +12,8 @@ import (
 const (
 	capsNBS  = Caps(1 << CapNetBindService)
 	capsBPF  = Caps(1<<CapBPF | 1<<CapPerfmon)
-	capsQUIC = capsNBS | capsBPF | 1<<CapSysResource // the image's nghttpx-bpf
-	capsAll  = Caps(1<<41 - 1)                       // CapBnd of an unrestricted process (kernel 5.9+)
+	capsQUIC = capsNBS | capsBPF // the image's nghttpx-bpf
+	capsAll  = Caps(1<<41 - 1)   // CapBnd of an unrestricted process (kernel 5.9+)
 )
 
 func TestParseFileCaps(t *testing.T) {
@@ -25,7 +25,7 @@ func TestParseFileCaps(t *testing.T) {
 	}{
 		// Bytes as setcap wrote them on this machine (getfattr -e hex).
 		{name: "v2 nghttpx-bpf +ep", b: []byte{
-			0x01, 0x00, 0x00, 0x02, 0x00, 0x04, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0xc0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00},
+			0x01, 0x00, 0x00, 0x02, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00},
 			want: FileCaps{Permitted: capsQUIC, Effective: true, Revision: 2}},
 		{name: "v2 +p only", b: []byte{
 			0x00, 0x00, 0x00, 0x02, 0x00, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00},
@@ -66,7 +66,7 @@ func TestParseFileCaps(t *testing.T) {
 func TestParseProcessCaps(t *testing.T) {
 	// A non-root process in a quicBPF pod: nothing effective, eBPF caps in the bounding set.
 	status := "Name:\tnghttpx-gateway\nUid:\t65532\t65532\t65532\t65532\nCapInh:\t0000000000000000\nCapPrm:\t0000000000000000\n" +
-		"CapEff:\t0000000000000000\nCapBnd:\t000000c001000400\nCapAmb:\t0000000000000000\nNoNewPrivs:\t0\nSeccomp:\t2\n"
+		"CapEff:\t0000000000000000\nCapBnd:\t000000c000000400\nCapAmb:\t0000000000000000\nNoNewPrivs:\t0\nSeccomp:\t2\n"
 	got, err := parseProcessCaps(strings.NewReader(status))
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +114,7 @@ func TestBPFAccess(t *testing.T) {
 		{name: "no_new_privs", proc: ProcessCaps{Bnd: capsQUIC, NoNewPrivs: true}, file: &bpfFile,
 			why: []string{"no_new_privs is set (Kubernetes: allowPrivilegeEscalation false)", "set quicBPF"}},
 		{name: "not in the bounding set: exec refused", proc: nonRoot(capsNBS), file: &bpfFile, blocked: true,
-			why: []string{"refuses to run /b/nghttpx: its file capabilities cap_sys_resource,cap_perfmon,cap_bpf are not all in"}},
+			why: []string{"refuses to run /b/nghttpx: its file capabilities cap_perfmon,cap_bpf are not all in"}},
 		{name: "root with dropped bounding set: exec refused", proc: ProcessCaps{Eff: capsAll, Bnd: capsNBS}, file: &bpfFile, blocked: true,
 			why: []string{"refuses to run"}},
 		{name: "no effective flag", proc: nonRoot(capsAll), file: &FileCaps{Permitted: capsQUIC, Revision: 2},
@@ -155,7 +155,7 @@ func TestBPFAccess(t *testing.T) {
 func TestCapsString(t *testing.T) {
 	for c, want := range map[Caps]string{
 		0:                   "none",
-		capsQUIC:            "cap_net_bind_service,cap_sys_resource,cap_perfmon,cap_bpf",
+		capsQUIC:            "cap_net_bind_service,cap_perfmon,cap_bpf",
 		1<<0 | 1<<CapBPF:    "cap_0,cap_bpf",
 		1 << CapSysAdmin:    "cap_sys_admin",
 		capsBPF | 1<<40:     "cap_perfmon,cap_bpf,cap_40",
@@ -198,7 +198,7 @@ func TestReadFileCapsSetcap(t *testing.T) {
 		spec string
 		want FileCaps
 	}{
-		{"cap_net_bind_service,cap_bpf,cap_perfmon,cap_sys_resource+ep", FileCaps{Permitted: capsQUIC, Effective: true}},
+		{"cap_net_bind_service,cap_bpf,cap_perfmon+ep", FileCaps{Permitted: capsQUIC, Effective: true}},
 		{"cap_net_bind_service+p cap_bpf+i", FileCaps{Permitted: capsNBS, Inheritable: 1 << CapBPF}},
 	} {
 		if out, err := exec.Command(setcap, tc.spec, p).CombinedOutput(); err != nil {

@@ -35,15 +35,15 @@ const (
 	// CapNetBindService lets listeners use ports below 1024 where the pod's
 	// net.ipv4.ip_unprivileged_port_start sysctl is not allowed.
 	CapNetBindService corev1.Capability = "NET_BIND_SERVICE"
-	// CapBPF, CapPerfmon and CapSysResource load nghttpx's eBPF QUIC steering
-	// program (SYS_RESOURCE for the locked-memory limit of its maps).
-	CapBPF         corev1.Capability = "BPF"
-	CapPerfmon     corev1.Capability = "PERFMON"
-	CapSysResource corev1.Capability = "SYS_RESOURCE"
+	// CapBPF and CapPerfmon load nghttpx's eBPF QUIC steering program. No
+	// SYS_RESOURCE: since Linux 5.11 BPF maps are charged to the memory cgroup, not
+	// RLIMIT_MEMLOCK, and some runtimes' bounding sets lack it.
+	CapBPF     corev1.Capability = "BPF"
+	CapPerfmon corev1.Capability = "PERFMON"
 )
 
 // NghttpxBPFBinary is the image's copy of nghttpx with file capabilities
-// cap_net_bind_service,cap_bpf,cap_perfmon,cap_sys_resource+ep (Dockerfile); the
+// cap_net_bind_service,cap_bpf,cap_perfmon+ep (hack/image); the
 // plain /usr/local/bin/nghttpx has cap_net_bind_service+ep only.
 const NghttpxBPFBinary = "/usr/local/bin/nghttpx-bpf"
 
@@ -63,7 +63,7 @@ const NghttpxBPFBinary = "/usr/local/bin/nghttpx-bpf"
 func (dp dataPlane) capabilities() []corev1.Capability {
 	caps := []corev1.Capability{CapNetBindService}
 	if dp.bpf() {
-		caps = append(caps, CapBPF, CapPerfmon, CapSysResource)
+		caps = append(caps, CapBPF, CapPerfmon)
 	}
 	return caps
 }

@@ -61,7 +61,7 @@ func specOf(t *testing.T, dep *appsv1.Deployment, svc *corev1.Service) dataPlane
 
 func TestSettingsShapeDataPlane(t *testing.T) {
 	yes, no := true, false
-	bpfCaps := []corev1.Capability{CapNetBindService, CapBPF, CapPerfmon, CapSysResource}
+	bpfCaps := []corev1.Capability{CapNetBindService, CapBPF, CapPerfmon}
 	cases := []struct {
 		name     string
 		http3    bool // the controller's --http3
