@@ -157,7 +157,7 @@ rm -rf "$build/third-party/mruby" && cp -a "$SRC/mruby" "$build/third-party/mrub
 cd "$build"
 
 # Source patches, in series order (see hack/nghttpx-patches/README.md). --fuzz=0: a
-# patch whose context moved fails here instead of landing somewhere else.
+# patch whose context lines changed fails here instead of being applied approximately.
 for p in "${PATCHES[@]}"; do
   echo "build-nghttpx: applying $p" >&2
   patch -p1 --fuzz=0 --forward --no-backup-if-mismatch --quiet -i "$PATCH_DIR/$p" >&2 ||
