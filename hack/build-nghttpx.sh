@@ -19,17 +19,26 @@ MRUBY_SRC_VERSION=3.1.0-3 # mruby 3.1.0 (exactly what nghttp2 1.52.0 pins)
 NGHTTP3_PKG_VERSION=0.8.0-2 # libnghttp3-dev, used as is
 BORINGSSL_PKG_VERSION=13.0.0+r24-2 # android-libboringssl-dev
 LIBBPF_PKG_VERSION=1:1.1.2-0+deb12u1 # libbpf-dev
-# Bump when the patches or configure flags below change, so the cache is rebuilt.
-RECIPE=4
+# Bump when the configure flags or build steps below change, so the cache is rebuilt
+# (the patches are in the key already).
+RECIPE=5
+die() { printf 'build-nghttpx: %s\n' "$*" >&2; exit 1; }
 
-# Feature patches: one Python file each (it calls patch(path, subs), see below), applied
-# in name order after the build fixes. Their content is part of the cache key.
+# Source patches to nghttp2: unified diffs listed in order in nghttpx-patches/series,
+# each applied with `patch -p1 --fuzz=0`. The series and the patches are part of the
+# cache key. A .patch file missing from the series is an error, not silently skipped.
 PATCH_DIR=${NGHTTPX_PATCH_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/nghttpx-patches}
-PATCH_SUM=""
-if compgen -G "$PATCH_DIR/*.py" >/dev/null; then
-  PATCH_SUM=_p$(cat "$PATCH_DIR"/*.py | sha256sum | cut -c1-10)
-fi
-export NGHTTPX_PATCH_DIR=$PATCH_DIR
+[[ -f "$PATCH_DIR/series" ]] || die "no series file in $PATCH_DIR"
+mapfile -t PATCHES < <(grep -v -e '^[[:space:]]*#' -e '^[[:space:]]*$' "$PATCH_DIR/series")
+for p in "${PATCHES[@]}"; do
+  [[ -f "$PATCH_DIR/$p" ]] || die "$PATCH_DIR/series lists $p, which does not exist"
+done
+for f in "$PATCH_DIR"/*.patch; do
+  [[ -e "$f" ]] || continue
+  printf '%s\n' "${PATCHES[@]}" | grep -qxF -- "${f##*/}" ||
+    die "$f is not listed in $PATCH_DIR/series: add it there (in order) or remove it"
+done
+PATCH_SUM=_p$(cd "$PATCH_DIR" && sha256sum series "${PATCHES[@]}" | sha256sum | cut -c1-10)
 
 KEY="nghttp2-${NGHTTP2_SRC_VERSION}_ngtcp2-${NGTCP2_SRC_VERSION}_mruby-${MRUBY_SRC_VERSION}_r${RECIPE}${PATCH_SUM}"
 KEY=${KEY//[:+~]/_}
@@ -44,7 +53,6 @@ if ! flock -n 9; then
   flock 9
 fi
 step() { printf '==> [%3ss] %s\n' "$(($(date +%s) - start))" "$*" >&2; }
-die() { printf 'build-nghttpx: %s\n' "$*" >&2; exit 1; }
 
 print_versions() {
   cat >&2 <<EOF
@@ -79,7 +87,7 @@ fi
 # --- 2. Build packages ------------------------------------------------------------------
 PKGS=(dpkg-dev build-essential autoconf automake libtool pkg-config
   libev-dev libc-ares-dev zlib1g-dev libjansson-dev libjemalloc-dev libxml2-dev libsystemd-dev
-  libbpf-dev libelf-dev clang llvm libnghttp3-dev android-libboringssl-dev ruby bison libcap2-bin)
+  libbpf-dev libelf-dev clang llvm libnghttp3-dev android-libboringssl-dev ruby bison libcap2-bin patch)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -148,292 +156,13 @@ rm -rf "$build" && cp -a "$SRC/nghttp2" "$build"
 rm -rf "$build/third-party/mruby" && cp -a "$SRC/mruby" "$build/third-party/mruby"
 cd "$build"
 
-# nghttp2 1.52 asks for ngtcp2 >= 0.13; 0.12 differs only in the QUIC token fields.
-sed -i 's/libngtcp2 >= 0\.13\.0/libngtcp2 >= 0.12.0/; s/libngtcp2_crypto_boringssl >= 0\.13\.0/libngtcp2_crypto_boringssl >= 0.12.0/; s/libngtcp2_crypto_openssl >= 0\.13\.0/libngtcp2_crypto_openssl >= 0.12.0/' configure.ac
-python3 - <<'PY'
-import sys
-# subs: (old, new) or (old, new, count); every occurrence is replaced. Exits when old is
-# missing, or found other than count times.
-def patch(path, subs):
-    s = open(path).read()
-    for old, new, *count in subs:
-        n = s.count(old)
-        if n == 0 or (count and n != count[0]):
-            sys.exit(f"build-nghttpx: patch target found {n} times in {path}: {old!r}")
-        s = s.replace(old, new)
-    open(path, "w").write(s)
-
-# ngtcp2 0.12 carries the QUIC token as an ngtcp2_vec (0.13 split it into token + tokenlen).
-patch("src/shrpx_http3_upstream.cc", [
-    ("settings.token = token;\n  settings.tokenlen = tokenlen;",
-     "settings.token.base = const_cast<uint8_t *>(token);\n  settings.token.len = tokenlen;"),
-])
-patch("src/shrpx_quic_connection_handler.cc", [
-    ("hd.tokenlen", "hd.token.len"),
-    ("hd.token[", "hd.token.base["),
-    ("hd.token,", "hd.token.base,"),
-    ("= hd.token;", "= hd.token.base;"),
-])
-# Clear mrb->exc after an unhandled exception in run_app(), or every later request on
-# that mruby context is answered 500 until a reload (upstream bug).
-patch("src/shrpx_mruby.cc", [
-    ("    LOG(ERROR) << \"Exception caught while executing mruby code: \"\n               << mrb_str_to_cstr(mrb_, inspect);\n  }\n",
-     "    LOG(ERROR) << \"Exception caught while executing mruby code: \"\n               << mrb_str_to_cstr(mrb_, inspect);\n    mrb_->exc = nullptr;\n  }\n"),
-])
-
-# Reload without refusing QUIC connections, and without an outage when the new worker
-# process dies during start-up. Upstream 1.52 tells the old worker process to shut down
-# right after fork(): it then refuses new QUIC connections (CONNECTION_REFUSED) while the
-# new one has no QUIC socket yet, and if the new one dies the proxy serves nothing.
-# 1. The new worker process writes one byte to the main process over its QUIC IPC
-#    socketpair once it is set up (sockets bound, eBPF program attached), right before
-#    its event loop. Only then does the main process retire the older worker processes
-#    (SHRPX_IPC_HANDOVER). A worker that exits before that leaves the old one serving.
-# 2. A worker retired by a handover stops receiving new QUIC flows: it connects each
-#    QUIC socket to its own address, so the kernel's SO_REUSEPORT selection skips it
-#    (Linux >= 5.4); the ready successor gets every flow and forwards those of the old
-#    connections back over the existing QUIC IPC. It handles the datagrams already
-#    queued before it starts draining, so none is refused. SIGQUIT (no successor) and a
-#    failed connect() keep upstream's behaviour.
-# 3. eBPF: the steering program replaces the old one when attached, so it is attached
-#    from the last worker thread's socket, once every socket is in its maps; attached
-#    from the first one (upstream) it drops what it steers to sockets not created yet.
-# 4. Without eBPF, packets reaching the wrong worker thread are forwarded (see below).
-patch("src/shrpx_process.h", [
-    ("constexpr uint8_t SHRPX_IPC_GRACEFUL_SHUTDOWN = 2;\n",
-     "constexpr uint8_t SHRPX_IPC_GRACEFUL_SHUTDOWN = 2;\n"
-     "// Graceful shutdown because a newer worker process is ready.\n"
-     "constexpr uint8_t SHRPX_IPC_HANDOVER = 3;\n"),
-])
-patch("src/shrpx_connection_handler.h", [
-    ("  bool get_graceful_shutdown() const;\n",
-     "  bool get_graceful_shutdown() const;\n"
-     "  // true once a newer worker process took over (SHRPX_IPC_HANDOVER).\n"
-     "  void set_handover(bool f) { handover_ = f; }\n"
-     "  bool get_handover() const { return handover_; }\n", 1),
-    ("  bool graceful_shutdown_;\n",
-     "  bool graceful_shutdown_;\n  bool handover_ = false;\n", 1),
-])
-patch("src/shrpx_worker_process.cc", [
-    ("    case SHRPX_IPC_GRACEFUL_SHUTDOWN:\n      graceful_shutdown(conn_handler);\n      break;\n",
-     "    case SHRPX_IPC_GRACEFUL_SHUTDOWN:\n      graceful_shutdown(conn_handler);\n      break;\n"
-     "    case SHRPX_IPC_HANDOVER:\n"
-     "      conn_handler->set_handover(true);\n"
-     "      graceful_shutdown(conn_handler);\n"
-     "      break;\n", 1),
-    ("  ev_run(loop, 0);\n\n  conn_handler->cancel_ocsp_update();\n",
-     "#ifdef ENABLE_HTTP3\n"
-     "  // Ready: the main process retires the older worker processes now.\n"
-     "  {\n"
-     "    uint8_t ready = 1;\n"
-     "    while (send(wpconf->quic_ipc_fd, &ready, 1, 0) == -1 && errno == EINTR)\n"
-     "      ;\n"
-     "  }\n"
-     "#endif // ENABLE_HTTP3\n\n"
-     "  ev_run(loop, 0);\n\n  conn_handler->cancel_ocsp_update();\n", 1),
-])
-patch("src/shrpx_worker.cc", [
-    ("    WLOG(NOTICE, this) << \"Graceful shutdown commencing\";\n\n    graceful_shutdown_ = true;\n",
-     "    WLOG(NOTICE, this) << \"Graceful shutdown commencing\";\n\n    set_graceful_shutdown(true);\n", 1),
-    ("void Worker::set_graceful_shutdown(bool f) { graceful_shutdown_ = f; }\n",
-     "void Worker::set_graceful_shutdown(bool f) {\n"
-     "#ifdef ENABLE_HTTP3\n"
-     "  // Handover: a connected UDP socket gets only its peer's datagrams and\n"
-     "  // SO_REUSEPORT selection skips it, so new flows go to the ready successor.\n"
-     "  // Handle what was queued before as usual (not refused): nobody else will.\n"
-     "  for (size_t i = 0; f && conn_handler_->get_handover() &&\n"
-     "                     i < quic_listeners_.size();\n"
-     "       ++i) {\n"
-     "    auto &addr = quic_upstream_addrs_[i];\n"
-     "    sockaddr_union su;\n"
-     "    socklen_t len = sizeof(su);\n"
-     "    if (getsockname(addr.fd, &su.sa, &len) != 0 ||\n"
-     "        connect(addr.fd, &su.sa, len) != 0) {\n"
-     "      auto error = errno;\n"
-     "      std::array<char, STRERROR_BUFSIZE> errbuf;\n"
-     "      LOG(WARN) << \"QUIC handover: could not detach \" << addr.hostport\n"
-     "                << \": \" << xsi_strerror(error, errbuf.data(), errbuf.size());\n"
-     "      continue;\n"
-     "    }\n"
-     "    // on_read() reads up to 10 datagrams; the receive buffer holds < 640.\n"
-     "    int n;\n"
-     "    for (size_t j = 0; j < 64 && ioctl(addr.fd, FIONREAD, &n) == 0 && n > 0;\n"
-     "         ++j) {\n"
-     "      quic_listeners_[i]->on_read();\n"
-     "    }\n"
-     "  }\n"
-     "#endif // ENABLE_HTTP3\n"
-     "  graceful_shutdown_ = f;\n"
-     "}\n", 1),
-    ("#include <cstdio>\n#include <memory>\n",
-     "#include <sys/ioctl.h>\n\n#include <cstdio>\n#include <memory>\n", 1),
-    # 3. Attach the eBPF program last (see above).
-    ("      auto prog_fd = bpf_program__fd(prog);\n\n"
-     "      if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &prog_fd,\n"
-     "                     static_cast<socklen_t>(sizeof(prog_fd))) == -1) {\n"
-     "        LOG(FATAL) << \"Failed to attach bpf program: \"\n"
-     "                   << xsi_strerror(errno, errbuf.data(), errbuf.size());\n"
-     "        close(fd);\n"
-     "        return -1;\n"
-     "      }\n"
-     "    }\n",
-     "    }\n", 1),
-    ("        LOG(FATAL) << \"Failed to update cid_prefix_map: \"\n"
-     "                   << xsi_strerror(-rv, errbuf.data(), errbuf.size());\n"
-     "        close(fd);\n"
-     "        return -1;\n"
-     "      }\n"
-     "    }\n",
-     "        LOG(FATAL) << \"Failed to update cid_prefix_map: \"\n"
-     "                   << xsi_strerror(-rv, errbuf.data(), errbuf.size());\n"
-     "        close(fd);\n"
-     "        return -1;\n"
-     "      }\n\n"
-     "      // The last socket of this process: every socket is in the maps now.\n"
-     "      if (sk_index + 1 == config->num_worker) {\n"
-     "        auto prog =\n"
-     "            bpf_object__find_program_by_name(ref.obj, \"select_reuseport\");\n"
-     "        auto prog_fd = prog ? bpf_program__fd(prog) : -1;\n"
-     "        if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_EBPF, &prog_fd,\n"
-     "                       static_cast<socklen_t>(sizeof(prog_fd))) == -1) {\n"
-     "          LOG(FATAL) << \"Failed to attach bpf program: \"\n"
-     "                     << xsi_strerror(errno, errbuf.data(), errbuf.size());\n"
-     "          close(fd);\n"
-     "          return -1;\n"
-     "        }\n"
-     "      }\n"
-     "    }\n", 1),
-])
-patch("src/shrpx_quic_connection_handler.cc", [
-    # 4. Without eBPF, SO_REUSEPORT hashing moves flows between the worker threads of a
-    # process whenever sockets join or leave the group (every reload). Upstream forwards
-    # only short-header packets to the thread owning their CID and takes the others
-    # (Handshake, the client's later Initials) for new connections: forward them all.
-    ("          return 0;\n        }\n      }\n    }\n\n    // new connection\n",
-     "          return 0;\n        }\n\n"
-     "        if (!config->single_thread &&\n"
-     "            !std::equal(std::begin(decrypted_dcid),\n"
-     "                        std::begin(decrypted_dcid) + SHRPX_QUIC_CID_PREFIXLEN,\n"
-     "                        worker_->get_cid_prefix()) &&\n"
-     "            conn_handler->forward_quic_packet(faddr, remote_addr, local_addr, pi,\n"
-     "                                              decrypted_dcid.data(), data,\n"
-     "                                              datalen) == 0) {\n"
-     "          return 0;\n"
-     "        }\n"
-     "      }\n    }\n\n    // new connection\n", 1),
-])
-patch("src/shrpx.cc", [
-    ("void worker_process_child_cb(struct ev_loop *loop, ev_child *w, int revents);\n} // namespace\n",
-     "void worker_process_child_cb(struct ev_loop *loop, ev_child *w, int revents);\n} // namespace\n\n"
-     "#ifdef ENABLE_HTTP3\n"
-     "namespace {\n"
-     "void worker_process_ready_cb(struct ev_loop *loop, ev_io *w, int revents);\n"
-     "} // namespace\n"
-     "#endif // ENABLE_HTTP3\n", 1),
-    ("    worker_process_childev.data = this;\n    ev_child_start(loop, &worker_process_childev);\n  }\n",
-     "    worker_process_childev.data = this;\n    ev_child_start(loop, &worker_process_childev);\n"
-     "#ifdef ENABLE_HTTP3\n"
-     "    ev_io_init(&ready_ev, worker_process_ready_cb, quic_ipc_fd, EV_READ);\n"
-     "    ready_ev.data = this;\n"
-     "    ev_io_start(loop, &ready_ev);\n"
-     "#endif // ENABLE_HTTP3\n"
-     "  }\n", 1),
-    ("    ev_child_stop(loop, &worker_process_childev);\n\n#ifdef ENABLE_HTTP3\n",
-     "    ev_child_stop(loop, &worker_process_childev);\n\n#ifdef ENABLE_HTTP3\n"
-     "    ev_io_stop(loop, &ready_ev);\n", 1),
-    ("    ev_signal_stop(loop, &reload_signalev);\n  }\n",
-     "    ev_signal_stop(loop, &reload_signalev);\n  }\n\n"
-     "  void start_signal_watchers() {\n"
-     "    ev_signal_start(loop, &reopen_log_signalev);\n"
-     "    ev_signal_start(loop, &exec_binary_signalev);\n"
-     "    ev_signal_start(loop, &graceful_shutdown_signalev);\n"
-     "    ev_signal_start(loop, &reload_signalev);\n"
-     "  }\n", 1),
-    ("  ev_tstamp termination_deadline;\n#ifdef ENABLE_HTTP3\n",
-     "  ev_tstamp termination_deadline;\n"
-     "  // true once told to shut down (graceful shutdown or handover).\n"
-     "  bool retired = false;\n"
-     "#ifdef ENABLE_HTTP3\n"
-     "  // Readable when the worker process is ready (one byte on quic_ipc_fd).\n"
-     "  ev_io ready_ev;\n", 1),
-    # SIGQUIT: older worker processes may still serve (successor not ready yet).
-    ("    ipc_send(wp, SHRPX_IPC_GRACEFUL_SHUTDOWN);\n    worker_process_set_termination_deadline(wp, loop);\n    return;\n",
-     "    for (auto &p : worker_processes) {\n"
-     "      if (p->retired && p.get() != wp) {\n"
-     "        continue;\n"
-     "      }\n"
-     "      p->retired = true;\n"
-     "      ipc_send(p.get(), SHRPX_IPC_GRACEFUL_SHUTDOWN);\n"
-     "      worker_process_set_termination_deadline(p.get(), loop);\n"
-     "    }\n"
-     "    return;\n", 1),
-    ("  auto pid = wp->worker_pid;\n\n  worker_process_remove(wp, loop);\n",
-     "  auto pid = wp->worker_pid;\n\n"
-     "  // The newest worker process died before its predecessor was retired: that\n"
-     "  // one keeps serving and handles the signals again (before the dead one's\n"
-     "  // watchers stop, so that SIGHUP never has its default action).\n"
-     "  if (worker_processes.size() > 1 && worker_processes.back().get() == wp) {\n"
-     "    auto &prev = worker_processes[worker_processes.size() - 2];\n"
-     "    if (!prev->retired) {\n"
-     "      LOG(ERROR) << \"Failed to process new configuration: worker process [\"\n"
-     "                 << pid << \"] exited before it was ready; worker process [\"\n"
-     "                 << prev->worker_pid << \"] keeps serving\";\n"
-     "      prev->start_signal_watchers();\n"
-     "    }\n"
-     "  }\n\n"
-     "  worker_process_remove(wp, loop);\n", 1),
-    ("  // Send last worker process a graceful shutdown notice\n"
-     "  auto &last_wp = worker_processes.back();\n"
-     "  ipc_send(last_wp.get(), SHRPX_IPC_GRACEFUL_SHUTDOWN);\n"
-     "  worker_process_set_termination_deadline(last_wp.get(), loop);\n",
-     "  auto &last_wp = worker_processes.back();\n"
-     "#ifndef ENABLE_HTTP3\n"
-     "  // Send last worker process a graceful shutdown notice\n"
-     "  last_wp->retired = true;\n"
-     "  ipc_send(last_wp.get(), SHRPX_IPC_GRACEFUL_SHUTDOWN);\n"
-     "  worker_process_set_termination_deadline(last_wp.get(), loop);\n"
-     "#endif // !ENABLE_HTTP3\n"
-     "  // With HTTP/3 the new worker process retires it once ready:\n"
-     "  // worker_process_ready_cb.\n", 1),
-    ("namespace {\nvoid worker_process_child_cb(struct ev_loop *loop, ev_child *w, int revents) {\n",
-     "#ifdef ENABLE_HTTP3\n"
-     "namespace {\n"
-     "void worker_process_ready_cb(struct ev_loop *loop, ev_io *w, int revents) {\n"
-     "  auto wp = static_cast<WorkerProcess *>(w->data);\n"
-     "  uint8_t b;\n"
-     "  ssize_t n;\n"
-     "  while ((n = recv(w->fd, &b, 1, 0)) == -1 && errno == EINTR)\n"
-     "    ;\n"
-     "  if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {\n"
-     "    return;\n"
-     "  }\n"
-     "  ev_io_stop(loop, w);\n"
-     "  if (n != 1) {\n"
-     "    return;\n"
-     "  }\n"
-     "  LOG(NOTICE) << \"Worker process [\" << wp->worker_pid << \"] is ready\";\n"
-     "  for (auto &p : worker_processes) {\n"
-     "    if (p.get() == wp) {\n"
-     "      break;\n"
-     "    }\n"
-     "    if (p->retired) {\n"
-     "      continue;\n"
-     "    }\n"
-     "    p->retired = true;\n"
-     "    ipc_send(p.get(), SHRPX_IPC_HANDOVER);\n"
-     "    worker_process_set_termination_deadline(p.get(), loop);\n"
-     "  }\n"
-     "}\n"
-     "} // namespace\n"
-     "#endif // ENABLE_HTTP3\n\n"
-     "namespace {\nvoid worker_process_child_cb(struct ev_loop *loop, ev_child *w, int revents) {\n", 1),
-])
-
-import glob, os
-for f in sorted(glob.glob(os.path.join(os.environ["NGHTTPX_PATCH_DIR"], "*.py"))):
-    print(f"build-nghttpx: applying {os.path.basename(f)}", file=sys.stderr)
-    exec(compile(open(f).read(), f, "exec"), {"patch": patch, "sys": sys})
-PY
+# Source patches, in series order (see hack/nghttpx-patches/README.md). --fuzz=0: a
+# patch whose context lines changed fails here instead of being applied approximately.
+for p in "${PATCHES[@]}"; do
+  echo "build-nghttpx: applying $p" >&2
+  patch -p1 --fuzz=0 --forward --no-backup-if-mismatch --quiet -i "$PATCH_DIR/$p" >&2 ||
+    die "patch $p does not apply to nghttp2 $NGHTTP2_SRC_VERSION with --fuzz=0 (rejects: $build/**/*.rej): regenerate it against the pristine source, see hack/nghttpx-patches/README.md"
+done
 step "configuring nghttp2"
 autoreconf -fi >/dev/null 2>&1
 export PKG_CONFIG_PATH="$NGTCP2_PREFIX/lib/pkgconfig"
