@@ -11,7 +11,7 @@ FROM debian:bookworm AS nghttpx
 COPY hack/build-nghttpx.sh /src/hack/build-nghttpx.sh
 COPY hack/nghttpx-patches/ /src/hack/nghttpx-patches/
 COPY hack/image/stage-nghttpx.sh /src/hack/image/stage-nghttpx.sh
-RUN apt-get update -qq && apt-get install -y -qq ca-certificates python3 util-linux >/dev/null \
+RUN apt-get update -qq && apt-get install -y -qq ca-certificates util-linux >/dev/null \
  && bash /src/hack/build-nghttpx.sh /cache | tail -n 1 > /cache/nghttpx-path \
  && sh /src/hack/image/stage-nghttpx.sh "$(cat /cache/nghttpx-path)" /out
 

@@ -18,7 +18,7 @@ import (
 
 // Data-plane pods have a read-only root file system and no /tmp volume. Stock
 // nghttpx 1.52 spools backend API bodies to /tmp (mkostemp), so every endpoint
-// update would fail there; hack/nghttpx-patches/10-api-memfd.py uses a memory
+// update would fail there; hack/nghttpx-patches/10-api-memfd.patch uses a memory
 // file. This runs nghttpx in a private mount namespace whose /tmp is a
 // read-only tmpfs and changes endpoints through the backend API.
 func TestBackendAPIWithReadOnlyTmp(t *testing.T) {

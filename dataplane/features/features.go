@@ -30,15 +30,15 @@ type Features struct {
 	// OCSP: the binary has OCSP stapling (fetch-ocsp-response-file; gone upstream in 1.66).
 	OCSP bool `json:"ocsp"`
 	// ClientVerify: the binary verifies client certificates per frontend
-	// (parameter verify-client=, our patch hack/nghttpx-patches/*-frontend-client-verify.py).
+	// (parameter verify-client=, our patch hack/nghttpx-patches/*-frontend-client-verify.patch).
 	ClientVerify bool `json:"clientVerify"`
 	// BackendTLSVerify: the binary verifies each backend against its own CA bundle
 	// and subjectAltNames (backend parameters tls-ca=, tls-san=, our patch
-	// hack/nghttpx-patches/*-backend-tls-verify.py).
+	// hack/nghttpx-patches/*-backend-tls-verify.patch).
 	BackendTLSVerify bool `json:"backendTLSVerify"`
 	// StatusRetry: the binary re-sends a request on a backend status listed in the
 	// x-ngxgw-retry request header (HTTPRoute retry; our patch
-	// hack/nghttpx-patches/*-retry-status.py).
+	// hack/nghttpx-patches/*-retry-status.patch).
 	StatusRetry bool `json:"statusRetry"`
 	// Reasons has one sentence for every missing feature.
 	Reasons []string `json:"reasons,omitempty"`

@@ -10,7 +10,7 @@ import (
 
 // Backend TLS (model.Cluster.TLS, from BackendTLSPolicy): the cluster's lines get
 // tls;sni=<hostname> and, with our nghttpx patch
-// (hack/nghttpx-patches/*-backend-tls-verify.py), tls-ca=<bundle> (trust only
+// (hack/nghttpx-patches/*-backend-tls-verify.patch), tls-ca=<bundle> (trust only
 // these CAs for this backend) and tls-san=<list> (a subjectAltName must match,
 // instead of the SNI name). Both files are content addressed, so a new CA bundle
 // is a new backend line (backend API, no reload) and never changes a file a

@@ -11,7 +11,7 @@ import (
 
 // Client certificate validation (model.Port.ClientValidation) needs the
 // per-frontend verification of our nghttpx patch
-// (hack/nghttpx-patches/*-frontend-client-verify.py): the frontend parameters
+// (hack/nghttpx-patches/*-frontend-client-verify.patch): the frontend parameters
 // verify-client=<CAFILE> and verify-client-optional. Stock nghttpx only has a
 // process-wide --verify-client, which cannot give two ports different CAs.
 

@@ -16,7 +16,7 @@ const (
 
 // retryValue is the x-ngxgw-retry request header value for a rule's retry policy,
 // "CODE[,CODE...];ATTEMPTS[;BACKOFF_MS]": the router sets it, our nghttpx patch
-// (hack/nghttpx-patches/*-retry-status.py) reads and removes it before the request
+// (hack/nghttpx-patches/*-retry-status.patch) reads and removes it before the request
 // is forwarded. ok is false when there is nothing to retry on status or the binary
 // cannot (then the header would reach the backend).
 func retryValue(rt *model.Retry, f Features) (v string, ok bool, err error) {
