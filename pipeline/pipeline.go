@@ -111,7 +111,9 @@ func Build(in *gateway.Input, opts Options) *Output {
 		if err != nil {
 			err = fmt.Errorf("render Gateway %s/%s: %w", m.Source.Namespace, m.Source.Name, err)
 		}
-		out.Gateways = append(out.Gateways, RenderedGateway{Model: m, StateDir: ro.StateDir, Config: cfg, Err: err})
+		rg := RenderedGateway{Model: m, StateDir: ro.StateDir, Config: cfg, Err: err}
+		notProgrammed(res, &rg, opts.Gateway.Now)
+		out.Gateways = append(out.Gateways, rg)
 	}
 	return out
 }
