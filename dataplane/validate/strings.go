@@ -2,8 +2,10 @@ package validate
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"strings"
+	"time"
 )
 
 // Hostname accepts a lower-case RFC 1123 DNS name (labels of 1 to 63 bytes, 253 in
@@ -158,14 +160,14 @@ func Port(p int32) error {
 // TimeoutMillis accepts 0 (unset) to MaxTimeoutMillis.
 func TimeoutMillis(what string, ms int64) error {
 	if ms < 0 || ms > MaxTimeoutMillis {
-		return fmt.Errorf("%s %s out of range (0 to %s, the longest nghttpx-gateway configures)", what, fmtMillis(ms), MaxTimeout)
+		return fmt.Errorf("%s %s out of range (0 to %s, the longest nghttpx-gateway configures)", what, millis(ms), MaxTimeout)
 	}
 	return nil
 }
 
-func fmtMillis(ms int64) string {
-	if ms%1000 == 0 {
-		return fmt.Sprintf("%ds", ms/1000)
+func millis(ms int64) string {
+	if ms < 0 || ms > math.MaxInt64/int64(time.Millisecond) {
+		return fmt.Sprintf("%dms", ms)
 	}
-	return fmt.Sprintf("%dms", ms)
+	return (time.Duration(ms) * time.Millisecond).String()
 }
