@@ -379,6 +379,10 @@ func (a *Agent) Sync(ctx context.Context, in *gateway.Input) error {
 		a.setResult("", rg.Err)
 		return rg.Err
 	}
+	for _, d := range rg.Config.Dropped {
+		a.opts.Log.Info("part of the Gateway cannot be expressed and is not served (a translator bug; please report it)",
+			"what", d.What, "reason", d.Reason, "object", d.Source.Kind+" "+d.Source.Namespace+"/"+d.Source.Name)
+	}
 	hash := model.Hash(rg.Model)
 	cfg := *rg.Config
 	if keyFiles != nil && rg.StateDir == gwDir {
