@@ -156,24 +156,45 @@ spec:
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
-metadata: {name: hostile, namespace: default}
+metadata: {name: hostile-host, namespace: default}
 spec:
   parentRefs: [{name: gw}]
   hostnames: [%s]
+  rules:
+  - backendRefs: [{name: web, port: 80}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: hostile, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [hostile.example]
   rules:
   - matches:
     - path: {type: PathPrefix, value: %s}
       headers: [{name: %s, value: %s}]
       queryParams: [{name: %s, value: %s}]
+    backendRefs: [{name: web, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /set}}]
     filters:
     - type: RequestHeaderModifier
       requestHeaderModifier: {set: [{name: %s, value: %s}], remove: [%s]}
+    backendRefs: [{name: web, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /rewrite}}]
+    filters:
     - type: URLRewrite
       urlRewrite: {hostname: %s, path: {type: ReplaceFullPath, replaceFullPath: %s}}
+    backendRefs: [{name: web, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /cors}}]
+    filters:
     - type: CORS
       cors: {allowOrigins: [%s]}
+    backendRefs: [{name: web, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /timeouts}}]
     timeouts: {request: %s}
     retry: {codes: [503], attempts: %s, backoff: %s}
+    backendRefs: [{name: web, port: 80}]
+  - matches: [{path: {type: PathPrefix, value: /backend}}]
     backendRefs:
     - name: web
       port: 80
@@ -209,8 +230,8 @@ spec:
     http:
       paths:
       - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
-`, listenerPort, q(host),
-		q(host), q(path), q(hname), q(hval), q(qname), q(qval), q(hname), q(hval), q(remove),
+`, listenerPort, q(host), q(host),
+		q(path), q(hname), q(hval), q(qname), q(qval), q(hname), q(hval), q(remove),
 		q(host), q(modPath), q("https://"+host), q(timeout), attemptsValue(attempts), q(backoff), q(hname), q(hval), redirect,
 		q(string(pathConfig)), q(string(backendConfig)), q(host), q(path))
 }
