@@ -119,7 +119,8 @@ func (t *translator) resolveAddresses(gs *gatewayState, reject func(reason, msg 
 			continue
 		}
 		a, err := netip.ParseAddr(sa.Value)
-		if err != nil {
+		if err != nil || a.Zone() != "" {
+			// A zone cannot be bound by address alone (nor does the CRD allow one).
 			unsupported = append(unsupported, fmt.Sprintf("%s %q (not an IP address)", typ, sa.Value))
 			continue
 		}
