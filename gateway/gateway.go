@@ -142,7 +142,7 @@ func (t *translator) assignedAddresses(gs *gatewayState, add func(netip.Addr), p
 	got := t.opts.GatewayAddresses(gs.in.Namespace, gs.in.Name)
 	n := 0
 	for _, v := range got {
-		if a, err := netip.ParseAddr(v); err == nil {
+		if a, err := netip.ParseAddr(v); err == nil && a.Zone() == "" {
 			add(a)
 			n++
 			continue
