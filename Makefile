@@ -40,10 +40,12 @@ run: build echo
 	@n=$$(bash hack/build-nghttpx.sh $(CACHE_DIR) | tail -n 1) && \
 	bash hack/run-quickstart.sh $(BIN) $$n $(ECHO_BIN)
 
-# Renderer fuzzing for a fixed time: no user string may add a directive or a line.
+# Fuzzing for a fixed time: no user string may add a directive or a line, and no
+# object may stop its Gateway from rendering (FuzzTranslate).
 fuzz:
 	$(GO) test ./dataplane/render -run '^$$' -fuzz '^FuzzRender$$' -fuzztime 15s
 	$(GO) test ./dataplane/render -run '^$$' -fuzz '^FuzzRenderProxy$$' -fuzztime 15s
+	$(GO) test ./pipeline -run '^$$' -fuzz '^FuzzTranslate$$' -fuzztime 15s
 
 test: build unit integration fuzz e2e conformance-ci
 

@@ -11,6 +11,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/validate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 )
 
@@ -161,7 +162,7 @@ func (t *translator) endpoints(k nsName, sp *corev1.ServicePort) []model.Endpoin
 				break
 			}
 		}
-		if port == 0 {
+		if validate.Port(port) != nil {
 			continue
 		}
 		for _, ep := range s.Endpoints {
@@ -169,11 +170,12 @@ func (t *translator) endpoints(k nsName, sp *corev1.ServicePort) []model.Endpoin
 				continue
 			}
 			for _, a := range ep.Addresses {
-				ip, err := netip.ParseAddr(a)
+				// The data plane dials plain addresses only (no zone).
+				ip, err := validate.IP(a)
 				if err != nil {
 					continue
 				}
-				e := model.Endpoint{IP: ip.String(), Port: port}
+				e := model.Endpoint{IP: ip, Port: port}
 				if !slices.Contains(out, e) {
 					out = append(out, e)
 				}

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/validate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 )
 
@@ -349,27 +350,9 @@ func checkPreciseHostname(h string) error {
 	return checkSANHostname(h)
 }
 
-// checkSANHostname accepts a DNS name, optionally with a leading "*." label.
-func checkSANHostname(h string) error {
-	if h == "" || len(h) > 253 {
-		return fmt.Errorf("%q: empty or longer than 253 bytes", h)
-	}
-	for i, label := range strings.Split(h, ".") {
-		if i == 0 && label == "*" {
-			continue
-		}
-		if label == "" || len(label) > 63 {
-			return fmt.Errorf("%q: empty or too long label", h)
-		}
-		for j := 0; j < len(label); j++ {
-			c := label[j]
-			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-				return fmt.Errorf("%q: byte %q not allowed in a host name", h, c)
-			}
-		}
-	}
-	return nil
-}
+// checkSANHostname accepts a lower-case DNS name, optionally with a leading "*."
+// label: what the data plane writes as SNI and into the SAN file.
+func checkSANHostname(h string) error { return validate.Hostname(h, true) }
 
 // checkSANURI accepts an absolute URI of printable ASCII (no spaces), the form
 // certificates carry.

@@ -6,7 +6,12 @@
 // with status out. No client, no clock (Options.Now), no randomness; the same
 // Input gives the same Result whatever its order. Validation happens here and every
 // rejection becomes a condition on the object that caused it, following the
-// Gateway API v1.6.3 spec; what nghttpx cannot express is the dataplane's concern.
+// Gateway API v1.6.3 spec. What the data plane cannot express is known to package
+// dataplane/validate (which the renderer uses too): a rule that fails it is dropped
+// (UnsupportedValue), a route hostname makes the route not Accepted, a listener
+// hostname or a port in Options.ReservedPorts makes the listener not Accepted; so
+// one object never stops its Gateway from rendering. Retry attempts and backoff
+// beyond validate's bounds are clamped and the route's Accepted message says so.
 //
 // Status rules: only GatewayClasses with our controllerName, their Gateways and
 // the ListenerSets naming those Gateways get status; in HTTPRoutes only

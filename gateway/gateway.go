@@ -119,7 +119,8 @@ func (t *translator) resolveAddresses(gs *gatewayState, reject func(reason, msg 
 			continue
 		}
 		a, err := netip.ParseAddr(sa.Value)
-		if err != nil {
+		if err != nil || a.Zone() != "" {
+			// A zone cannot be bound by address alone (nor does the CRD allow one).
 			unsupported = append(unsupported, fmt.Sprintf("%s %q (not an IP address)", typ, sa.Value))
 			continue
 		}
@@ -141,7 +142,7 @@ func (t *translator) assignedAddresses(gs *gatewayState, add func(netip.Addr), p
 	got := t.opts.GatewayAddresses(gs.in.Namespace, gs.in.Name)
 	n := 0
 	for _, v := range got {
-		if a, err := netip.ParseAddr(v); err == nil {
+		if a, err := netip.ParseAddr(v); err == nil && a.Zone() == "" {
 			add(a)
 			n++
 			continue

@@ -8,6 +8,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/validate"
 )
 
 // routeState is one HTTPRoute after its rules and backends are resolved.
@@ -17,7 +19,10 @@ type routeState struct {
 	// sortKey is "namespace/name", the tie-breaker across routes.
 	sortKey   string
 	hostnames []string
-	rules     []*ruleState
+	// badHostname says why a hostname cannot be served ("" when all can): the
+	// route is then not accepted.
+	badHostname string
+	rules       []*ruleState
 	// resolvedRefs is the route's ResolvedRefs condition (same for every parent).
 	resolvedRefs condition
 }
@@ -97,6 +102,9 @@ func (t *translator) buildRoute(r *gatewayv1.HTTPRoute) *routeState {
 	for _, h := range r.Spec.Hostnames {
 		if s := string(h); !slices.Contains(rs.hostnames, s) {
 			rs.hostnames = append(rs.hostnames, s)
+			if err := validate.Hostname(s, true); err != nil && rs.badHostname == "" {
+				rs.badHostname = "spec.hostnames: " + err.Error()
+			}
 		}
 	}
 	rules := r.Spec.Rules
@@ -136,6 +144,9 @@ func (t *translator) attach(rs *routeState, ref *gatewayv1.ParentReference, pare
 
 	if why := parent.notAttachable(); why != "" {
 		return accepted(false, gatewayv1.RouteReasonNoMatchingParent, why)
+	}
+	if rs.badHostname != "" {
+		return accepted(false, gatewayv1.RouteReasonUnsupportedValue, rs.badHostname)
 	}
 	var candidates []*listenerState
 	for _, l := range parent.listeners() {
@@ -198,7 +209,13 @@ func (t *translator) attach(rs *routeState, ref *gatewayv1.ParentReference, pare
 		}
 		m.l.attachments = append(m.l.attachments, &attachment{route: rs, hostnames: m.hosts})
 	}
-	conds := accepted(true, gatewayv1.RouteReasonAccepted, "Route is accepted")
+	msg := "Route is accepted"
+	for _, r := range rs.rules {
+		if r.invalid == nil && len(r.notes) > 0 {
+			msg += "; " + strings.Join(r.notes, "; ")
+		}
+	}
+	conds := accepted(true, gatewayv1.RouteReasonAccepted, msg)
 	if len(invalid) > 0 {
 		conds = append(conds, trueCond(string(gatewayv1.RouteConditionPartiallyInvalid),
 			string(gatewayv1.RouteReasonUnsupportedValue), "Dropped Rule(s): "+joinMessages(invalid)))

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/validate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 )
 
@@ -98,6 +99,21 @@ func (t *translator) processListenerFor(gw *gatewayv1.Gateway, owner listenerOwn
 		ls.reject(string(gatewayv1.ListenerReasonUnsupportedProtocol),
 			fmt.Sprintf("protocol %q is not supported; use HTTP or HTTPS", l.Protocol))
 		return ls
+	}
+	if what := t.opts.ReservedPorts[int32(l.Port)]; what != "" {
+		ls.reject(string(gatewayv1.ListenerReasonPortUnavailable),
+			fmt.Sprintf("port %d is used by the data plane itself (%s); choose another port", l.Port, what))
+		return ls
+	}
+	if err := validate.Port(int32(l.Port)); err != nil {
+		ls.reject(string(gatewayv1.ListenerReasonPortUnavailable), err.Error())
+		return ls
+	}
+	if ls.hostname != "" {
+		if err := validate.Hostname(ls.hostname, true); err != nil {
+			ls.reject(string(gatewayv1.ListenerReasonUnsupportedValue), err.Error())
+			return ls
+		}
 	}
 
 	t.resolveRouteKinds(ls)

@@ -1,10 +1,13 @@
 package gateway
 
 import (
+	"fmt"
 	"slices"
+	"time"
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/validate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 )
 
@@ -12,20 +15,22 @@ const (
 	// defaultRetryAttempts is used when retry.attempts is unset
 	// (implementation-specific per the API).
 	defaultRetryAttempts = 1
-	// maxRetryAttempts and maxRetryBackoffMillis are what the data plane carries.
-	maxRetryAttempts      = 100
-	maxRetryBackoffMillis = 1_000_000
+	// maxRetryAttempts and maxRetryBackoffMillis bound what a route gets: more is
+	// clamped, and the route's Accepted message says so.
+	maxRetryAttempts      = validate.MaxRetryAttempts
+	maxRetryBackoffMillis = validate.MaxRetryBackoffMillis
 )
 
-// ruleRetry validates a rule's retry policy and stores it on tmpl.
-func ruleRetry(rt *gatewayv1.HTTPRouteRetry, tmpl *model.Rule) *ruleError {
+// ruleRetry validates a rule's retry policy and stores it on tmpl. notes say which
+// values were clamped.
+func ruleRetry(rt *gatewayv1.HTTPRouteRetry, tmpl *model.Rule) (notes []string, _ *ruleError) {
 	if rt == nil {
-		return nil
+		return nil, nil
 	}
 	out := &model.Retry{Attempts: defaultRetryAttempts}
 	for _, c := range rt.Codes {
 		if c < 400 || c > 599 {
-			return unsupported("retry.codes: %d is not a status code in 400-599", c)
+			return nil, unsupported("retry.codes: %d is not a status code in 400-599", c)
 		}
 		if !slices.Contains(out.Codes, int(c)) {
 			out.Codes = append(out.Codes, int(c))
@@ -35,9 +40,10 @@ func ruleRetry(rt *gatewayv1.HTTPRouteRetry, tmpl *model.Rule) *ruleError {
 	if rt.Attempts != nil {
 		switch a := *rt.Attempts; {
 		case a < 0:
-			return unsupported("retry.attempts must not be negative")
+			return nil, unsupported("retry.attempts must not be negative")
 		case a > maxRetryAttempts:
-			return unsupported("retry.attempts %d is more than %d, the most this data plane supports", a, maxRetryAttempts)
+			notes = append(notes, fmt.Sprintf("retry.attempts %d clamped to %d, the most nghttpx-gateway allows", a, maxRetryAttempts))
+			out.Attempts = maxRetryAttempts
 		default:
 			out.Attempts = a
 		}
@@ -45,13 +51,15 @@ func ruleRetry(rt *gatewayv1.HTTPRouteRetry, tmpl *model.Rule) *ruleError {
 	if rt.Backoff != nil {
 		d, err := parseDuration(string(*rt.Backoff))
 		if err != nil {
-			return unsupported("retry.backoff: %v", err)
-		}
-		if d.Milliseconds() > maxRetryBackoffMillis {
-			return unsupported("retry.backoff %s is longer than %ds, the most this data plane supports", *rt.Backoff, maxRetryBackoffMillis/1000)
+			return nil, unsupported("retry.backoff: %v", err)
 		}
 		out.BackoffMillis = d.Milliseconds()
+		if out.BackoffMillis > maxRetryBackoffMillis {
+			notes = append(notes, fmt.Sprintf("retry.backoff %s clamped to %s, the longest nghttpx-gateway allows",
+				*rt.Backoff, time.Duration(maxRetryBackoffMillis)*time.Millisecond))
+			out.BackoffMillis = maxRetryBackoffMillis
+		}
 	}
 	tmpl.Retry = out
-	return nil
+	return notes, nil
 }

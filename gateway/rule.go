@@ -6,6 +6,7 @@ import (
 
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/validate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 )
 
@@ -17,6 +18,9 @@ type ruleState struct {
 	invalid *condition
 	// rules holds one model rule per match, in match order.
 	rules []model.Rule
+	// notes are values the rule was accepted with after a change (a clamped
+	// retry policy), for the route's Accepted message.
+	notes []string
 }
 
 // ruleError is a reason and message for a rule that cannot be implemented.
@@ -89,7 +93,8 @@ func (t *translator) buildRule(r *gatewayv1.HTTPRoute, i int, rule *gatewayv1.HT
 	if e := ruleTimeouts(rule.Timeouts, &tmpl); e != nil && err == nil {
 		err = e
 	}
-	if e := ruleRetry(rule.Retry, &tmpl); e != nil && err == nil {
+	notes, e := ruleRetry(rule.Retry, &tmpl)
+	if e != nil && err == nil {
 		err = e
 	}
 	switch {
@@ -132,7 +137,18 @@ func (t *translator) buildRule(r *gatewayv1.HTTPRoute, i int, rule *gatewayv1.HT
 		mr := tmpl
 		mr.Name = fmt.Sprintf("httproute/%s/%s/rule/%d/match/%d", r.Namespace, r.Name, i, j)
 		mr.Match = m
+		// What the data plane cannot express is rejected here, on this rule,
+		// rather than by the renderer for the whole Gateway.
+		if e := validate.Rule(&mr); e != nil {
+			c := falseCond(string(gatewayv1.RouteConditionAccepted), string(gatewayv1.RouteReasonUnsupportedValue),
+				fmt.Sprintf("rule %s: %s", ruleLabel(i, rule), e))
+			rs.invalid, rs.rules = &c, nil
+			return rs, problems
+		}
 		rs.rules = append(rs.rules, mr)
+	}
+	for _, n := range notes {
+		rs.notes = append(rs.notes, fmt.Sprintf("rule %s: %s", ruleLabel(i, rule), n))
 	}
 	return rs, problems
 }

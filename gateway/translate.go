@@ -58,6 +58,10 @@ type Options struct {
 	// listeners with spec.tls.frontend validation are then not accepted
 	// (UnsupportedValue).
 	NoClientValidation bool
+	// ReservedPorts are the ports the data plane listens on itself (admin
+	// endpoint, backend API, ...), with what uses them: a listener on one is not
+	// accepted (PortUnavailable) instead of breaking the whole data plane.
+	ReservedPorts map[int32]string
 }
 
 // Result is the outcome of a translation.

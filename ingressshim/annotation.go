@@ -9,8 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/validate"
 )
 
 // Annotation keys of the original controller.
@@ -268,36 +269,33 @@ func (a *annotations) checked(where, name string, v *string, check func(string) 
 	return v
 }
 
+// The values below become nghttpx backend parameters; the checks are the data
+// plane's own (package dataplane/validate), so what passes here renders.
+
 // checkSNI accepts a lower-case DNS name.
 func checkSNI(s string) error {
-	if errs := validation.IsDNS1123Subdomain(s); len(errs) > 0 {
-		return fmt.Errorf("is not a lower-case DNS name")
+	if err := validate.Hostname(s, false); err != nil {
+		return fmt.Errorf("is not a lower-case DNS name (labels of at most 63 bytes)")
 	}
 	return nil
 }
 
-// checkCookieName accepts an HTTP token (RFC 6265 cookie-name).
+// checkCookieName accepts an HTTP token (RFC 6265 cookie-name) of at most 256 bytes.
 func checkCookieName(s string) error {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
-			return fmt.Errorf("is not a cookie name (an HTTP token)")
-		}
+	if validate.CookieName(s) != nil {
+		return fmt.Errorf("is not a cookie name (an HTTP token of at most %d bytes)", validate.MaxNameLen)
 	}
 	return nil
 }
 
 // checkCookiePath accepts an absolute path of visible ASCII without ';', ',', '"',
-// '\\' or '#'.
+// '\\' or '#', of at most 4096 bytes.
 func checkCookiePath(s string) error {
 	if s[0] != '/' {
 		return fmt.Errorf("must start with /")
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(";,\"\\#", c) >= 0 {
-			return fmt.Errorf("is not a cookie path (visible ASCII without ; , \" \\ #)")
-		}
+	if validate.CookiePath(s) != nil {
+		return fmt.Errorf("is not a cookie path (at most %d bytes of visible ASCII without ; , \" \\ #)", validate.MaxStringLen)
 	}
 	return nil
 }
@@ -335,6 +333,10 @@ func (a *annotations) durationField(where, name string, raw json.RawMessage) *in
 	d, err := time.ParseDuration(*s)
 	if err != nil || d <= 0 {
 		a.problem("%s: %s must be a positive duration such as 30s or 5m, not %q; it is ignored", where, name, *s)
+		return nil
+	}
+	if d > validate.MaxTimeout {
+		a.problem("%s: %s %q is longer than %s, the longest nghttpx-gateway configures; it is ignored", where, name, *s, validate.MaxTimeout)
 		return nil
 	}
 	ms := d.Milliseconds()

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/validate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 )
 
@@ -55,6 +56,9 @@ func convertPath(p string, typ *networkingv1.PathType) (matchKey, error) {
 	if err := gateway.ValidatePathValue(p); err != nil {
 		return matchKey{}, err
 	}
+	if err := validate.Path(p, "?"); err != nil {
+		return matchKey{}, err
+	}
 	t := networkingv1.PathTypeImplementationSpecific
 	if typ != nil {
 		t = *typ
@@ -97,8 +101,8 @@ func validateHost(h string) error {
 	} else {
 		errs = validation.IsDNS1123Subdomain(h)
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("is not a valid host name (lower-case letters, digits, '-' and '.', optionally after a leading \"*.\")")
+	if len(errs) > 0 || validate.Hostname(h, true) != nil {
+		return fmt.Errorf("is not a valid host name (lower-case letters, digits, '-' and '.' in labels of at most 63 bytes, optionally after a leading \"*.\")")
 	}
 	return nil
 }

@@ -11,6 +11,9 @@
 // Synthetic objects never appear as objects in Output.YAML: their status is printed
 // in the Ingress document, with each Ingress's events.
 //
+// A Gateway whose rendering failed or dropped a piece (render.Config.Dropped) gets
+// Programmed=False with the reason, so status never claims what is not served.
+//
 // Contract: pure. No clock (the caller passes Now), no I/O, no processes; the input
 // is not modified.
 package pipeline

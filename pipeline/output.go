@@ -18,11 +18,13 @@ import (
 type renderedDoc struct {
 	Gateway string `json:"gateway"`
 	// Ingress marks the Ingress shim's synthetic Gateways.
-	Ingress  bool              `json:"ingress,omitempty"`
-	StateDir string            `json:"stateDir"`
-	Error    string            `json:"error,omitempty"`
-	Config   map[string]string `json:"config,omitempty"`
-	Files    map[string]string `json:"files,omitempty"`
+	Ingress  bool   `json:"ingress,omitempty"`
+	StateDir string `json:"stateDir"`
+	Error    string `json:"error,omitempty"`
+	// Dropped is what the renderer left out (it should be empty).
+	Dropped []string          `json:"dropped,omitempty"`
+	Config  map[string]string `json:"config,omitempty"`
+	Files   map[string]string `json:"files,omitempty"`
 }
 
 // ingressDoc is what the Ingress shim made of the input: per Ingress, the class
@@ -114,6 +116,9 @@ func (o *Output) YAML() ([]byte, error) {
 			d.Error = g.Err.Error()
 		}
 		if g.Config != nil {
+			for _, dr := range g.Config.Dropped {
+				d.Dropped = append(d.Dropped, dr.String())
+			}
 			d.Config = map[string]string{
 				render.MainFile:       string(g.Config.Main),
 				render.BackendFile:    string(render.BackendConf(g.Config.Backends)),

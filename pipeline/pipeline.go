@@ -79,7 +79,7 @@ func Build(in *gateway.Input, opts Options) *Output {
 		operator = newIngressOperator(out.Ingress)
 		ocspIngressEvents(in, out.Ingress, opts.Gateway, so.DefaultTLSSecret)
 	}
-	res := gateway.Translate(in, opts.Gateway)
+	res := gateway.Translate(in, withReservedPorts(opts))
 	out.Translation = res
 	for _, m := range res.Models {
 		ro := opts.Render
@@ -111,7 +111,9 @@ func Build(in *gateway.Input, opts Options) *Output {
 		if err != nil {
 			err = fmt.Errorf("render Gateway %s/%s: %w", m.Source.Namespace, m.Source.Name, err)
 		}
-		out.Gateways = append(out.Gateways, RenderedGateway{Model: m, StateDir: ro.StateDir, Config: cfg, Err: err})
+		rg := RenderedGateway{Model: m, StateDir: ro.StateDir, Config: cfg, Err: err}
+		notProgrammed(res, &rg, opts.Gateway.Now)
+		out.Gateways = append(out.Gateways, rg)
 	}
 	return out
 }
@@ -143,3 +145,31 @@ func newIngressOperator(res *ingressshim.Result) ingressOperator {
 // ReasonInvalidNghttpxConf: a line of the operator ConfigMap's nghttpx-conf cannot
 // be used (syntax, control characters, or an option nghttpx-gateway manages).
 const ReasonInvalidNghttpxConf = "InvalidNghttpxConf"
+
+// withReservedPorts adds the fixed ports of the render options (backend API unless
+// chosen per Gateway, health, mirror) to the translator's reserved ports, so a
+// listener on one is rejected on the listener rather than dropped by the renderer.
+func withReservedPorts(opts Options) gateway.Options {
+	g := opts.Gateway
+	r := map[int32]string{}
+	for p, what := range g.ReservedPorts {
+		r[p] = what
+	}
+	add := func(p int, what string) {
+		if p > 0 && r[int32(p)] == "" {
+			r[int32(p)] = what
+		}
+	}
+	if opts.APIPortFor == nil {
+		add(opts.Render.APIPort, "nghttpx's backend API")
+	}
+	add(opts.Render.HealthPort, "nghttpx's health monitor")
+	if opts.MirrorPortsFor == nil {
+		add(opts.Render.MirrorTeePort, "the request mirror tee")
+		add(opts.Render.MirrorInternalPort, "the request mirror's internal frontend")
+	}
+	if len(r) > 0 {
+		g.ReservedPorts = r
+	}
+	return g
+}

@@ -242,6 +242,10 @@ func (r *Runner) sync(ctx context.Context, in *gateway.Input) {
 			}
 			continue
 		}
+		for _, d := range g.Config.Dropped {
+			r.Log.Info("part of the Gateway cannot be expressed and is not served (a translator bug; please report it)",
+				"gateway", k, "what", d.What, "reason", d.Reason, "object", d.Source.Kind+" "+d.Source.Namespace+"/"+d.Source.Name)
+		}
 		if inst == nil {
 			inst = &instance{}
 			r.instances[k] = inst

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/validate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 )
 
@@ -63,8 +64,6 @@ func profileOf(t *model.Timeouts) (profile, error) {
 	}
 	return profile{readTimeoutMillis: ms}, nil
 }
-
-const maxTimeoutMillis = 24 * 3600 * 1000
 
 // String names every field as nghttpx parameters: the group key hashes it. A line
 // writes the per-address ones (proto, tls, sni, dns) and mruby first (memberParams),
@@ -146,7 +145,7 @@ func (p profile) withProxy(po *model.ProxyOptions) (profile, error) {
 				return p, err
 			}
 			if a.CookiePath != "" {
-				if err := checkPath(a.CookiePath, ";,\\\""); err != nil {
+				if err := validate.CookiePath(a.CookiePath); err != nil {
 					return p, fmt.Errorf("affinity cookie path: %w", err)
 				}
 			}
@@ -190,19 +189,6 @@ func (p profile) withBackend(bo *model.BackendOptions) (profile, error) {
 		p.sni = bo.SNI
 	}
 	return p, nil
-}
-
-// checkCookieName accepts an RFC 6265 cookie name (an RFC 7230 token).
-func checkCookieName(n string) error {
-	if n == "" || len(n) > 256 {
-		return fmt.Errorf("affinity cookie name %q: empty or too long", n)
-	}
-	for i := 0; i < len(n); i++ {
-		if !isTchar(n[i]) {
-			return fmt.Errorf("affinity cookie name %q: byte %q is not a token character", n, n[i])
-		}
-	}
-	return nil
 }
 
 // duration writes milliseconds as nghttpx accepts them (Ns or Nms).

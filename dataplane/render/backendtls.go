@@ -55,15 +55,19 @@ func backendClientFiles(c *model.Certificate) tlsFiles {
 }
 
 // backendTLSFiles validates every cluster's TLS settings and the backend client
-// certificate and adds their files.
-func backendTLSFiles(gw *model.Gateway, files map[string][]byte, opts Options) error {
+// certificate and adds their files. Clusters whose TLS settings cannot be written
+// are returned by name: their shares of traffic answer 500, like a policy the
+// binary cannot verify.
+func backendTLSFiles(gw *model.Gateway, files map[string][]byte, opts Options) (map[string]Dropped, error) {
+	bad := map[string]Dropped{}
 	for i := range gw.Clusters {
 		c := &gw.Clusters[i]
 		if c.TLS == nil {
 			continue
 		}
 		if err := checkClusterTLS(c.TLS); err != nil {
-			return fmt.Errorf("cluster %q: TLS: %w", c.Name, err)
+			bad[c.Name] = Dropped{Source: c.TLS.Source, What: "backend TLS of cluster " + c.Name, Reason: err.Error()}
+			continue
 		}
 		if !opts.Features.BackendTLSVerify {
 			continue
@@ -77,13 +81,13 @@ func backendTLSFiles(gw *model.Gateway, files map[string][]byte, opts Options) e
 	}
 	if bc := gw.BackendClientCertificate; bc != nil {
 		if _, err := tls.X509KeyPair(bc.CertPEM, bc.KeyPEM); err != nil {
-			return fmt.Errorf("backend client certificate: %w", err)
+			return nil, fmt.Errorf("backend client certificate: %w", err)
 		}
 		f := backendClientFiles(bc)
 		files[f.cert] = bc.CertPEM
 		files[f.key] = bc.KeyPEM
 	}
-	return nil
+	return bad, nil
 }
 
 // checkClusterTLS accepts what can be written into a backend line and the SAN

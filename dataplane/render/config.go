@@ -21,6 +21,9 @@ type Config struct {
 	// mruby scripts, certificates, keys. Names are content-addressed where a change
 	// must not affect a running process before it reloads (certificates, keys).
 	Files map[string][]byte
+	// Dropped lists what was left out (drop.go); empty when the translator's
+	// validation and the renderer's agree, as they should.
+	Dropped []Dropped
 }
 
 // BackendGroup is the backend= lines of one nghttpx pattern.

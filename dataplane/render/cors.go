@@ -163,19 +163,6 @@ func corsList(field string, vs []string, starAlone bool, check func(string) erro
 	return rbStr(s), nil
 }
 
-// checkToken accepts an RFC 9110 token such as a header name named in a CORS list.
-func checkToken(n string) error {
-	if n == "" || len(n) > 256 {
-		return fmt.Errorf("name %q: empty or too long", n)
-	}
-	for i := 0; i < len(n); i++ {
-		if !isTchar(n[i]) {
-			return fmt.Errorf("name %q: byte %q is not a token character", n, n[i])
-		}
-	}
-	return nil
-}
-
 // keyedList renders m as [[key, value], ...] sorted by key.
 func keyedList(m map[string]rbValue) rbArr {
 	keys := make([]string, 0, len(m))

@@ -27,12 +27,12 @@ func TestRenderRejectsCORS(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			gw := validGateway()
 			rule0(gw).CORS = &model.CORS{AllowOrigins: []model.CORSOrigin{foo}, MaxAgeSeconds: 5}
-			if _, err := Render(gw, baseOptions()); err != nil {
+			if err := refused(Render(gw, baseOptions())); err != nil {
 				t.Fatalf("base model rejected: %v", err)
 			}
 			c := tc.cors
 			rule0(gw).CORS = &c
-			_, err := Render(gw, baseOptions())
+			err := refused(Render(gw, baseOptions()))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one mentioning %q", err, tc.want)
 			}

@@ -52,6 +52,10 @@
 // double-quoted Ruby literal with each byte outside [A-Za-z0-9 ./_:-] written as \xHH;
 // no user string reaches nghttpx.conf or the programs, and the few that reach
 // backends.conf (cookie name and path, SNI) are validated against nghttpx's
-// parameter syntax. Scripts are only ever file contents. Render refuses
-// input it cannot express safely, even though the translator should already have.
+// parameter syntax. Scripts are only ever file contents. The checks are package
+// dataplane/validate's, shared with the translator, which rejects such input on its
+// object first; what still fails here (a port, listener, virtual host, rule or
+// backend TLS policy) is left out and listed in Config.Dropped, and the rest of the
+// Gateway is rendered. Only invalid Options and broken model invariants fail a
+// whole Render.
 package render

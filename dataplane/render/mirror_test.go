@@ -91,7 +91,7 @@ func TestMirrorRejectsBadModel(t *testing.T) {
 		"zero denominator":  {Cluster: "shadow", Numerator: 0, Denominator: 0},
 		"numerator too big": {Cluster: "shadow", Numerator: 3, Denominator: 2},
 	} {
-		if _, err := Render(mirrorGateway(m), opts); err == nil {
+		if err := refused(Render(mirrorGateway(m), opts)); err == nil {
 			t.Errorf("%s: Render accepted it", name)
 		}
 	}

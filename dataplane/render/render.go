@@ -7,8 +7,10 @@ import (
 )
 
 // Render turns one Gateway's model into nghttpx files. It is pure: same input, same
-// bytes. It refuses (with an error naming the element) anything it cannot write
-// safely, even though the gateway translator should have rejected it first.
+// bytes. A port, listener, virtual host, rule or backend TLS policy it cannot write
+// safely (the gateway translator rejects those first) is left out and listed in
+// Config.Dropped; only invalid Options or a broken model invariant (a certificate
+// or cluster named twice, say) fail the whole Gateway.
 func Render(gw *model.Gateway, opts Options) (*Config, error) {
 	if gw == nil {
 		return nil, fmt.Errorf("render: nil gateway")
@@ -17,6 +19,7 @@ func Render(gw *model.Gateway, opts Options) (*Config, error) {
 	if err := opts.validate(); err != nil {
 		return nil, fmt.Errorf("render: options: %w", err)
 	}
+	gw, dropped := usablePorts(gw, opts)
 	files := map[string][]byte{}
 	certs, err := certificates(gw, files, opts)
 	if err != nil {
@@ -25,12 +28,18 @@ func Render(gw *model.Gateway, opts Options) (*Config, error) {
 	if err := clientCAs(gw, files, opts); err != nil {
 		return nil, fmt.Errorf("render: %w", err)
 	}
-	if err := backendTLSFiles(gw, files, opts); err != nil {
+	badTLS, err := backendTLSFiles(gw, files, opts)
+	if err != nil {
 		return nil, fmt.Errorf("render: %w", err)
 	}
 	tb, err := newTableBuilder(gw, opts)
 	if err != nil {
 		return nil, fmt.Errorf("render: %w", err)
+	}
+	tb.dropped = dropped
+	for name, d := range badTLS {
+		tb.badTLS[name] = true
+		tb.dropped = append(tb.dropped, d)
 	}
 	table, err := tb.table(gw)
 	if err != nil {
@@ -50,5 +59,6 @@ func Render(gw *model.Gateway, opts Options) (*Config, error) {
 		groups = append(groups[:len(groups)-1:len(groups)-1], teeGroup(opts), groups[len(groups)-1])
 	}
 	scripts(opts, tb.users, files)
-	return &Config{Main: main, Backends: groups, RouteTable: table, Files: files}, nil
+	sortDropped(tb.dropped)
+	return &Config{Main: main, Backends: groups, RouteTable: table, Files: files, Dropped: tb.dropped}, nil
 }

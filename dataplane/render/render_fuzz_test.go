@@ -129,8 +129,23 @@ func FuzzRender(f *testing.F) {
 		opts := baseOptions()
 		cfg, err := Render(gw, opts)
 		if err != nil {
+			// Only options and model invariants (a cluster has a name) may refuse
+			// the whole Gateway.
+			if in.cluster == "" {
+				return
+			}
+			t.Fatalf("whole Gateway refused: %v\n%#v", err, in)
+		}
+		if err := refused(cfg, nil); err != nil {
 			if in.likelyValid() {
-				t.Fatalf("valid input rejected: %v\n%#v", err, in)
+				t.Fatalf("valid input dropped: %v\n%#v", err, in)
+			}
+			// What is left is still only our own directives and lines.
+			checkMain(t, cfg.Main, flags&2 != 0)
+			for _, l := range strings.Split(strings.TrimSuffix(string(BackendConf(cfg.Backends)), "\n"), "\n") {
+				if l != catchAll && !backendLine.MatchString(l) {
+					t.Fatalf("unexpected backend line %q", l)
+				}
 			}
 			return
 		}

@@ -35,7 +35,7 @@ func TestRenderRejects(t *testing.T) {
 		{"state dir with colon", "not allowed", func(_ *model.Gateway, o *Options) { o.StateDir = "/a:b" }},
 		{"state dir with newline", "not allowed", func(_ *model.Gateway, o *Options) { o.StateDir = "/a\nb" }},
 		{"no API port", "API port", func(_ *model.Gateway, o *Options) { o.APIPort = 0 }},
-		{"API port is a listener", "used twice", func(_ *model.Gateway, o *Options) { o.APIPort = 80 }},
+		{"API port is a listener", "data plane uses it", func(_ *model.Gateway, o *Options) { o.APIPort = 80 }},
 		{"BPF without program", "BPF", func(_ *model.Gateway, o *Options) { o.Features.BPF = true }},
 		{"listener hostname newline", "hostname", func(gw *model.Gateway, _ *Options) { gw.Ports[0].Listeners[0].Hostname = "a\n.com" }},
 		{"listener hostname upper case", "hostname", func(gw *model.Gateway, _ *Options) { gw.Ports[0].Listeners[0].Hostname = "A.com" }},
@@ -103,11 +103,11 @@ func TestRenderRejects(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			gw, opts := validGateway(), baseOptions()
-			if _, err := Render(gw, opts); err != nil {
+			if err := refused(Render(gw, opts)); err != nil {
 				t.Fatalf("base model rejected: %v", err)
 			}
 			tc.mut(gw, &opts)
-			_, err := Render(gw, opts)
+			err := refused(Render(gw, opts))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one mentioning %q", err, tc.want)
 			}
@@ -213,7 +213,7 @@ func TestRenderRejectsProxyOptions(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			gw, opts := validGateway(), baseOptions()
 			tc.mut(gw, &opts)
-			_, err := Render(gw, opts)
+			err := refused(Render(gw, opts))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one mentioning %q", err, tc.want)
 			}

@@ -5,13 +5,15 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/validate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 )
 
-// Limits of the patched nghttpx's x-ngxgw-retry parser.
+// Bounds of validate: below the patched nghttpx's x-ngxgw-retry parser limits
+// (100 attempts, 1000 s).
 const (
-	maxRetryAttempts      = 100
-	maxRetryBackoffMillis = 1_000_000
+	maxRetryAttempts      = validate.MaxRetryAttempts
+	maxRetryBackoffMillis = validate.MaxRetryBackoffMillis
 )
 
 // retryValue is the x-ngxgw-retry request header value for a rule's retry policy,

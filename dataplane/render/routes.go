@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/validate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 )
 
@@ -32,6 +33,11 @@ type tableBuilder struct {
 	// mirrorUsed: some rule mirrors (mirror.go), so the tee group and the
 	// internal frontend are rendered.
 	mirrorUsed bool
+	// badTLS are clusters whose TLS settings cannot be written: their shares
+	// answer 500.
+	badTLS map[string]bool
+	// dropped is what was left out (drop.go).
+	dropped []Dropped
 }
 
 // groupUse is one backend group: its members' endpoints share one pattern and the
@@ -73,6 +79,7 @@ func newTableBuilder(gw *model.Gateway, opts Options) (*tableBuilder, error) {
 		resp:     map[string]rbValue{},
 		cors:     map[string]rbValue{},
 		users:    map[userScript]bool{},
+		badTLS:   map[string]bool{},
 	}
 	for i := range gw.Clusters {
 		c := &gw.Clusters[i]
@@ -127,20 +134,27 @@ func (tb *tableBuilder) port(p model.Port) (rbValue, error) {
 	ls := rbArr{}
 	for _, l := range p.Listeners {
 		if err := checkHostPattern(l.Hostname); err != nil {
-			return nil, fmt.Errorf("listener %s: %w", l.Source.Section, err)
+			tb.drop(l.Source, "listener "+l.Source.Section, err)
+			continue
 		}
 		lh := hostMatch(l.Hostname)
 		vhs := rbArr{}
 		for _, vh := range l.VirtualHosts {
 			if err := checkHostPattern(vh.Hostname); err != nil {
-				return nil, fmt.Errorf("listener %s: virtual host: %w", l.Source.Section, err)
+				tb.drop(l.Source, "virtual host "+vh.Hostname+" of listener "+l.Source.Section, err)
+				continue
 			}
 			vhh := hostMatch(vh.Hostname)
 			rules := rbArr{}
 			for _, r := range vh.Rules {
-				rv, err := tb.rule(p, r)
+				err := validate.Rule(&r)
+				var rv rbValue
+				if err == nil {
+					rv, err = tb.rule(p, r)
+				}
 				if err != nil {
-					return nil, fmt.Errorf("rule %q: %w", r.Name, err)
+					tb.drop(r.Source, "rule "+r.Name, err)
+					continue
 				}
 				rules = append(rules, rv)
 			}
@@ -152,6 +166,17 @@ func (tb *tableBuilder) port(p model.Port) (rbValue, error) {
 	}
 	h.add("listeners", ls)
 	return h, nil
+}
+
+// drop records a piece left out; a rule shared by several virtual hosts is
+// reported once.
+func (tb *tableBuilder) drop(src model.ObjectRef, what string, err error) {
+	for _, d := range tb.dropped {
+		if d.What == what && d.Source == src {
+			return
+		}
+	}
+	tb.dropped = append(tb.dropped, Dropped{Source: src, What: what, Reason: err.Error()})
 }
 
 func checkHostPattern(h string) error {
@@ -538,7 +563,7 @@ func (tb *tableBuilder) backend(r model.Rule, wb model.WeightedBackend, prof pro
 		return rb, false, err
 	}
 	prof, ok = prof.withClusterTLS(c.TLS, tb.opts)
-	if !ok {
+	if !ok || tb.badTLS[c.Name] {
 		rb.status = statusInvalidBackend
 		return rb, true, nil
 	}

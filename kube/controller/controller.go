@@ -291,10 +291,14 @@ func (c *Controller) pipelineOptions(ctx context.Context) pipeline.Options {
 		// Rendering here validates what proxies will render; paths and ports only
 		// need to be well-formed. The proxies' nghttpx (our image) has the
 		// per-frontend client verification patch.
-		Render:     render.Options{Features: render.Features{ClientVerify: true}},
-		StateDir:   provision.StateDir,
-		APIPortFor: func(*model.Gateway) int { return 9902 },
+		Render:   render.Options{Features: render.Features{ClientVerify: true}},
+		StateDir: provision.StateDir,
+		// The proxies pick their own API port; any port no listener uses will do here.
+		APIPortFor: unusedPort,
 	}
+	// The proxy's admin endpoint shares the pod with nghttpx (the agent reserves
+	// it likewise).
+	po.Gateway.ReservedPorts = map[int32]string{c.opts.Provision.AdminPort: "the proxy's admin endpoint"}
 	c.ingressPipeline(&po)
 	return po
 }
@@ -430,4 +434,18 @@ func (c *Controller) withProgrammed(ctx context.Context, res *gateway.Result) *g
 		c.addrT = time.AfterFunc(recheck+time.Second, c.batch.Notify)
 	}
 	return &out
+}
+
+// unusedPort is a port none of gw's listeners uses, for rendering only.
+func unusedPort(gw *model.Gateway) int {
+	p := 9902
+	for used := true; used; {
+		used = false
+		for _, lp := range gw.Ports {
+			if int(lp.Port) == p {
+				used, p = true, p+1
+			}
+		}
+	}
+	return p
 }

@@ -353,6 +353,7 @@ func (a *Agent) Sync(ctx context.Context, in *gateway.Input) error {
 	if a.teePort != 0 {
 		po.Render.MirrorTeePort, po.Render.MirrorInternalPort = a.teePort, a.internalPort
 	}
+	po.Gateway.ReservedPorts = a.reservedPorts()
 	if a.opts.Ingress != nil {
 		po.Ingress, po.ProxyProtocol = *a.opts.Ingress, a.opts.ProxyProtocol
 	} else {
@@ -377,6 +378,10 @@ func (a *Agent) Sync(ctx context.Context, in *gateway.Input) error {
 	if rg.Err != nil {
 		a.setResult("", rg.Err)
 		return rg.Err
+	}
+	for _, d := range rg.Config.Dropped {
+		a.opts.Log.Info("part of the Gateway cannot be expressed and is not served (a translator bug; please report it)",
+			"what", d.What, "reason", d.Reason, "object", d.Source.Kind+" "+d.Source.Namespace+"/"+d.Source.Name)
 	}
 	hash := model.Hash(rg.Model)
 	cfg := *rg.Config
@@ -456,4 +461,23 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// reservedPorts are the ports of this pod the agent and nghttpx use besides the
+// listeners: a listener on one is not accepted (the controller reserves the admin
+// port too, so both translate the Gateway alike).
+func (a *Agent) reservedPorts() map[int32]string {
+	r := map[int32]string{}
+	if _, ps, err := net.SplitHostPort(a.opts.AdminAddr); err == nil {
+		if p, err := strconv.Atoi(ps); err == nil {
+			r[int32(p)] = "the proxy's admin endpoint"
+		}
+	}
+	for p, what := range map[int]string{a.apiPort: "nghttpx's backend API", a.internalPort: "the request mirror's internal frontend",
+		a.teePort: "the request mirror tee"} {
+		if p > 0 && r[int32(p)] == "" {
+			r[int32(p)] = what
+		}
+	}
+	return r
 }
