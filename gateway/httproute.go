@@ -137,6 +137,9 @@ func (t *translator) attach(rs *routeState, ref *gatewayv1.ParentReference, pare
 	if why := parent.notAttachable(); why != "" {
 		return accepted(false, gatewayv1.RouteReasonNoMatchingParent, why)
 	}
+	if why := t.notExclusiveFor(parent, rs.key); why != "" {
+		return accepted(false, gatewayv1.RouteReasonNotAllowedByListeners, why)
+	}
 	var candidates []*listenerState
 	for _, l := range parent.listeners() {
 		if ref.SectionName != nil && *ref.SectionName != "" && l.spec.Name != *ref.SectionName {
