@@ -97,7 +97,7 @@ type goldenTranslation struct {
 	Problems []string `json:"problems,omitempty"`
 	// OtherRoutes is the status of the input's own (not synthetic) HTTPRoutes.
 	OtherRoutes []string      `json:"otherRoutes,omitempty"`
-	Models   []goldenModel `json:"models,omitempty"`
+	Models      []goldenModel `json:"models,omitempty"`
 }
 
 type goldenModel struct {
