@@ -152,3 +152,25 @@ func TestHoldProgrammed(t *testing.T) {
 		t.Errorf("translator's False overridden: %+v", g.Status.Conditions[0])
 	}
 }
+
+// TestPollerStatusLimit: a /status body over maxStatusBytes is not trusted (the
+// pod counts as not reporting), one just under it is.
+func TestPollerStatusLimit(t *testing.T) {
+	var pad atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"modelHash":"h","applied":true,"error":"` + strings.Repeat("x", int(pad.Load())) + `"}`))
+	}))
+	defer srv.Close()
+	_, portStr, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	port, _ := strconv.Atoi(portStr)
+	p := newPoller(port, nil, nil, testr.New(t))
+	frame := int64(len(`{"modelHash":"h","applied":true,"error":""}`))
+	pad.Store(maxStatusBytes - frame)
+	if got := p.ask(context.Background(), "127.0.0.1"); got.hash != "h" {
+		t.Fatalf("a body of exactly the limit: hash %q, want h", got.hash)
+	}
+	pad.Store(maxStatusBytes - frame + 1)
+	if got := p.ask(context.Background(), "127.0.0.1"); got.hash != "" {
+		t.Fatalf("a body one byte over the limit was used: hash %q", got.hash)
+	}
+}

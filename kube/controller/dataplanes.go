@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"slices"
@@ -252,6 +253,10 @@ func (p *poller) pollDue(ctx context.Context, unknownOnly bool) {
 	}
 }
 
+// maxStatusBytes caps the /status body the controller reads from a pod; the
+// proxy's is well under 4 KiB.
+const maxStatusBytes = 64 << 10
+
 // ask returns what a pod reports; an empty hash when it cannot tell.
 func (p *poller) ask(ctx context.Context, ip string) podReport {
 	ctx, cancel := context.WithTimeout(ctx, p.requestTO)
@@ -275,7 +280,21 @@ func (p *poller) ask(ctx context.Context, ip string) podReport {
 			OCSP bool `json:"ocsp"`
 		} `json:"features"`
 	}
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&st) != nil {
+	if resp.StatusCode != http.StatusOK {
+		return podReport{}
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxStatusBytes+1))
+	switch {
+	case err != nil:
+		p.log.V(1).Info("data-plane pod's /status unreadable", "pod", ip, "error", err.Error())
+		return podReport{}
+	case len(body) > maxStatusBytes:
+		// Whoever answers on a pod IP must not make the controller buffer without end.
+		p.log.Error(nil, "data-plane pod's /status is larger than the limit; ignoring it (is something else listening on the admin port?)",
+			"pod", ip, "limitBytes", maxStatusBytes)
+		return podReport{}
+	}
+	if json.Unmarshal(body, &st) != nil {
 		return podReport{}
 	}
 	return podReport{hash: st.ModelHash, err: st.Error, noOCSP: st.Features != nil && !st.Features.OCSP}
