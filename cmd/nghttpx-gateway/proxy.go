@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -81,6 +82,12 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Secrets and ConfigMaps are read one by name: RBAC grants the proxy only
+	// those its Gateway references (kube/provision access.go).
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
 	gw := types.NamespacedName{Namespace: *gwNamespace, Name: *gwName}
 	a, err := proxyagent.New(proxyagent.Options{
 		Gateway:        gw,
@@ -94,6 +101,7 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 		Ingress:        shim,
 		ProxyProtocol:  ing.proxyProto,
 		KeysSecret:     provision.KeysName(gw.Name),
+		Clientset:      cs,
 		Log:            log,
 		NewDataPlane: func(dir string) (proxyagent.DataPlane, error) {
 			return apply.New(apply.Options{Binary: dp.bin, StateDir: dir, Log: log.WithName("nghttpx")})
@@ -102,7 +110,7 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c, err := proxyagent.NewCache(cfg, gw, shim)
+	c, err := proxyagent.NewCache(cfg, gw, shim, provision.KeysName(gw.Name))
 	if err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}

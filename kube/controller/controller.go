@@ -13,6 +13,7 @@ import (
 	"github.com/go-logr/logr"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -95,6 +96,9 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 			// Only what we provisioned; Services stay cluster-wide (backends).
 			&appsv1.Deployment{}:     {Label: owned},
 			&corev1.ServiceAccount{}: {Label: owned},
+			// The proxies' access grants (provision.EnsureAccess).
+			&rbacv1.Role{}:        {Label: owned},
+			&rbacv1.RoleBinding{}: {Label: owned},
 		}},
 	}
 	maps.Copy(mo.Cache.ByObject, source.IngressCacheOptions(opts.Ingress.source()))
@@ -341,6 +345,9 @@ func (c *Controller) provisionAll(ctx context.Context, res *gateway.Result) erro
 	}
 	c.setKeyTargets(res)
 	if err := c.prov.Prune(ctx, keep); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.grantAccess(ctx, res); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.prov.EnsureBinding(ctx, c.mgr.GetAPIReader(), keys); err != nil {
