@@ -30,7 +30,7 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	gwNamespace := fs.String("gateway-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the Gateway to serve ($POD_NAMESPACE when set)")
 	gwName := fs.String("gateway-name", "", "name of the Gateway to serve (required)")
 	controllerName := fs.String("controller-name", gateway.DefaultControllerName, "GatewayClass controllerName of the Gateway")
-	adminPort := fs.Int("admin-port", provision.DefaultAdminPort, "port of /healthz, /readyz and /status (all interfaces)")
+	adminPort := fs.Int("admin-port", provision.DefaultAdminPort, "port of /healthz, /readyz and /status (all interfaces; /status needs the admin token of the Gateway's keys Secret)")
 	stateDir := fs.String("state-dir", provision.StateDir, "directory for nghttpx's files")
 	binary := fs.String("nghttpx", "", "nghttpx binary (default: $NGHTTPX_BIN, then the one make nghttpx built, then PATH)")
 	workers := fs.Int("workers", 1, "nghttpx worker threads")

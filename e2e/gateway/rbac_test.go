@@ -27,6 +27,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/keys"
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/e2eutil"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/provision"
 )
@@ -163,6 +164,41 @@ func TestLeastPrivilege(t *testing.T) {
 				})
 				if err != nil {
 					t.Errorf("https://%s (SNI %s) does not answer 200 with Secret %s/%s: %v", addr, c.host, c.secretNS, c.secret, err)
+				}
+			}
+			return ctx
+		}).
+		Assess("the admin port's /status needs the Gateway's admin token", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			s := suiteFrom(ctx)
+			pods, err := e2eutil.Pods(ctx, s.cs, e.gwNS, dataPlaneSelector(e.gwNS, "gw"))
+			if err != nil || len(pods) == 0 {
+				t.Fatalf("data-plane pods: %d, %v", len(pods), err)
+			}
+			p := &pods[0]
+			tok, err := e2eutil.AdminToken(ctx, s.cs, p)
+			if err != nil || tok == "" {
+				t.Fatalf("admin token: %q, %v", tok, err)
+			}
+			hc := &http.Client{Transport: &http.Transport{DialContext: s.c.DialContext}, Timeout: 5 * time.Second}
+			ask := func(path, tok string) int {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.Status.PodIP+":"+adminPort+path, nil)
+				if tok != "" {
+					req.Header.Set(keys.AdminTokenHeader, tok)
+				}
+				res, err := hc.Do(req)
+				if err != nil {
+					t.Fatalf("GET %s on pod %s: %v", path, p.Name, err)
+				}
+				res.Body.Close()
+				return res.StatusCode
+			}
+			for _, c := range []struct {
+				path, tok string
+				want      int
+			}{{"/status", "", http.StatusUnauthorized}, {"/status", "guess", http.StatusUnauthorized}, {"/status", tok, http.StatusOK},
+				{"/readyz", "", http.StatusOK}, {"/healthz", "", http.StatusOK}} {
+				if got := ask(c.path, c.tok); got != c.want {
+					t.Errorf("GET %s from inside the cluster (token %v): %d, want %d", c.path, c.tok != "", got, c.want)
 				}
 			}
 			return ctx

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"slices"
 
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/keys"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/provision"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/source"
@@ -73,4 +75,14 @@ func (c *Controller) grantedNamespaces(k types.NamespacedName) map[string]bool {
 		out[r.Namespace] = true
 	}
 	return out
+}
+
+// adminToken is the token Gateway gw's proxies require on /status, from its
+// keys Secret in the cache ("" while there is none).
+func (c *Controller) adminToken(gw types.NamespacedName) string {
+	var s corev1.Secret
+	if err := c.cache.Get(context.Background(), types.NamespacedName{Namespace: gw.Namespace, Name: provision.KeysName(gw.Name)}, &s); err != nil {
+		return ""
+	}
+	return string(s.Data[keys.DataAdminToken])
 }

@@ -138,6 +138,7 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 		ControllerName: opts.ControllerName, Log: opts.Log.WithName("status"),
 	}
 	c.poll = newPoller(int(opts.Provision.AdminPort), opts.DialContext, c.batch.Notify, opts.Log.WithName("dataplane"))
+	c.poll.token = c.adminToken
 	c.poll.fast, c.poll.slow = opts.PollFast, opts.PollSlow
 	if err := mgr.Add(c); err != nil {
 		return nil, err

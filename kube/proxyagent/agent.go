@@ -158,6 +158,7 @@ func New(opts Options) (*Agent, error) {
 	a.st.features = opts.Features
 	if opts.KeysSecret != "" {
 		a.keys = &sharedKeys{secret: types.NamespacedName{Namespace: opts.Gateway.Namespace, Name: opts.KeysSecret}, log: opts.Log.WithName("keys")}
+		a.st.token = a.keys.adminToken
 	}
 	return a, nil
 }
