@@ -435,9 +435,7 @@ func TestProxyBinding(t *testing.T) {
 	}
 }
 
-// Every binding points at a rendered role and at the controller's ServiceAccount
-// (the ingress config binding also at its namespace's ServiceAccounts, checked in
-// TestIngressConfigMapAccessIsNamespaced).
+// Every binding points at a rendered role and at the controller's ServiceAccount.
 func TestBindings(t *testing.T) {
 	objs := build(t, "rbac")
 	n := 0
@@ -467,11 +465,11 @@ func TestBindings(t *testing.T) {
 	}
 }
 
-// The controller and the proxies may only list and watch ConfigMaps cluster-wide
-// (client CA bundles of Gateways' spec.tls.frontend live in any namespace);
-// the operator ConfigMap of the Ingress front-end is also readable in the
-// controller's namespace through a Role, by the controller and the Ingress data
-// planes that live there.
+// Only the controller may list and watch ConfigMaps cluster-wide (client CA
+// bundles of Gateways' spec.tls.frontend live in any namespace; the proxies get
+// theirs by name through their access grants); the operator ConfigMap of the
+// Ingress front-end is also readable in the controller's namespace through a
+// Role, by the controller only.
 func TestIngressConfigMapAccessIsNamespaced(t *testing.T) {
 	objs := build(t, "rbac")
 	for _, o := range objs {
