@@ -249,6 +249,13 @@ func TestLeastPrivilege(t *testing.T) {
 			s.checkMatrix(ctx, t, user, groups, rows)
 			return ctx
 		}).
+		Assess("no group binding hands the system namespace's ServiceAccounts its ConfigMaps", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			s := suiteFrom(ctx)
+			s.checkMatrix(ctx, t, "system:serviceaccount:"+systemNS+":anything",
+				[]string{"system:serviceaccounts", "system:serviceaccounts:" + systemNS, "system:authenticated"},
+				[]access{{"list", "", "configmaps", systemNS, "", false}, {"list", "", "secrets", systemNS, "", false}})
+			return ctx
+		}).
 		Assess("controller can-i matrix and admission", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
 			s := suiteFrom(ctx)
 			groups := []string{"system:serviceaccounts", "system:serviceaccounts:" + systemNS, "system:authenticated"}
