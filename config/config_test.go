@@ -321,12 +321,19 @@ func TestProxyRoleIsReadOnly(t *testing.T) {
 			t.Errorf("proxy role grants %s on %s/%s; proxies do not need Certificates", k.verb, k.group, k.resource)
 		}
 	}
+	// Secrets and ConfigMaps come only through the per-Gateway access Roles the
+	// controller writes (kube/provision/access.go), never cluster-wide.
+	for k := range g {
+		if k.group == "" && (k.resource == "secrets" || k.resource == "configmaps") {
+			t.Errorf("proxy ClusterRole grants %s on %s; proxies read them by name through their access Roles", k.verb, k.resource)
+		}
+	}
 	for _, need := range []grant{
 		{"gateway.networking.k8s.io", "gateways", "watch"}, {"gateway.networking.k8s.io", "httproutes", "list"},
 		{"gateway.networking.k8s.io", "gatewayclasses", "watch"}, {"gateway.networking.k8s.io", "referencegrants", "list"},
 		{"gateway.networking.k8s.io", "listenersets", "list"}, {"gateway.networking.k8s.io", "listenersets", "watch"},
 		{"gateway.networking.k8s.io", "backendtlspolicies", "list"}, {"gateway.networking.k8s.io", "backendtlspolicies", "watch"},
-		{"discovery.k8s.io", "endpointslices", "watch"}, {"", "secrets", "list"}, {"", "services", "watch"},
+		{"discovery.k8s.io", "endpointslices", "watch"}, {"", "services", "watch"},
 		{"", "namespaces", "list"}, {"networking.k8s.io", "ingresses", "watch"}, {"networking.k8s.io", "ingressclasses", "list"},
 	} {
 		if !g[need] {
@@ -369,6 +376,9 @@ func TestControllerRoleIsLeastPrivilege(t *testing.T) {
 		"apps/deployments": rw,
 		"rbac.authorization.k8s.io/clusterrolebindings": {"get", "patch"},
 		"rbac.authorization.k8s.io/clusterroles":        {"bind"},
+		// The proxies' access Roles and RoleBindings (kube/provision/access.go).
+		"rbac.authorization.k8s.io/roles":        {"list", "watch", "create", "patch", "delete"},
+		"rbac.authorization.k8s.io/rolebindings": {"list", "watch", "create", "patch", "delete"},
 		// The Ingress front-end.
 		"networking.k8s.io/ingresses":        readOnly,
 		"networking.k8s.io/ingressclasses":   {"list", "watch"},
@@ -425,9 +435,7 @@ func TestProxyBinding(t *testing.T) {
 	}
 }
 
-// Every binding points at a rendered role and at the controller's ServiceAccount
-// (the ingress config binding also at its namespace's ServiceAccounts, checked in
-// TestIngressConfigMapAccessIsNamespaced).
+// Every binding points at a rendered role and at the controller's ServiceAccount.
 func TestBindings(t *testing.T) {
 	objs := build(t, "rbac")
 	n := 0
@@ -447,9 +455,6 @@ func TestBindings(t *testing.T) {
 		n++
 		find(t, objs, ref.Kind, map[string]string{"Role": o.GetNamespace()}[ref.Kind], ref.Name)
 		for _, s := range subjects {
-			if o.GetName() == "nghttpx-gateway-ingress-config" && s.Kind == "Group" && s.Name == "system:serviceaccounts:"+systemNS {
-				continue
-			}
 			if s.Kind != "ServiceAccount" || s.Namespace != systemNS || s.Name != "nghttpx-gateway" {
 				t.Errorf("%s binds unexpected subject %+v", key(o), s)
 			}
@@ -460,11 +465,11 @@ func TestBindings(t *testing.T) {
 	}
 }
 
-// The controller and the proxies may only list and watch ConfigMaps cluster-wide
-// (client CA bundles of Gateways' spec.tls.frontend live in any namespace);
-// the operator ConfigMap of the Ingress front-end is also readable in the
-// controller's namespace through a Role, by the controller and the Ingress data
-// planes that live there.
+// Only the controller may list and watch ConfigMaps cluster-wide (client CA
+// bundles of Gateways' spec.tls.frontend live in any namespace; the proxies get
+// theirs by name through their access grants); the operator ConfigMap of the
+// Ingress front-end is also readable in the controller's namespace through a
+// Role, by the controller only.
 func TestIngressConfigMapAccessIsNamespaced(t *testing.T) {
 	objs := build(t, "rbac")
 	for _, o := range objs {
@@ -480,7 +485,7 @@ func TestIngressConfigMapAccessIsNamespaced(t *testing.T) {
 		}
 		slices.Sort(verbs)
 		switch r.Name {
-		case "nghttpx-gateway-controller", "nghttpx-gateway-proxy":
+		case "nghttpx-gateway-controller":
 			if !slices.Equal(verbs, []string{"list", "watch"}) {
 				t.Errorf("ClusterRole %s grants %v on configmaps, want exactly list and watch (client CA bundles)", r.Name, verbs)
 			}
@@ -501,7 +506,7 @@ func TestIngressConfigMapAccessIsNamespaced(t *testing.T) {
 	for _, s := range b.Subjects {
 		subjects = append(subjects, s.Kind+":"+s.Namespace+"/"+s.Name)
 	}
-	want := []string{"ServiceAccount:" + systemNS + "/nghttpx-gateway", "Group:/system:serviceaccounts:" + systemNS}
+	want := []string{"ServiceAccount:" + systemNS + "/nghttpx-gateway"}
 	if b.RoleRef.Name != role.Name || !slices.Equal(subjects, want) {
 		t.Errorf("binding roleRef %+v subjects %v, want %v", b.RoleRef, subjects, want)
 	}

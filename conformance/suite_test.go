@@ -35,6 +35,8 @@ import (
 	"sigs.k8s.io/gateway-api/conformance/utils/suite"
 	"sigs.k8s.io/gateway-api/pkg/features"
 	"sigs.k8s.io/yaml"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/e2eutil"
 )
 
 // gatewayNameLabel marks the data-plane objects kube/provision creates per Gateway.
@@ -373,7 +375,7 @@ func (r *recorder) diagnose(t *testing.T, name string, since time.Time) {
 			saveLogs(p)
 			// The proxy's admin endpoint, through the API server's pod proxy (works
 			// wherever the suite runs).
-			b, err := r.cs.CoreV1().Pods(p.Namespace).ProxyGet("http", p.Name, "9901", "/status", nil).DoRaw(ctx)
+			b, err := e2eutil.ProxyStatus(ctx, r.cs, p, "9901")
 			if err != nil {
 				b = []byte(err.Error())
 			}

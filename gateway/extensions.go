@@ -1,6 +1,10 @@
 package gateway
 
-import "github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+import (
+	"strings"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+)
 
 // Extensions carry settings that Gateway API cannot express for individual
 // HTTPRoute rules and backendRefs, addressed by position. Only the Ingress shim
@@ -11,6 +15,22 @@ import "github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 type Extensions struct {
 	Rules    []RuleExtension    `json:"rules,omitempty"`
 	Backends []BackendExtension `json:"backends,omitempty"`
+	// ExclusiveGateways are Gateways whose listeners accept only the HTTPRoutes
+	// listed with them, whatever their allowedRoutes say: the Ingress shim's
+	// synthetic Gateways take only the shim's own routes, so no namespace can
+	// attach a route to an Ingress host. Any other route naming one of them gets
+	// Accepted=False, NotAllowedByListeners.
+	ExclusiveGateways []ExclusiveGateway `json:"exclusiveGateways,omitempty"`
+}
+
+// ExclusiveGateway names a Gateway and the only HTTPRoutes that may attach to it.
+type ExclusiveGateway struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// Routes are "namespace/name" of the HTTPRoutes allowed to attach.
+	Routes []string `json:"routes,omitempty"`
+	// Owner says in status messages who owns the Gateway ("the Ingress front-end").
+	Owner string `json:"owner,omitempty"`
 }
 
 // RuleRef addresses one rule of an HTTPRoute.
@@ -46,6 +66,7 @@ type BackendExtension struct {
 func (e *Extensions) append(other *Extensions) {
 	e.Rules = append(e.Rules, other.Rules...)
 	e.Backends = append(e.Backends, other.Backends...)
+	e.ExclusiveGateways = append(e.ExclusiveGateways, other.ExclusiveGateways...)
 }
 
 type backendKey struct {
@@ -57,10 +78,30 @@ type backendKey struct {
 type extensionIndex struct {
 	rules    map[RuleRef]*RuleExtension
 	backends map[backendKey]*BackendExtension
+	// exclusive maps a Gateway to the routes it alone accepts (nil: any route).
+	exclusive map[nsName]*exclusiveRoutes
+}
+
+type exclusiveRoutes struct {
+	owner  string
+	routes map[nsName]bool
 }
 
 func newExtensionIndex(e *Extensions) extensionIndex {
-	x := extensionIndex{rules: map[RuleRef]*RuleExtension{}, backends: map[backendKey]*BackendExtension{}}
+	x := extensionIndex{rules: map[RuleRef]*RuleExtension{}, backends: map[backendKey]*BackendExtension{},
+		exclusive: map[nsName]*exclusiveRoutes{}}
+	for _, g := range e.ExclusiveGateways {
+		k := nsName{g.Namespace, g.Name}
+		ex := x.exclusive[k]
+		if ex == nil {
+			ex = &exclusiveRoutes{owner: g.Owner, routes: map[nsName]bool{}}
+			x.exclusive[k] = ex
+		}
+		for _, r := range g.Routes {
+			ns, name, _ := strings.Cut(r, "/")
+			ex.routes[nsName{ns, name}] = true
+		}
+	}
 	for i := range e.Rules {
 		x.rules[e.Rules[i].RuleRef] = &e.Rules[i]
 	}

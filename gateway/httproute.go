@@ -145,6 +145,9 @@ func (t *translator) attach(rs *routeState, ref *gatewayv1.ParentReference, pare
 	if why := parent.notAttachable(); why != "" {
 		return accepted(false, gatewayv1.RouteReasonNoMatchingParent, why)
 	}
+	if why := t.notExclusiveFor(parent, rs.key); why != "" {
+		return accepted(false, gatewayv1.RouteReasonNotAllowedByListeners, why)
+	}
 	if rs.badHostname != "" {
 		return accepted(false, gatewayv1.RouteReasonUnsupportedValue, rs.badHostname)
 	}

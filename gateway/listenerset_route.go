@@ -46,6 +46,21 @@ func (p routeParent) notAttachable() string {
 	return fmt.Sprintf("%s is not attached to Gateway %s; see its status", p, keyOf(p.gs.in))
 }
 
+// notExclusiveFor returns why route key may not attach to the parent because
+// its Gateway is exclusive to other routes (Extensions.ExclusiveGateways), or "".
+// It holds for the Gateway's ListenerSets too.
+func (t *translator) notExclusiveFor(p routeParent, key nsName) string {
+	ex := t.idx.ext.exclusive[keyOf(p.gs.in)]
+	if ex == nil || ex.routes[key] {
+		return ""
+	}
+	owner := ex.owner
+	if owner == "" {
+		owner = "another component"
+	}
+	return fmt.Sprintf("%s belongs to %s and accepts only its own routes; attach HTTPRoute %s to a Gateway of your own", p, owner, key)
+}
+
 // routeParentOf returns the Gateway or ListenerSet of ours that ref points to;
 // ok is false when ref points to something else (another kind, a missing
 // object, another controller's Gateway).

@@ -167,7 +167,32 @@ func (t *translator) build() {
 	slices.SortFunc(t.res.HTTPRoutes, func(a, b gatewayv1.HTTPRoute) int {
 		return compareKeys(nsName{a.Namespace, a.Name}, nsName{b.Namespace, b.Name})
 	})
+	t.res.Extensions.ExclusiveGateways = exclusiveGateways(t.res.Gateways, t.res.HTTPRoutes)
 	sortExtensions(&t.res.Extensions)
+}
+
+// exclusiveGateways makes every synthetic Gateway accept only the synthetic
+// routes built for it (routes sorted), so that no namespace can attach a route
+// of its own to an Ingress host (see gateway.Extensions.ExclusiveGateways).
+func exclusiveGateways(gws []gatewayv1.Gateway, routes []gatewayv1.HTTPRoute) []gateway.ExclusiveGateway {
+	var out []gateway.ExclusiveGateway
+	for _, g := range gws {
+		ex := gateway.ExclusiveGateway{Namespace: g.Namespace, Name: g.Name, Owner: "the Ingress front-end"}
+		for _, r := range routes {
+			for _, p := range r.Spec.ParentRefs {
+				ns := r.Namespace
+				if p.Namespace != nil {
+					ns = string(*p.Namespace)
+				}
+				if ns == g.Namespace && string(p.Name) == g.Name {
+					ex.Routes = append(ex.Routes, r.Namespace+"/"+r.Name)
+					break
+				}
+			}
+		}
+		out = append(out, ex)
+	}
+	return out
 }
 
 func sortExtensions(e *gateway.Extensions) {

@@ -23,7 +23,10 @@
 // Ingresses by SNI (the default TLS Secret first); HTTPRoutes in the Ingresses'
 // namespaces, one per Ingress and host (plus one named "<base>.http" for the HTTP
 // listener when some path redirects to HTTPS); ReferenceGrants for certificates in
-// other namespaces; gateway.Extensions for what Gateway API cannot express.
+// other namespaces; gateway.Extensions for what Gateway API cannot express, and
+// ExclusiveGateways so that the synthetic Gateways accept only these routes (a
+// user's HTTPRoute naming one gets NotAllowedByListeners and cannot take over
+// an Ingress host).
 //
 // Semantics (see the README of the original controller):
 //   - Selection: see selectIngress. kubernetes.io/ingress.class is not supported.

@@ -94,8 +94,10 @@ type goldenOutput struct {
 // goldenTranslation summarizes what gateway.Translate makes of the synthetic
 // objects: status problems and the resolved models.
 type goldenTranslation struct {
-	Problems []string      `json:"problems,omitempty"`
-	Models   []goldenModel `json:"models,omitempty"`
+	Problems []string `json:"problems,omitempty"`
+	// OtherRoutes is the status of the input's own (not synthetic) HTTPRoutes.
+	OtherRoutes []string      `json:"otherRoutes,omitempty"`
+	Models      []goldenModel `json:"models,omitempty"`
 }
 
 type goldenModel struct {
@@ -162,7 +164,7 @@ func renderGolden(t *testing.T, res *Result, gres *gateway.Result) []byte {
 	out := goldenOutput{
 		Ingresses: res.Ingresses, Skipped: res.Skipped, Events: res.Events, Operator: res.Operator,
 		Objects: objectMaps(t, res), Extensions: res.Extensions,
-		Translation: goldenTranslation{Problems: translationProblems(res, gres)},
+		Translation: goldenTranslation{Problems: translationProblems(res, gres), OtherRoutes: otherRouteStatus(res, gres)},
 	}
 	for _, m := range gres.Models {
 		out.Translation.Models = append(out.Translation.Models, summarizeModel(m))
@@ -204,6 +206,24 @@ func translationProblems(res *Result, gres *gateway.Result) []string {
 				if (c.Type == "PartiallyInvalid") == (c.Status == metav1.ConditionTrue) {
 					bad(fmt.Sprintf("HTTPRoute %s/%s parent %s", r.Namespace, r.Name, deref(p.ParentRef.SectionName, "")), c)
 				}
+			}
+		}
+	}
+	return out
+}
+
+// otherRouteStatus lists every parent condition of the HTTPRoutes that are not
+// synthetic (routes written by users next to the Ingresses).
+func otherRouteStatus(res *Result, gres *gateway.Result) []string {
+	var out []string
+	for _, r := range gres.HTTPRoutes {
+		if res.Synthetic("HTTPRoute", r.Namespace, r.Name) {
+			continue
+		}
+		for _, p := range r.Status.Parents {
+			for _, c := range p.Conditions {
+				out = append(out, fmt.Sprintf("HTTPRoute %s/%s parent %s: %s=%s %s: %s",
+					r.Namespace, r.Name, p.ParentRef.Name, c.Type, c.Status, c.Reason, c.Message))
 			}
 		}
 	}

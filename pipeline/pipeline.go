@@ -139,8 +139,21 @@ func newIngressOperator(res *ingressshim.Result) ingressOperator {
 			Message: "nghttpx-conf " + p,
 		}})
 	}
+	for _, l := range lines {
+		if why := render.ExtraLineWarning(l); why != "" {
+			ref := op.Source
+			res.Events = append(res.Events, ingressshim.ObjectEvent{Regarding: &ref, Event: ingressshim.Event{
+				Type: ingressshim.EventWarning, Reason: ReasonDangerousNghttpxConf,
+				Message: fmt.Sprintf("nghttpx-conf line %q is used but %s; remove it unless that is intended", l, why),
+			}})
+		}
+	}
 	return ingressOperator{extraConfig: lines, globalMruby: op.MrubyFileContent}
 }
+
+// ReasonDangerousNghttpxConf: an nghttpx-conf line is used although it weakens
+// verification or header hygiene for every route (render.ExtraLineWarning).
+const ReasonDangerousNghttpxConf = "DangerousNghttpxConf"
 
 // ReasonInvalidNghttpxConf: a line of the operator ConfigMap's nghttpx-conf cannot
 // be used (syntax, control characters, or an option nghttpx-gateway manages).

@@ -98,7 +98,8 @@ func (f *ingressFlags) register(fs *flag.FlagSet, cluster bool) {
 	fs.BoolVar(&f.proxyProto, "proxy-proto", false, "accept a PROXY protocol header on the Ingress listeners")
 	fs.StringVar(&o.WatchNamespace, "watch-namespace", "", "serve only the Ingresses of this namespace (default: all)")
 	fs.BoolVar(&o.AllowMruby, "allow-mruby", false,
-		"honour the mruby key of path-config (scripts run with the proxy's privileges; off by default)")
+		"honour the mruby key of path-config. DANGEROUS: every Ingress author can then run code inside the proxy, "+
+			"which reads all traffic, every TLS private key and the proxy's ServiceAccount credentials (off by default)")
 	for _, l := range append(legacyFlags(), clusterFlags(cluster)...) {
 		f.legacy(fs, l)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -29,7 +30,7 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	gwNamespace := fs.String("gateway-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the Gateway to serve ($POD_NAMESPACE when set)")
 	gwName := fs.String("gateway-name", "", "name of the Gateway to serve (required)")
 	controllerName := fs.String("controller-name", gateway.DefaultControllerName, "GatewayClass controllerName of the Gateway")
-	adminPort := fs.Int("admin-port", provision.DefaultAdminPort, "port of /healthz, /readyz and /status (all interfaces)")
+	adminPort := fs.Int("admin-port", provision.DefaultAdminPort, "port of /healthz, /readyz and /status (all interfaces; /status needs the admin token of the Gateway's keys Secret)")
 	stateDir := fs.String("state-dir", provision.StateDir, "directory for nghttpx's files")
 	binary := fs.String("nghttpx", "", "nghttpx binary (default: $NGHTTPX_BIN, then the one make nghttpx built, then PATH)")
 	workers := fs.Int("workers", 1, "nghttpx worker threads")
@@ -81,6 +82,12 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Secrets and ConfigMaps are read one by name: RBAC grants the proxy only
+	// those its Gateway references (kube/provision access.go).
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
 	gw := types.NamespacedName{Namespace: *gwNamespace, Name: *gwName}
 	a, err := proxyagent.New(proxyagent.Options{
 		Gateway:        gw,
@@ -94,6 +101,7 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 		Ingress:        shim,
 		ProxyProtocol:  ing.proxyProto,
 		KeysSecret:     provision.KeysName(gw.Name),
+		Clientset:      cs,
 		Log:            log,
 		NewDataPlane: func(dir string) (proxyagent.DataPlane, error) {
 			return apply.New(apply.Options{Binary: dp.bin, StateDir: dir, Log: log.WithName("nghttpx")})
@@ -102,7 +110,7 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	c, err := proxyagent.NewCache(cfg, gw, shim)
+	c, err := proxyagent.NewCache(cfg, gw, shim, provision.KeysName(gw.Name))
 	if err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}

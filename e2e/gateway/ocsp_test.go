@@ -116,7 +116,7 @@ func TestOCSPStapling(t *testing.T) {
 				if !e2eutil.PodReady(&pods[i]) {
 					continue
 				}
-				b, err := s.cs.CoreV1().Pods(sc.ns).ProxyGet("http", pods[i].Name, adminPort, "/status", nil).DoRaw(ctx)
+				b, err := e2eutil.ProxyStatus(ctx, s.cs, &pods[i], adminPort)
 				var st struct {
 					Features *struct {
 						OCSP bool `json:"ocsp"`

@@ -314,7 +314,7 @@ func (s *suite) proxyStatus(ctx context.Context, p *corev1.Pod) (proxyStatus, er
 	var st proxyStatus
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	b, err := s.cs.CoreV1().Pods(p.Namespace).ProxyGet("http", p.Name, adminPort, "/status", nil).DoRaw(rctx)
+	b, err := e2eutil.ProxyStatus(rctx, s.cs, p, adminPort)
 	if err != nil {
 		return st, fmt.Errorf("GET /status on :%s: %w (%.200s)", adminPort, err, b)
 	}

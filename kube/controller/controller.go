@@ -14,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -95,6 +96,9 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 			// Only what we provisioned; Services stay cluster-wide (backends).
 			&appsv1.Deployment{}:     {Label: owned},
 			&corev1.ServiceAccount{}: {Label: owned},
+			// The proxies' access grants (provision.EnsureAccess).
+			&rbacv1.Role{}:        {Label: owned},
+			&rbacv1.RoleBinding{}: {Label: owned},
 		}},
 	}
 	maps.Copy(mo.Cache.ByObject, source.IngressCacheOptions(opts.Ingress.source()))
@@ -134,6 +138,7 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 		ControllerName: opts.ControllerName, Log: opts.Log.WithName("status"),
 	}
 	c.poll = newPoller(int(opts.Provision.AdminPort), opts.DialContext, c.batch.Notify, opts.Log.WithName("dataplane"))
+	c.poll.token = c.adminToken
 	c.poll.fast, c.poll.slow = opts.PollFast, opts.PollSlow
 	if err := mgr.Add(c); err != nil {
 		return nil, err
@@ -345,6 +350,9 @@ func (c *Controller) provisionAll(ctx context.Context, res *gateway.Result) erro
 	}
 	c.setKeyTargets(res)
 	if err := c.prov.Prune(ctx, keep); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.grantAccess(ctx, res); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.prov.EnsureBinding(ctx, c.mgr.GetAPIReader(), keys); err != nil {

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"errors"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/keys"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -150,5 +151,50 @@ func TestHoldProgrammed(t *testing.T) {
 	holdProgrammed(g, nil, nil, progress{ready: 1, current: 1}, now)
 	if g.Status.Conditions[0].Reason != "AddressNotAssigned" {
 		t.Errorf("translator's False overridden: %+v", g.Status.Conditions[0])
+	}
+}
+
+// TestPollerStatusLimit: a /status body over maxStatusBytes is not trusted (the
+// pod counts as not reporting), one just under it is.
+func TestPollerStatusLimit(t *testing.T) {
+	var pad atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"modelHash":"h","applied":true,"error":"` + strings.Repeat("x", int(pad.Load())) + `"}`))
+	}))
+	defer srv.Close()
+	_, portStr, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	port, _ := strconv.Atoi(portStr)
+	p := newPoller(port, nil, nil, testr.New(t))
+	frame := int64(len(`{"modelHash":"h","applied":true,"error":""}`))
+	pad.Store(maxStatusBytes - frame)
+	if got := p.ask(context.Background(), types.NamespacedName{}, "127.0.0.1"); got.hash != "h" {
+		t.Fatalf("a body of exactly the limit: hash %q, want h", got.hash)
+	}
+	pad.Store(maxStatusBytes - frame + 1)
+	if got := p.ask(context.Background(), types.NamespacedName{}, "127.0.0.1"); got.hash != "" {
+		t.Fatalf("a body one byte over the limit was used: hash %q", got.hash)
+	}
+}
+
+// TestPollerSendsAdminToken: the poller sends the Gateway's admin token.
+func TestPollerSendsAdminToken(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(keys.AdminTokenHeader) != "tok-ns/gw" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		w.Write([]byte(`{"modelHash":"h","applied":true}`))
+	}))
+	defer srv.Close()
+	_, portStr, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	port, _ := strconv.Atoi(portStr)
+	p := newPoller(port, nil, nil, testr.New(t))
+	gw := types.NamespacedName{Namespace: "ns", Name: "gw"}
+	if got := p.ask(context.Background(), gw, "127.0.0.1"); got.hash != "" {
+		t.Fatalf("without a token the pod answered: %+v", got)
+	}
+	p.token = func(g types.NamespacedName) string { return "tok-" + g.String() }
+	if got := p.ask(context.Background(), gw, "127.0.0.1"); got.hash != "h" {
+		t.Fatalf("with the token: %+v", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"slices"
@@ -14,6 +15,8 @@ import (
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/keys"
 )
 
 // target is what the poller checks for one Gateway.
@@ -61,8 +64,10 @@ type gatewayPoll struct {
 
 // poller asks data-plane pods which model they run.
 type poller struct {
-	port      int
-	client    *http.Client
+	port   int
+	client *http.Client
+	// token returns the admin token of a Gateway's proxies (nil: none sent).
+	token     func(gw types.NamespacedName) string
 	clock     clock.WithTicker
 	fast      time.Duration // interval while waiting for pods to catch up
 	slow      time.Duration // interval otherwise
@@ -228,7 +233,7 @@ func (p *poller) pollDue(ctx context.Context, unknownOnly bool) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			results[i] = p.ask(ctx, d.ip)
+			results[i] = p.ask(ctx, d.gw, d.ip)
 		}()
 	}
 	wg.Wait()
@@ -252,14 +257,21 @@ func (p *poller) pollDue(ctx context.Context, unknownOnly bool) {
 	}
 }
 
+// maxStatusBytes caps the /status body the controller reads from a pod; the
+// proxy's is well under 4 KiB.
+const maxStatusBytes = 64 << 10
+
 // ask returns what a pod reports; an empty hash when it cannot tell.
-func (p *poller) ask(ctx context.Context, ip string) podReport {
+func (p *poller) ask(ctx context.Context, gw types.NamespacedName, ip string) podReport {
 	ctx, cancel := context.WithTimeout(ctx, p.requestTO)
 	defer cancel()
 	url := fmt.Sprintf("http://%s/status", net.JoinHostPort(ip, strconv.Itoa(p.port)))
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return podReport{}
+	}
+	if p.token != nil {
+		req.Header.Set(keys.AdminTokenHeader, p.token(gw))
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {
@@ -275,7 +287,21 @@ func (p *poller) ask(ctx context.Context, ip string) podReport {
 			OCSP bool `json:"ocsp"`
 		} `json:"features"`
 	}
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&st) != nil {
+	if resp.StatusCode != http.StatusOK {
+		return podReport{}
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxStatusBytes+1))
+	switch {
+	case err != nil:
+		p.log.V(1).Info("data-plane pod's /status unreadable", "pod", ip, "error", err.Error())
+		return podReport{}
+	case len(body) > maxStatusBytes:
+		// Whoever answers on a pod IP must not make the controller buffer without end.
+		p.log.Error(nil, "data-plane pod's /status is larger than the limit; ignoring it (is something else listening on the admin port?)",
+			"pod", ip, "limitBytes", maxStatusBytes)
+		return podReport{}
+	}
+	if json.Unmarshal(body, &st) != nil {
 		return podReport{}
 	}
 	return podReport{hash: st.ModelHash, err: st.Error, noOCSP: st.Features != nil && !st.Features.OCSP}

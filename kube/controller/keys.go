@@ -210,6 +210,11 @@ func (r *keyRotator) syncOne(ctx context.Context, key types.NamespacedName, t ke
 		s.Type = corev1.SecretTypeOpaque
 		var ann map[string]string
 		s.Data, ann = keys.Encode(st)
+		tok, err := keys.NewAdminToken(r.rand)
+		if err != nil {
+			return time.Time{}, err
+		}
+		s.Data[keys.DataAdminToken] = tok
 		if s.Annotations == nil {
 			s.Annotations = map[string]string{}
 		}
@@ -241,10 +246,25 @@ func (r *keyRotator) syncOne(ctx context.Context, key types.NamespacedName, t ke
 	if rotated {
 		var ann map[string]string
 		upd.Data, ann = keys.Encode(next)
+		if tok := cur.Data[keys.DataAdminToken]; keys.ValidAdminToken(tok) {
+			upd.Data[keys.DataAdminToken] = tok
+		}
 		if upd.Annotations == nil {
 			upd.Annotations = map[string]string{}
 		}
 		maps.Copy(upd.Annotations, ann)
+	}
+	// A Secret without a token (written by an older version) gets one.
+	tokenAdded := false
+	if !keys.ValidAdminToken(upd.Data[keys.DataAdminToken]) {
+		tok, err := keys.NewAdminToken(r.rand)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if upd.Data == nil {
+			upd.Data = map[string][]byte{}
+		}
+		upd.Data[keys.DataAdminToken], tokenAdded = tok, true
 	}
 	if upd.Labels == nil {
 		upd.Labels = map[string]string{}
@@ -255,7 +275,7 @@ func (r *keyRotator) syncOne(ctx context.Context, key types.NamespacedName, t ke
 	}
 	maps.Copy(upd.Annotations, t.meta.Annotations)
 	upd.OwnerReferences = t.meta.OwnerReferences
-	if !rotated && equality.Semantic.DeepEqual(upd.ObjectMeta, cur.ObjectMeta) {
+	if !rotated && !tokenAdded && equality.Semantic.DeepEqual(upd.ObjectMeta, cur.ObjectMeta) {
 		return keys.NextRotation(st, r.periods), nil
 	}
 	// An update on the cached resourceVersion: a stale cache or a second writer

@@ -34,6 +34,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/config"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/keys"
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/cluster"
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/e2eutil"
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/podrunner"
@@ -523,7 +524,16 @@ func mustEcho(ctx context.Context, t *testing.T, hc *http.Client, url string) ec
 func proxyStatus(ctx context.Context, t *testing.T, cl client.Client, hc *http.Client) proxyagent.Status {
 	t.Helper()
 	pod := dataPlanePod(ctx, t, cl)
-	resp, err := hc.Get(fmt.Sprintf("http://%s/status", net.JoinHostPort(pod.Status.PodIP, "9901")))
+	var ks corev1.Secret
+	if err := cl.Get(ctx, types.NamespacedName{Namespace: pod.Namespace, Name: pod.Spec.ServiceAccountName + "-keys"}, &ks); err != nil {
+		t.Fatalf("keys Secret (admin token): %v", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/status", net.JoinHostPort(pod.Status.PodIP, "9901")), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set(keys.AdminTokenHeader, string(ks.Data[keys.DataAdminToken]))
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/features"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/keys"
 )
 
 // Status is the body of GET /status.
@@ -38,6 +39,9 @@ type state struct {
 	err      string
 	counters func(*Status)
 	features *features.Features // set once by New
+	// token, when set, returns what /status requires in keys.AdminTokenHeader
+	// (nil while the keys Secret has not been read: /status then refuses).
+	token func() []byte
 }
 
 func (s *state) snapshot() Status {
@@ -69,7 +73,21 @@ func (s *state) handler() http.Handler {
 			w.Write([]byte("ok\n"))
 		}
 	})
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		// The port is reachable from every pod of the cluster (kubelet probes
+		// need /healthz and /readyz there); /status says more, so only the
+		// holders of the Gateway's keys Secret may read it.
+		if s.token != nil {
+			tok := s.token()
+			switch {
+			case tok == nil:
+				http.Error(w, "no admin token yet (the Gateway's keys Secret has not been read)", http.StatusServiceUnavailable)
+				return
+			case !keys.AdminTokenMatches(tok, r.Header.Get(keys.AdminTokenHeader)):
+				http.Error(w, "/status needs the admin token of the Gateway's keys Secret in "+keys.AdminTokenHeader, http.StatusUnauthorized)
+				return
+			}
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(s.snapshot())
 	})

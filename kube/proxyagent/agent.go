@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -77,6 +79,11 @@ type Options struct {
 	// TLS ticket keys all replicas share (provision.KeysName; see keys.go).
 	// Empty: nghttpx keeps its own per-process keys.
 	KeysSecret string
+	// Clientset, when set, makes the agent read every Secret and ConfigMap it
+	// uses by name (source.Named: one list and watch per object with field
+	// selector metadata.name), which RBAC grants by resourceNames; the cache
+	// from NewCache then holds no Secret but the keys Secret and no ConfigMap.
+	Clientset kubernetes.Interface
 	// OCSP is OCSP stapling from certificate Secrets (--ocsp-stapling), as the
 	// controller translates it, so that both compute the same model.
 	OCSP gateway.OCSPOptions
@@ -151,6 +158,7 @@ func New(opts Options) (*Agent, error) {
 	a.st.features = opts.Features
 	if opts.KeysSecret != "" {
 		a.keys = &sharedKeys{secret: types.NamespacedName{Namespace: opts.Gateway.Namespace, Name: opts.KeysSecret}, log: opts.Log.WithName("keys")}
+		a.st.token = a.keys.adminToken
 	}
 	return a, nil
 }
@@ -177,7 +185,11 @@ func (a *Agent) counters(s *Status) {
 // may reference Services and Secrets across namespaces). With ing (a synthetic
 // Gateway of the Ingress shim) Ingresses are limited to --watch-namespace and
 // ConfigMaps to the operator ConfigMap.
-func NewCache(cfg *rest.Config, gw types.NamespacedName, ing *ingressshim.Options) (cache.Cache, error) {
+//
+// keysSecret, when set, is the only Secret the cache holds (by name, in the
+// Gateway's namespace), for an agent with Options.Clientset: its other Secrets
+// and ConfigMaps are read by name, not cached.
+func NewCache(cfg *rest.Config, gw types.NamespacedName, ing *ingressshim.Options, keysSecret string) (cache.Cache, error) {
 	scheme, err := source.NewScheme()
 	if err != nil {
 		return nil, err
@@ -190,6 +202,12 @@ func NewCache(cfg *rest.Config, gw types.NamespacedName, ing *ingressshim.Option
 	}
 	if ing != nil {
 		maps.Copy(byObject, source.IngressCacheOptions(&source.Ingress{Shim: *ing}))
+	}
+	if keysSecret != "" {
+		byObject[&corev1.Secret{}] = cache.ByObject{
+			Namespaces: map[string]cache.Config{gw.Namespace: {}},
+			Field:      fields.OneTermEqualSelector("metadata.name", keysSecret),
+		}
 	}
 	return cache.New(cfg, cache.Options{Scheme: scheme, ByObject: byObject})
 }
@@ -231,7 +249,12 @@ func (a *Agent) Run(ctx context.Context, c cache.Cache) error {
 	cacheErr := make(chan error, 1)
 	go func() { cacheErr <- c.Start(loopCtx) }()
 
-	src := source.New(c, source.Options{ControllerName: a.opts.ControllerName, Gateway: a.opts.Gateway, Ingress: a.sourceIngress(), Log: log})
+	var named *source.Named
+	if a.opts.Clientset != nil {
+		named = source.NewNamed(loopCtx, a.opts.Clientset)
+	}
+	src := source.New(c, source.Options{ControllerName: a.opts.ControllerName, Gateway: a.opts.Gateway, Ingress: a.sourceIngress(),
+		Named: named, Log: log})
 	b := &source.Batcher{}
 	// A stapled OCSP response expires with no object changing: rebuild then.
 	a.recheck = &recheck.Timer{Fire: b.Notify}

@@ -8,7 +8,10 @@
 // serves /healthz, /readyz (200 only after the first successful apply and until
 // draining starts) and /status (the applied model.Hash, the applier counters and
 // the detected nghttpx features), which the controller polls to decide Programmed
-// (and OCSPStapled=False/Unsupported when features.ocsp is false). A stapled OCSP
+// (and OCSPStapled=False/Unsupported when features.ocsp is false). The port is
+// open to the cluster (kubelet probes the pod IP); with a keys Secret, /status
+// answers only requests carrying that Secret's admin token in
+// keys.AdminTokenHeader (401 otherwise, 503 before the Secret was read). A stapled OCSP
 // response's nextUpdate schedules a rebuild (internal/recheck), so an expired
 // response stops being stapled with no object changing. On shutdown (SIGTERM) it fails
 // readiness, keeps serving and applying for the drain period, then stops nghttpx
@@ -19,6 +22,10 @@
 // plus the Ingress controller's flags, which the controller passes on) it also
 // watches Ingresses, IngressClasses and the operator ConfigMap and runs the shim
 // with the controller's options, so it computes the model the controller expects.
+//
+// Secrets and ConfigMaps (Options.Clientset): read one by name (source.Named),
+// which is all RBAC lets a proxy do; the controller grants each proxy the ones
+// its Gateway references (kube/provision access.go).
 //
 // Shared keys (Options.KeysSecret, keys.go): the agent reads its Gateway's keys
 // Secret from its cache (pod Secret volumes are not refreshed everywhere), adds

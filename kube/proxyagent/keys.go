@@ -43,7 +43,9 @@ type sharedKeys struct {
 	mu      sync.Mutex
 	quic    []byte   // QUIC secret file, "" when none
 	tickets [][]byte // ticket key files, the encrypting one first
-	state   string   // what was last logged: "missing", "bad:<error>", "ok"
+	// admin is the token /status requires (keys.DataAdminToken), nil until read.
+	admin []byte
+	state string // what was last logged: "missing", "bad:<error>", "ok"
 }
 
 // watch calls notify on every event of the keys Secret.
@@ -89,6 +91,9 @@ func (k *sharedKeys) refresh(ctx context.Context, r client.Reader) {
 	case err != nil:
 		k.log.Error(err, "reading the keys Secret; keeping the current keys", "secret", k.secret.String())
 		return
+	}
+	if tok := s.Data[keys.DataAdminToken]; keys.ValidAdminToken(tok) {
+		k.admin = tok
 	}
 	quic, qerr := keys.ParseQUICSecretFile(s.Data[keys.DataQUICSecret])
 	tickets, terr := keys.ParseTicketKeys(s.Data[keys.DataTLSTicketKeys])
@@ -138,4 +143,11 @@ func (k *sharedKeys) configure(ro *render.Options, stateDir string) map[string][
 		ro.TLSTicketKeyFiles = append(ro.TLSTicketKeyFiles, filepath.Join(stateDir, name))
 	}
 	return files
+}
+
+// adminToken is the token /status requires, nil while unknown.
+func (k *sharedKeys) adminToken() []byte {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.admin
 }

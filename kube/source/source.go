@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -41,7 +42,14 @@ type Options struct {
 	// ParametersNamespace, when set, watches the ConfigMaps our GatewayClasses
 	// name as parameters in that namespace (see AddParametersCacheOptions).
 	ParametersNamespace string
-	Log                 logr.Logger
+	// Named, when set, serves every Secret and ConfigMap a snapshot reads, by
+	// name (the proxy agent): the cache then needs neither kind, and RBAC may
+	// grant them by resourceNames.
+	Named *Named
+	// Record, when set, is told every Secret and ConfigMap a snapshot reads
+	// ("Secret" or "ConfigMap"); see References.
+	Record func(kind string, k types.NamespacedName)
+	Log    logr.Logger
 }
 
 // Stats count events, for tests and metrics.
@@ -106,6 +114,15 @@ func (s *Source) watched() []watch {
 	for _, o := range s.opts.Extra {
 		out = append(out, watch{o, s.extraRelevant})
 	}
+	if s.opts.Named != nil {
+		out = slices.DeleteFunc(out, func(w watch) bool {
+			switch w.obj.(type) {
+			case *corev1.Secret, *corev1.ConfigMap:
+				return true
+			}
+			return false
+		})
+	}
 	return out
 }
 
@@ -113,6 +130,9 @@ func (s *Source) watched() []watch {
 // waits until the cache has synced and every handler has seen the initial list.
 // The cache must be started (or start) separately.
 func (s *Source) Start(ctx context.Context, notify func()) error {
+	if s.opts.Named != nil {
+		s.opts.Named.setNotify(notify)
+	}
 	var regs []toolscache.ResourceEventHandlerRegistration
 	for _, w := range s.watched() {
 		// Not blocking per informer lets all of them list in parallel.
@@ -331,13 +351,32 @@ func (s *Source) Snapshot(ctx context.Context) (*gateway.Input, error) {
 		return nil, err
 	}
 	s.refs = r
+	if s.opts.Named != nil {
+		s.opts.Named.sweep()
+	}
 	return in, nil
 }
 
 // get reads one object; a missing one leaves obj empty.
 func (s *Source) get(ctx context.Context, k types.NamespacedName, obj client.Object) error {
+	switch obj.(type) {
+	case *corev1.Secret, *corev1.ConfigMap:
+		if s.opts.Record != nil {
+			s.opts.Record(kindOf(obj), k)
+		}
+		if s.opts.Named != nil {
+			return s.opts.Named.get(ctx, k, obj)
+		}
+	}
 	if err := s.cache.Get(ctx, k, obj); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("get %T %s: %w", obj, k, err)
 	}
 	return nil
+}
+
+func kindOf(obj client.Object) string {
+	if _, ok := obj.(*corev1.Secret); ok {
+		return "Secret"
+	}
+	return "ConfigMap"
 }

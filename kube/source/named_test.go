@@ -1,0 +1,65 @@
+package source
+
+import (
+	"context"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+// TestNamed: a get starts a watch for that one object and reads it (or nothing
+// when it does not exist); later changes notify; a sweep stops the watches the
+// last snapshot did not use.
+func TestNamed(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cs := fake.NewClientset(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "tls"}, Data: map[string][]byte{"k": []byte("v")}})
+	n := NewNamed(ctx, cs)
+	var notified atomic.Int64
+	n.setNotify(func() { notified.Add(1) })
+
+	var s corev1.Secret
+	if err := n.get(ctx, types.NamespacedName{Namespace: "a", Name: "tls"}, &s); err != nil || string(s.Data["k"]) != "v" {
+		t.Fatalf("get existing Secret: %v, %+v", err, s)
+	}
+	var cm corev1.ConfigMap
+	if err := n.get(ctx, types.NamespacedName{Namespace: "b", Name: "ca"}, &cm); err != nil || cm.Name != "" {
+		t.Fatalf("get missing ConfigMap: %v, %+v", err, cm)
+	}
+	if got := n.Watched(); len(got) != 2 {
+		t.Fatalf("watched %v, want the two objects asked for", got)
+	}
+	if notified.Load() != 0 {
+		t.Fatalf("the initial lists notified %d times", notified.Load())
+	}
+	// The missing ConfigMap appears: a snapshot must follow.
+	if _, err := cs.CoreV1().ConfigMaps("b").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "b", Name: "ca"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return notified.Load() > 0 })
+	n.sweep() // both used since the last sweep: kept
+	// Only the Secret is asked for again; the ConfigMap's watch is stopped.
+	if err := n.get(ctx, types.NamespacedName{Namespace: "a", Name: "tls"}, &s); err != nil {
+		t.Fatal(err)
+	}
+	n.sweep()
+	if got := n.Watched(); !slices.Equal(got, []string{"Secret a/tls"}) {
+		t.Fatalf("after the sweep watched %v, want only Secret a/tls", got)
+	}
+}
+
+func waitFor(t *testing.T, f func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if f() {
+			return
+		}
+	}
+	t.Fatal("timed out")
+}
