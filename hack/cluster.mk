@@ -15,6 +15,8 @@ LOCALCLUSTER := $(CACHE_DIR)/bin/localcluster
 CLUSTER_IMAGES ?=
 # podrunner (host processes, the default for now) or real.
 CLUSTER_NODE ?= podrunner
+# Extra image archives for a real node, e.g. CLUSTER_NODE_IMAGES="--node-image $$(make -s image | tail -n 1)"
+CLUSTER_NODE_IMAGES ?=
 
 .PHONY: k8s-bins node-deps cluster cluster-down localcluster
 
@@ -31,7 +33,7 @@ localcluster:
 
 cluster: localcluster $(if $(filter real,$(CLUSTER_NODE)),node-deps)
 	@bin=$$(bash hack/build-k8s.sh $(CACHE_DIR) | tail -n 1) && \
-	$(LOCALCLUSTER) up --state $(CLUSTER_STATE) --node $(CLUSTER_NODE) --bin-dir $$bin --echo-bin $$bin/echo-basic $(CLUSTER_IMAGES)
+	$(LOCALCLUSTER) up --state $(CLUSTER_STATE) --node $(CLUSTER_NODE) $(CLUSTER_NODE_IMAGES) --bin-dir $$bin --echo-bin $$bin/echo-basic $(CLUSTER_IMAGES)
 
 cluster-down:
 	@if [ -x $(LOCALCLUSTER) ]; then $(LOCALCLUSTER) down --state $(CLUSTER_STATE); \

@@ -18,11 +18,12 @@ import (
 	"github.com/go-logr/logr/funcr"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/cluster"
+	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/node"
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/podrunner"
 )
 
 const usage = `usage:
-  localcluster up    --state DIR [--node podrunner|real] [--bin-dir DIR] [--echo-bin FILE] [--image PREFIX=BINARY]... [--sleeper PREFIX]...
+  localcluster up    --state DIR [--node podrunner|real [--node-image ARCHIVE]...] [--bin-dir DIR] [--echo-bin FILE] [--image PREFIX=BINARY]... [--sleeper PREFIX]...
   localcluster down  --state DIR
   localcluster exec  --state DIR -- COMMAND [ARG]...   (inside the cluster network namespace)
   localcluster serve --state DIR [...]                 (foreground; what "up" runs detached)
@@ -42,6 +43,8 @@ func main() {
 	echoBin := fs.String("echo-bin", "", "echo-basic binary for the conformance echo images")
 	timeout := fs.Duration("timeout", 5*time.Minute, "how long up waits for the cluster")
 	nodeMode := fs.String("node", "podrunner", `what runs pods: "podrunner" (host processes) or "real" (kubelet, containerd, kube-proxy, CoreDNS)`)
+	var nodeImages nodeImageFlags
+	fs.Var(&nodeImages, "node-image", "ARCHIVE: with --node real, also import this image archive (docker/OCI tarball; repeatable)")
 	var images imageFlags
 	fs.Var(&images, "image", "PREFIX=BINARY: run containers whose image starts with PREFIX as BINARY plus the container's args (repeatable)")
 	fs.Var(sleeperFlag{&images}, "sleeper", "PREFIX: run containers whose image starts with PREFIX as an idle stand-in process (repeatable)")
@@ -62,7 +65,8 @@ func main() {
 	case "serve":
 		var mode cluster.NodeMode
 		if mode, err = cluster.ParseNodeMode(*nodeMode); err == nil {
-			err = serve(s, cluster.Options{StateDir: dir, BinDir: *binDir, EchoBin: *echoBin, Images: images.m, Node: mode})
+			err = serve(s, cluster.Options{StateDir: dir, BinDir: *binDir, EchoBin: *echoBin, Images: images.m,
+				Node: mode, NodeExtraImages: nodeImages})
 		}
 	case "down":
 		err = down(s)
@@ -295,5 +299,22 @@ func (s sleeperFlag) Set(v string) error {
 		s.f.m = podrunner.ImageMap{}
 	}
 	s.f.m[v] = podrunner.Sleeper()
+	return nil
+}
+
+// nodeImageFlags collects --node-image archives (absolute paths: serve runs in /).
+type nodeImageFlags []node.Image
+
+func (f *nodeImageFlags) String() string { return "" }
+
+func (f *nodeImageFlags) Set(v string) error {
+	abs, err := filepath.Abs(v)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return fmt.Errorf("image archive: %w", err)
+	}
+	*f = append(*f, node.Image{Archive: abs})
 	return nil
 }

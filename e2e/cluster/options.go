@@ -57,6 +57,8 @@ type Options struct {
 	// hack/install-node-deps.sh; it imports NodeImages (default: DefaultNodeImages).
 	Node       NodeMode
 	NodeImages []node.Image
+	// NodeExtraImages are imported as well, e.g. the project's image (make image).
+	NodeExtraImages []node.Image
 
 	// StateDir keeps certificates, kubeconfig, etcd data, pod files and logs. Default:
 	// a temporary directory removed by Stop. A given directory is reused (old etcd data

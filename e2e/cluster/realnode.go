@@ -37,6 +37,7 @@ func (c *Cluster) startNode(ctx context.Context, p *pki) error {
 			return err
 		}
 	}
+	images = append(images, c.opts.NodeExtraImages...)
 	n, err := node.Start(ctx, node.Config{
 		Netns:              c.Netns,
 		Name:               NodeName,

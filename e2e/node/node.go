@@ -63,7 +63,8 @@ type Config struct {
 // Image is an archive for `ctr images import` and the extra references to tag it with.
 type Image struct {
 	Archive string
-	// Ref is the reference stored in the archive; Aliases are tagged from it.
+	// Ref is the reference stored in the archive (needed only for Aliases, which
+	// are tagged from it).
 	Ref     string
 	Aliases []string
 }
