@@ -17,6 +17,8 @@
 //     inside that mount namespace, so the host's settings are never changed.
 //   - Start checks its prerequisites first and fails with an error naming what is
 //     missing (binary, package, kernel feature, cgroup controller); nothing is skipped.
-//   - Lost against the pod runner's forwarder: no PROXY protocol header is prepended
-//     for Services that ask for one (kube-proxy forwards packets, it does not proxy).
+//   - Services annotated podrunner.ProxyProtocolAnnotation (v1/v2) get their address
+//     with ipMode Proxy: kube-proxy leaves it alone and a user-space forwarder here
+//     sends the PROXY header, then the client's bytes, to the Service's cluster IP
+//     (UDP ports without a header), as the pod runner's forwarder does.
 package node

@@ -16,16 +16,20 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/podrunner"
 )
 
 // lbController is the cloud provider's part that kube-proxy does not do: it gives
 // each LoadBalancer Service (without a loadBalancerClass) an address from the
 // load-balancer range in status.loadBalancer.ingress. kube-proxy forwards it; the
 // range is local on lo of the cluster namespace, so the address is reachable there.
+// Services that ask for a PROXY protocol header are served by fwd instead.
 type lbController struct {
 	client kubernetes.Interface
 	cidr   *net.IPNet
 	log    logr.Logger
+	fwd    *proxyForwarders // nil: no PROXY protocol support
 	queue  workqueue.TypedRateLimitingInterface[string]
 
 	mu     sync.Mutex
@@ -34,9 +38,13 @@ type lbController struct {
 	next   uint32
 }
 
-func newLBController(client kubernetes.Interface, cidr *net.IPNet, log logr.Logger) *lbController {
+func newLBController(client kubernetes.Interface, cidr *net.IPNet, ns *podrunner.NetNS, log logr.Logger) *lbController {
+	var fwd *proxyForwarders
+	if ns != nil {
+		fwd = &proxyForwarders{ns: ns, log: log, svc: map[string]*svcForwarder{}}
+	}
 	return &lbController{
-		client: client, cidr: cidr, log: log,
+		client: client, cidr: cidr, log: log, fwd: fwd,
 		queue:  workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]()),
 		addrOf: map[string]uint32{}, owner: map[uint32]string{}, next: 2, // .1 is the range's own address on lo
 	}
@@ -61,6 +69,9 @@ func (c *lbController) run(ctx context.Context) {
 		key, quit := c.queue.Get()
 		if quit {
 			f.Shutdown()
+			if c.fwd != nil {
+				c.fwd.closeAll()
+			}
 			return
 		}
 		ns, name, _ := cache.SplitMetaNamespaceKey(key)
@@ -86,12 +97,28 @@ func (c *lbController) sync(ctx context.Context, key string, svc *corev1.Service
 		c.release(key)
 		return nil
 	}
+	mode := svc.Annotations[podrunner.ProxyProtocolAnnotation]
+	if mode != "" && mode != "v1" && mode != "v2" {
+		c.release(key)
+		c.log.Info("PROXY protocol annotation must be v1 or v2; Service stays pending", "service", key, "value", mode)
+		return nil
+	}
 	ip := c.allocate(key, svc)
 	if ip == nil {
 		c.log.Info("no load-balancer address available; Service stays pending", "service", key, "loadBalancerIP", svc.Spec.LoadBalancerIP)
 		return nil
 	}
-	if in := svc.Status.LoadBalancer.Ingress; len(in) == 1 && in[0].IP == ip.String() {
+	ipMode := corev1.LoadBalancerIPModeVIP
+	if mode != "" && c.fwd != nil {
+		if err := c.fwd.ensure(key, ip, svc, mode); err != nil {
+			return err
+		}
+		// kube-proxy leaves Proxy-mode addresses to the load balancer (the forwarder).
+		ipMode = corev1.LoadBalancerIPModeProxy
+	} else if c.fwd != nil {
+		c.fwd.remove(key)
+	}
+	if in := svc.Status.LoadBalancer.Ingress; len(in) == 1 && in[0].IP == ip.String() && in[0].IPMode != nil && *in[0].IPMode == ipMode {
 		return nil
 	}
 	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
@@ -99,8 +126,7 @@ func (c *lbController) sync(ctx context.Context, key string, svc *corev1.Service
 		if err != nil {
 			return err
 		}
-		vip := corev1.LoadBalancerIPModeVIP
-		cur.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: ip.String(), IPMode: &vip}}
+		cur.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: ip.String(), IPMode: &ipMode}}
 		_, err = c.client.CoreV1().Services(svc.Namespace).UpdateStatus(ctx, cur, metav1.UpdateOptions{})
 		return err
 	})
@@ -163,6 +189,9 @@ func (c *lbController) allocate(key string, svc *corev1.Service) net.IP {
 }
 
 func (c *lbController) release(key string) {
+	if c.fwd != nil {
+		c.fwd.remove(key)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if u, ok := c.addrOf[key]; ok {

@@ -15,6 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/podrunner"
 )
 
 // Config describes the node. Every field without a default is required.
@@ -136,11 +138,16 @@ func Start(ctx context.Context, cfg Config) (n *Node, err error) {
 	if err := n.startProxy(); err != nil {
 		return n, err
 	}
+	netns, err := podrunner.OpenNetNS(cfg.Netns)
+	if err != nil {
+		return n, err
+	}
+	n.push(func() { _ = netns.Close() })
 	lbctx, cancel := context.WithCancel(context.Background())
 	lbDone := make(chan struct{})
 	go func() {
 		defer close(lbDone)
-		newLBController(cfg.Client, cfg.LoadBalancerCIDR, cfg.Log.WithName("loadbalancer")).run(lbctx)
+		newLBController(cfg.Client, cfg.LoadBalancerCIDR, netns, cfg.Log.WithName("loadbalancer")).run(lbctx)
 	}()
 	n.push(func() { cancel(); <-lbDone })
 

@@ -4,6 +4,7 @@ package node_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/cluster"
+	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/podrunner"
 )
 
 // echoReply is the part of echo-basic's JSON answer the test checks.
@@ -109,6 +111,81 @@ func TestRealNode(t *testing.T) {
 	}
 	seen = getUntilAll(ctx, t, c.HTTPClient(), "http://"+net.JoinHostPort(lbIP, "80")+"/", names)
 	t.Logf("LoadBalancer %s answered from %v", lbIP, seen)
+
+	checkProxyProtocol(ctx, t, c, ns)
+}
+
+// checkProxyProtocol: a LoadBalancer Service annotated for PROXY protocol v1 gets an
+// ipMode Proxy address whose connections arrive at the pod with the header first.
+func checkProxyProtocol(ctx context.Context, t *testing.T, c *cluster.Cluster, ns string) {
+	cs := c.Client
+	// nc prints what each connection sent, base64 on one line (the container log
+	// path would drop the header's CRs); the probe waits until it listens.
+	_, err := cs.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "pp", Labels: map[string]string{"app": "pp"}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "nc", Image: cluster.BusyboxImage, ImagePullPolicy: corev1.PullNever,
+			Command: []string{"/bin/busybox", "sh", "-c", "while :; do /bin/busybox nc -l -p 3000 </dev/null | /bin/busybox base64 -w 0; echo; echo END; done"},
+			ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{
+				Command: []string{"/bin/busybox", "sh", "-c", "/bin/busybox netstat -ltn | /bin/busybox grep -q :3000"}}}, PeriodSeconds: 1},
+		}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := cs.CoreV1().Services(ns).Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "pp", Annotations: map[string]string{podrunner.ProxyProtocolAnnotation: "v1"}},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Selector: map[string]string{"app": "pp"},
+			Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt(3000)}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lbIP string
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		p, err := cs.CoreV1().Pods(ns).Get(ctx, "pp", metav1.GetOptions{})
+		if err != nil || !podReady(p) {
+			return false, nil
+		}
+		s, err := cs.CoreV1().Services(ns).Get(ctx, svc.Name, metav1.GetOptions{})
+		if err != nil || len(s.Status.LoadBalancer.Ingress) == 0 {
+			return false, nil
+		}
+		in := s.Status.LoadBalancer.Ingress[0]
+		if in.IPMode == nil || *in.IPMode != corev1.LoadBalancerIPModeProxy {
+			return false, fmt.Errorf("PROXY protocol Service published ipMode %v, want Proxy", in.IPMode)
+		}
+		lbIP = in.IP
+		return true, nil
+	}); err != nil {
+		t.Fatalf("PROXY protocol Service: %v", err)
+	}
+	// Until kube-proxy has the new endpoints the forwarder's connection is refused
+	// and nothing reaches nc: send again until the pod logged a connection.
+	var want, logs string
+	for attempt := 0; attempt < 20 && !strings.Contains(logs, "END"); attempt++ {
+		conn, err := c.DialContext(ctx, "tcp", net.JoinHostPort(lbIP, "80"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		local := conn.LocalAddr().(*net.TCPAddr)
+		_, _ = io.WriteString(conn, "hello\n")
+		_ = conn.(*net.TCPConn).CloseWrite()
+		_, _ = io.Copy(io.Discard, conn)
+		conn.Close()
+		want = fmt.Sprintf("PROXY TCP4 %s %s %d 80\r\nhello\n", local.IP, lbIP, local.Port)
+		_ = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 3*time.Second, true, func(ctx context.Context) (bool, error) {
+			b, err := cs.CoreV1().Pods(ns).GetLogs("pp", &corev1.PodLogOptions{}).DoRaw(ctx)
+			logs = string(b)
+			return err == nil && strings.Contains(logs, "END"), nil
+		})
+	}
+	line, _, _ := strings.Cut(logs, "\n")
+	got, err := base64.StdEncoding.DecodeString(line)
+	if err != nil || string(got) != want {
+		t.Fatalf("pod behind the PROXY protocol Service got %q (log %q), want %q", got, logs, want)
+	}
+	t.Logf("PROXY protocol LoadBalancer %s: pod got %q", lbIP, want)
 }
 
 func nodeReady(nd *corev1.Node) bool {

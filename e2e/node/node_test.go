@@ -33,7 +33,7 @@ func lbService(name, lbIP string, ingress ...string) *corev1.Service {
 
 func TestLBAllocate(t *testing.T) {
 	_, cidr, _ := net.ParseCIDR("10.245.0.0/30") // .0 network, .1 on lo, .2 free, .3 broadcast
-	c := newLBController(nil, cidr, logr.Discard())
+	c := newLBController(nil, cidr, nil, logr.Discard())
 	if ip := c.allocate("ns/a", lbService("a", "")); ip.String() != "10.245.0.2" {
 		t.Fatalf("first address %v, want 10.245.0.2", ip)
 	}
@@ -55,7 +55,7 @@ func TestLBAllocate(t *testing.T) {
 	}
 
 	_, wide, _ := net.ParseCIDR("10.245.0.0/16")
-	c = newLBController(nil, wide, logr.Discard())
+	c = newLBController(nil, wide, nil, logr.Discard())
 	if ip := c.allocate("ns/x", lbService("x", "", "10.245.7.7")); ip.String() != "10.245.7.7" {
 		t.Fatalf("an address already in status is kept (controller restart); got %v", ip)
 	}
