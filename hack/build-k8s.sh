@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Builds the pinned local Kubernetes control plane for e2e/conformance tests:
+# Builds the pinned local Kubernetes control plane and node for e2e/conformance tests:
 #   etcd (go.etcd.io/etcd/server/v3 v3.6.6), kube-apiserver, kube-controller-manager,
-#   kubectl (k8s.io/kubernetes v1.36.3) and echo-basic (gateway-api conformance v1.6.3).
+#   kubectl, and for the real node kubelet, kube-proxy, kube-scheduler (k8s.io/kubernetes
+#   v1.36.3), coredns (github.com/coredns/coredns v1.15.0, the plugins hack/tools/coredns
+#   links), pause (hack/pause) and
+#   echo-basic (gateway-api conformance v1.6.3).
+# Each binary has its own stamp, so adding one never rebuilds the others.
+# Env K8S_BINS limits the build to a subset (e.g. "kubelet kube-proxy").
 # Usage: hack/build-k8s.sh [CACHE_DIR]   (default $HOME/.cache/nghttpx-gateway)
 # Progress goes to stderr; the last stdout line is the bin directory.
 # Idempotent: a second run only checks the stamp and prints the directory.
@@ -30,12 +35,15 @@ sum() { cat "$@" | sha256sum | cut -c1-16; }
 k8s_recipe=2
 stamp_k8s=$( (echo "$k8s_recipe"; grep -E 'k8s.io/kubernetes v|=>' "$here/tools/k8s/go.mod") | sum)
 stamp_etcd=$(grep -E 'go.etcd.io/etcd/server/v3 v' "$here/tools/etcd/go.mod" | sum)
-stamp_echo=$(grep -E 'sigs.k8s.io/gateway-api(/conformance)? ' "$repo/go.mod" | sum)
-stamp_want=$(echo "$stamp_k8s $stamp_etcd $stamp_echo" | sum)
-bins=(etcd kube-apiserver kube-controller-manager kubectl echo-basic)
+stamp_echo=$( (echo static; grep -E 'sigs.k8s.io/gateway-api(/conformance)? ' "$repo/go.mod") | sum)
+stamp_coredns=$( (grep -E 'github.com/coredns/coredns v' "$here/tools/coredns/go.mod"; cat "$here/tools/coredns/main.go") | sum)
+stamp_pause=$(sum "$here/pause/main.go")
+stamp_want=$(echo "$stamp_k8s $stamp_etcd $stamp_echo $stamp_coredns $stamp_pause" | sum)
+all_bins=(etcd kube-apiserver kube-controller-manager kubectl echo-basic kubelet kube-proxy kube-scheduler coredns pause)
+read -r -a bins <<<"${K8S_BINS:-${all_bins[*]}}"
 
 have_all() {
-	[[ -f $bindir/.stamp && $(cat "$bindir/.stamp") == "$stamp_want" ]] || return 1
+	[[ -z ${K8S_BINS:-} && -f $bindir/.stamp && $(cat "$bindir/.stamp") == "$stamp_want" ]] || return 1
 	for b in "${bins[@]}"; do [[ -x $bindir/$b ]] || return 1; done
 }
 
@@ -76,6 +84,7 @@ gobuild() { # mod-mode extra-ldflags args...
 # Builds into a temp name and renames so an interrupted build never leaves a broken binary.
 build_one() { # dir mod-mode stamp out pkg [ldflags]
 	local dir=$1 mode=$2 stamp=$3 out=$4 pkg=$5 ld=${6:-}
+	[[ " ${bins[*]} " == *" $out "* ]] || return 0
 	if [[ -x $bindir/$out && -f $bindir/.stamp.$out && $(cat "$bindir/.stamp.$out") == "$stamp" ]]; then
 		log "$out: cached"
 		return
@@ -89,13 +98,20 @@ build_one() { # dir mod-mode stamp out pkg [ldflags]
 	log "$out: done in $(($(date +%s) - t0))s"
 }
 
-# echo-basic comes from the main module (same gateway-api version as the tests).
-build_one "$repo" readonly "$stamp_echo" echo-basic sigs.k8s.io/gateway-api/conformance/echo-basic
+# echo-basic comes from the main module (same gateway-api version as the tests); static for its image.
+CGO_ENABLED=0 build_one "$repo" readonly "$stamp_echo" echo-basic sigs.k8s.io/gateway-api/conformance/echo-basic
 build_one "$here/tools/etcd" mod "$stamp_etcd" etcd go.etcd.io/etcd/server/v3
 build_one "$here/tools/k8s" mod "$stamp_k8s" kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$k8s_ldflags"
 build_one "$here/tools/k8s" mod "$stamp_k8s" kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "$k8s_ldflags"
 build_one "$here/tools/k8s" mod "$stamp_k8s" kubectl k8s.io/kubernetes/cmd/kubectl "$k8s_ldflags"
+# The real node (e2e/node): same module and version stamp as the control plane.
+build_one "$here/tools/k8s" mod "$stamp_k8s" kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler "$k8s_ldflags"
+build_one "$here/tools/k8s" mod "$stamp_k8s" kube-proxy k8s.io/kubernetes/cmd/kube-proxy "$k8s_ldflags"
+build_one "$here/tools/k8s" mod "$stamp_k8s" kubelet k8s.io/kubernetes/cmd/kubelet "$k8s_ldflags"
+# Static: these two run inside images that hold nothing else.
+CGO_ENABLED=0 build_one "$here/tools/coredns" mod "$stamp_coredns" coredns .
+CGO_ENABLED=0 build_one "$repo" readonly "$stamp_pause" pause ./hack/pause
 
-echo "$stamp_want" >"$bindir/.stamp"
+[[ -n ${K8S_BINS:-} ]] || echo "$stamp_want" >"$bindir/.stamp"
 log "all built in $(($(date +%s) - start))s"
 echo "$bindir"

@@ -1,6 +1,7 @@
 # End-to-end suites (included by the main Makefile).
 #   make e2e   build the binary, nghttpx, echo-basic and the local control plane, then run
-#              every e2e package (each starts its own local cluster, root needed) one at a time.
+#              every e2e package (each starts its own local cluster, root needed) one at a time;
+#              e2e/node runs a real node, so the Debian packages of node-deps are installed first.
 # E2E_ARGS passes extra flags to go test, e.g. E2E_ARGS='-run TestGateway -v'.
 # E2E_KUBECONFIG=<file> runs against an existing cluster instead (see hack/kind/README.md).
 E2E_TIMEOUT ?= 20m
@@ -8,7 +9,7 @@ E2E_ARGS ?=
 
 .PHONY: e2e
 
-e2e: build echo
+e2e: build echo node-deps
 	@n=$$(bash hack/build-nghttpx.sh $(CACHE_DIR) | tail -n 1) && \
 	k=$$(bash hack/build-k8s.sh $(CACHE_DIR) | tail -n 1) && \
 	NGHTTPX_BIN=$$n K8S_BIN_DIR=$$k ECHO_BIN=$(ECHO_BIN) E2E_GATEWAY_BIN=$(CURDIR)/$(BIN) \

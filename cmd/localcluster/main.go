@@ -18,11 +18,12 @@ import (
 	"github.com/go-logr/logr/funcr"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/cluster"
+	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/node"
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/podrunner"
 )
 
 const usage = `usage:
-  localcluster up    --state DIR [--bin-dir DIR] [--echo-bin FILE] [--image PREFIX=BINARY]... [--sleeper PREFIX]...
+  localcluster up    --state DIR [--node podrunner|real [--node-image ARCHIVE]...] [--bin-dir DIR] [--echo-bin FILE] [--image PREFIX=BINARY]... [--sleeper PREFIX]...
   localcluster down  --state DIR
   localcluster exec  --state DIR -- COMMAND [ARG]...   (inside the cluster network namespace)
   localcluster serve --state DIR [...]                 (foreground; what "up" runs detached)
@@ -40,7 +41,10 @@ func main() {
 	state := fs.String("state", "", "state directory (kubeconfig, certificates, logs, pid file)")
 	binDir := fs.String("bin-dir", "", "control-plane binaries (default: hack/build-k8s.sh's output)")
 	echoBin := fs.String("echo-bin", "", "echo-basic binary for the conformance echo images")
-	timeout := fs.Duration("timeout", 3*time.Minute, "how long up waits for the cluster")
+	timeout := fs.Duration("timeout", 5*time.Minute, "how long up waits for the cluster")
+	nodeMode := fs.String("node", "podrunner", `what runs pods: "podrunner" (host processes) or "real" (kubelet, containerd, kube-proxy, CoreDNS)`)
+	var nodeImages nodeImageFlags
+	fs.Var(&nodeImages, "node-image", "ARCHIVE: with --node real, also import this image archive (docker/OCI tarball; repeatable)")
 	var images imageFlags
 	fs.Var(&images, "image", "PREFIX=BINARY: run containers whose image starts with PREFIX as BINARY plus the container's args (repeatable)")
 	fs.Var(sleeperFlag{&images}, "sleeper", "PREFIX: run containers whose image starts with PREFIX as an idle stand-in process (repeatable)")
@@ -59,7 +63,11 @@ func main() {
 	case "up":
 		err = up(s, os.Args[2:], *timeout)
 	case "serve":
-		err = serve(s, cluster.Options{StateDir: dir, BinDir: *binDir, EchoBin: *echoBin, Images: images.m})
+		var mode cluster.NodeMode
+		if mode, err = cluster.ParseNodeMode(*nodeMode); err == nil {
+			err = serve(s, cluster.Options{StateDir: dir, BinDir: *binDir, EchoBin: *echoBin, Images: images.m,
+				Node: mode, NodeExtraImages: nodeImages})
+		}
 	case "down":
 		err = down(s)
 	case "exec":
@@ -232,7 +240,7 @@ func down(s stateDir) error {
 	}
 	// Everything but the logs: a crashed serve leaves its files behind.
 	for _, f := range []string{s.pidFile(), s.readyFile(), s.netnsFile(), s.path("bindir"), s.path("kubeconfig"),
-		s.path("tokens.csv"), s.path("etcd"), s.path("pods"), s.path("pki"), s.path("kcm")} {
+		s.path("tokens.csv"), s.path("etcd"), s.path("pods"), s.path("pki"), s.path("kcm"), s.path("node")} {
 		_ = os.RemoveAll(f)
 	}
 	return cluster.Reap(context.Background(), logr.Discard())
@@ -291,5 +299,22 @@ func (s sleeperFlag) Set(v string) error {
 		s.f.m = podrunner.ImageMap{}
 	}
 	s.f.m[v] = podrunner.Sleeper()
+	return nil
+}
+
+// nodeImageFlags collects --node-image archives (absolute paths: serve runs in /).
+type nodeImageFlags []node.Image
+
+func (f *nodeImageFlags) String() string { return "" }
+
+func (f *nodeImageFlags) Set(v string) error {
+	abs, err := filepath.Abs(v)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return fmt.Errorf("image archive: %w", err)
+	}
+	*f = append(*f, node.Image{Archive: abs})
 	return nil
 }

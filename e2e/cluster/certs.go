@@ -29,7 +29,14 @@ type pki struct {
 	kubeletClientKey         string
 	saPub, saKey             string
 	kubelet                  tls.Certificate
+	// kubeletCert/Key serve kubelet's HTTPS port; nodeClientCert/Key are kubelet's
+	// client identity system:node:<NodeName> in group system:nodes.
+	kubeletCert, kubeletKey       string
+	nodeClientCert, nodeClientKey string
 }
+
+// NodeName is the name of the cluster's single Node (pod runner or real).
+const NodeName = "ngxgw-node"
 
 func newPKI(dir string, apiserverIPs []net.IP, nodeIP net.IP) (*pki, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -73,8 +80,13 @@ func newPKI(dir string, apiserverIPs []net.IP, nodeIP net.IP) (*pki, error) {
 		return nil, err
 	}
 	var kc, kk string
-	if kc, kk, _, err = p.issue("kubelet", "system:node:ngxgw-node", []string{"system:nodes"}, []string{"localhost"},
+	if kc, kk, _, err = p.issue("kubelet", "system:node:"+NodeName, []string{"system:nodes"}, []string{"localhost", NodeName},
 		[]net.IP{nodeIP}, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}); err != nil {
+		return nil, err
+	}
+	p.kubeletCert, p.kubeletKey = kc, kk
+	if p.nodeClientCert, p.nodeClientKey, _, err = p.issue("kubelet-client", "system:node:"+NodeName, []string{"system:nodes"},
+		nil, nil, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}); err != nil {
 		return nil, err
 	}
 	if p.kubelet, err = tls.LoadX509KeyPair(kc, kk); err != nil {

@@ -27,6 +27,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/node"
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/podrunner"
 )
 
@@ -60,6 +61,8 @@ type Cluster struct {
 	AdminToken                             string
 	// StartupDuration is how long Start took.
 	StartupDuration time.Duration
+	// Node is the real node (Options.Node == NodeReal), else nil.
+	Node *node.Node
 
 	opts     Options
 	log      logr.Logger
@@ -116,6 +119,9 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	}
 	rec := record{Netns: c.Netns, OwnerPID: os.Getpid(), StateDir: c.StateDir, TempState: opts.StateDir == "",
 		Routes: []string{opts.PodCIDR.String(), opts.LoadBalancerCIDR.String(), opts.ServiceCIDR.String()}}
+	if opts.Node == NodeReal {
+		rec.NodeID = c.Netns
+	}
 	rec.OwnerStart, _ = procStart(rec.OwnerPID)
 	// The record comes first so a crash at any later point is cleaned up by Reap.
 	if err := writeRecord(rec); err != nil {
@@ -156,7 +162,7 @@ func (c *Cluster) prepareStateDir() (func(), error) {
 	}
 	c.StateDir = d
 	// A given directory keeps its logs; everything else is per run.
-	generated := []string{"etcd", "pods", "pki", "kcm", "tokens.csv", "kubeconfig", "kubeconfig-host"}
+	generated := []string{"etcd", "pods", "pki", "kcm", "tokens.csv", "kubeconfig", "kubeconfig-host", "node"}
 	clean := func() {
 		for _, sub := range generated {
 			_ = os.RemoveAll(filepath.Join(d, sub))
@@ -275,7 +281,8 @@ func (c *Cluster) startControlPlane(ctx context.Context) error {
 		"--client-ca-file="+p.caFile, "--cert-dir="+filepath.Join(c.StateDir, "pki"),
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file="+p.saPub, "--service-account-signing-key-file="+p.saKey,
-		"--token-auth-file="+tokens, "--authorization-mode=RBAC", "--allow-privileged=true",
+		// Node: a real kubelet (system:node:<name>) may touch only its own Node and pods.
+		"--token-auth-file="+tokens, "--authorization-mode=Node,RBAC", "--allow-privileged=true",
 		"--kubelet-client-certificate="+p.kubeletClientCert, "--kubelet-client-key="+p.kubeletClientKey,
 		"--kubelet-preferred-address-types=InternalIP",
 		"--enable-priority-and-fairness=false", "--profiling=false", "--v=1")
@@ -300,12 +307,16 @@ func (c *Cluster) startControlPlane(ctx context.Context) error {
 		"--kubeconfig="+c.Kubeconfig, "--authentication-kubeconfig="+c.Kubeconfig, "--authorization-kubeconfig="+c.Kubeconfig,
 		"--bind-address=127.0.0.1", "--secure-port=10257", "--cert-dir="+filepath.Join(c.StateDir, "kcm"),
 		"--leader-elect=false", "--service-account-private-key-file="+p.saKey, "--root-ca-file="+p.caFile,
-		"--controllers=*,-nodelifecycle,-nodeipam,-cloud-node-lifecycle", "--profiling=false")
+		"--controllers="+c.controllers(), "--profiling=false")
 	if err != nil {
 		return err
 	}
 
-	if err := c.startRunner(ctx, p); err != nil {
+	if c.opts.Node == NodeReal {
+		if err := c.startNode(ctx, p); err != nil {
+			return err
+		}
+	} else if err := c.startRunner(ctx, p); err != nil {
 		return err
 	}
 	if !c.opts.SkipCRDs {
@@ -326,6 +337,16 @@ func (c *Cluster) startControlPlane(ctx context.Context) error {
 		_, err := c.Client.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
 		return err == nil
 	})
+}
+
+// controllers are kube-controller-manager's controllers. The pod runner keeps its
+// Node Ready itself, so node lifecycle (taints, evictions) stays off; a real node
+// needs it to lift the not-ready taint the API server puts on every new Node.
+func (c *Cluster) controllers() string {
+	if c.opts.Node == NodeReal {
+		return "*,-nodeipam,-cloud-node-lifecycle"
+	}
+	return "*,-nodelifecycle,-nodeipam,-cloud-node-lifecycle"
 }
 
 // forwardAPIServer serves the API server on a free 127.0.0.1 port of the host

@@ -1,17 +1,40 @@
 package cluster
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 
 	"github.com/go-logr/logr"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/node"
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/podrunner"
 )
 
 // K8sVersion is the Kubernetes release hack/build-k8s.sh builds.
 const K8sVersion = "v1.36.3"
+
+// NodeMode chooses what runs the cluster's pods.
+type NodeMode string
+
+const (
+	// NodePodRunner runs pods as host processes (package podrunner), the default.
+	NodePodRunner NodeMode = "podrunner"
+	// NodeReal runs kubelet, containerd, kube-proxy, kube-scheduler and CoreDNS (package node).
+	NodeReal NodeMode = "real"
+)
+
+// ParseNodeMode accepts "podrunner" (or "") and "real".
+func ParseNodeMode(s string) (NodeMode, error) {
+	switch NodeMode(s) {
+	case "", NodePodRunner:
+		return NodePodRunner, nil
+	case NodeReal:
+		return NodeReal, nil
+	}
+	return "", fmt.Errorf("node mode %q: want %q or %q", s, NodePodRunner, NodeReal)
+}
 
 // Options configures Start. Zero values get the defaults noted per field.
 type Options struct {
@@ -28,6 +51,14 @@ type Options struct {
 	EchoBin string
 	// Images adds to (and overrides) the pod runner's image map.
 	Images podrunner.ImageMap
+
+	// Node selects the pod runner (default) or a real node. A real node needs
+	// kubelet, kube-proxy, kube-scheduler in BinDir and the Debian packages of
+	// hack/install-node-deps.sh; it imports NodeImages (default: DefaultNodeImages).
+	Node       NodeMode
+	NodeImages []node.Image
+	// NodeExtraImages are imported as well, e.g. the project's image (make image).
+	NodeExtraImages []node.Image
 
 	// StateDir keeps certificates, kubeconfig, etcd data, pod files and logs. Default:
 	// a temporary directory removed by Stop. A given directory is reused (old etcd data
@@ -113,6 +144,9 @@ func (o *Options) defaults() {
 	}
 	if o.CRDDir == "" {
 		o.CRDDir = DefaultCRDDir()
+	}
+	if o.Node == "" {
+		o.Node = NodePodRunner
 	}
 	if o.Log.GetSink() == nil {
 		o.Log = logr.Discard()

@@ -15,6 +15,7 @@ import (
 	"github.com/go-logr/logr"
 	"golang.org/x/sys/unix"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/node"
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/podrunner"
 )
 
@@ -32,6 +33,8 @@ type record struct {
 	Routes     []string `json:"routes"`
 	StateDir   string   `json:"stateDir,omitempty"`
 	TempState  bool     `json:"tempState,omitempty"`
+	// NodeID names a real node's cgroup root (node.CgroupName); empty for the pod runner.
+	NodeID string `json:"nodeID,omitempty"`
 }
 
 func recordPath(netns string) string { return filepath.Join(recordDir, netns+".json") }
@@ -127,6 +130,9 @@ func Reap(ctx context.Context, log logr.Logger) error {
 		routes = append(routes, r.Routes...)
 		log.Info("removing leftovers of a dead local cluster", "netns", r.Netns, "owner", r.OwnerPID)
 		errs = append(errs, removeNetnsTree(ctx, r.Netns))
+		if r.NodeID != "" {
+			errs = append(errs, node.RemoveCgroups(r.NodeID))
+		}
 		if r.TempState && r.StateDir != "" {
 			errs = append(errs, os.RemoveAll(r.StateDir))
 		}

@@ -109,11 +109,11 @@ func TestSleepCommand(t *testing.T) {
 func TestProxyHeader(t *testing.T) {
 	src := &net.TCPAddr{IP: net.ParseIP("10.245.0.1"), Port: 40000}
 	dst := &net.TCPAddr{IP: net.ParseIP("10.245.0.7"), Port: 443}
-	v1, err := proxyHeader("v1", src, dst)
+	v1, err := ProxyHeader("v1", src, dst)
 	if err != nil || string(v1) != "PROXY TCP4 10.245.0.1 10.245.0.7 40000 443\r\n" {
 		t.Errorf("v1: %q, %v", v1, err)
 	}
-	v2, err := proxyHeader("v2", src, dst)
+	v2, err := ProxyHeader("v2", src, dst)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,11 +124,11 @@ func TestProxyHeader(t *testing.T) {
 		t.Errorf("v2: %q, want %q", v2, want)
 	}
 	six := &net.TCPAddr{IP: net.ParseIP("fd00::1"), Port: 1}
-	v2six, _ := proxyHeader("v2", six, six)
+	v2six, _ := ProxyHeader("v2", six, six)
 	if v2six[13] != 0x21 || binary.BigEndian.Uint16(v2six[14:]) != 36 {
 		t.Errorf("v2 IPv6 header: %x", v2six[:16])
 	}
-	if _, err := proxyHeader("v3", src, dst); err == nil {
+	if _, err := ProxyHeader("v3", src, dst); err == nil {
 		t.Error("v3 accepted")
 	}
 }

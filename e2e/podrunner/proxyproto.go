@@ -10,8 +10,8 @@ import (
 // protocol header ("v1" or "v2") before the client's bytes, as cloud load balancers can.
 const ProxyProtocolAnnotation = "nghttpx-gateway.dev/proxy-protocol"
 
-// proxyHeader builds a PROXY protocol header describing a TCP connection from src to dst.
-func proxyHeader(version string, src, dst net.Addr) ([]byte, error) {
+// ProxyHeader builds a PROXY protocol header describing a TCP connection from src to dst.
+func ProxyHeader(version string, src, dst net.Addr) ([]byte, error) {
 	s, ok1 := src.(*net.TCPAddr)
 	d, ok2 := dst.(*net.TCPAddr)
 	if !ok1 || !ok2 {

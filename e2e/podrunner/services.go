@@ -415,7 +415,7 @@ func (f *forwarder) handleTCP(c net.Conn) {
 	}
 	defer be.Close()
 	if mode := f.cfg().proxyProto; mode != "" {
-		h, err := proxyHeader(mode, c.RemoteAddr(), c.LocalAddr())
+		h, err := ProxyHeader(mode, c.RemoteAddr(), c.LocalAddr())
 		if err != nil {
 			f.p.r.log.Error(err, "proxy protocol header", "service", f.cfg().svcKey)
 			return
