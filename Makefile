@@ -71,6 +71,7 @@ clean:
 # The project image without Docker (hack/build-image.sh): a docker-archive for docker load,
 # kind load image-archive and ctr images import. Last line: the archive path.
 IMAGE ?= ghcr.io/nghttpx-gateway/nghttpx-gateway:dev
+BUILD_IMAGE = IMAGE=$(IMAGE) GO=$(GO) bash hack/build-image.sh $(CACHE_DIR)
 .PHONY: image
 image:
-	@IMAGE=$(IMAGE) GO=$(GO) bash hack/build-image.sh $(CACHE_DIR)
+	@$(BUILD_IMAGE)

@@ -27,6 +27,7 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/config"
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/cluster"
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/e2eutil"
+	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/node"
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/podrunner"
 )
 
@@ -42,27 +43,31 @@ const (
 // fieldManager owns what the conformance harness applies.
 const fieldManager = "nghttpx-gateway-conformance"
 
-// runLocal starts the local cluster with our controller installed as a pod and
-// runs the suite in a child process inside the cluster network namespace.
-func runLocal(t *testing.T, s settings) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	log := stderrLogger().WithName("conformance")
-
+// nodeOptions chooses what runs the pods: with E2E_NODE=real (make conformance's
+// default) a real kubelet and containerd run the project image E2E_IMAGE_ARCHIVE
+// (from make image), as on a user's cluster; otherwise the pod runner maps our image
+// to bin and NGHTTPX_BIN.
+func nodeOptions(bin string) (cluster.Options, error) {
+	mode, err := cluster.ParseNodeMode(os.Getenv("E2E_NODE"))
+	if err != nil {
+		return cluster.Options{}, fmt.Errorf("E2E_NODE: %w", err)
+	}
+	if mode == cluster.NodeReal {
+		archive := os.Getenv("E2E_IMAGE_ARCHIVE")
+		if archive == "" {
+			return cluster.Options{}, fmt.Errorf("E2E_NODE=real needs E2E_IMAGE_ARCHIVE (the archive make image prints)")
+		}
+		return cluster.Options{Node: mode, NodeExtraImages: []node.Image{{Archive: archive}}}, nil
+	}
 	nghttpx := os.Getenv("NGHTTPX_BIN")
 	if nghttpx == "" {
-		t.Fatal("NGHTTPX_BIN is unset: the data-plane pods need nghttpx (make nghttpx prints its path)")
+		return cluster.Options{}, fmt.Errorf("NGHTTPX_BIN is unset: the data-plane pods need nghttpx (make nghttpx prints its path)")
 	}
 	if _, err := os.Stat(nghttpx); err != nil {
-		t.Fatalf("NGHTTPX_BIN: %v", err)
+		return cluster.Options{}, fmt.Errorf("NGHTTPX_BIN: %w", err)
 	}
-	bin := gatewayBinary(ctx, t, log)
-	if s.version == "" {
-		s.version = binaryVersion(ctx, t, bin)
-	}
-
 	run := podrunner.Binary(bin)
-	images := podrunner.ImageMap{
+	return cluster.Options{Images: podrunner.ImageMap{
 		image: func(c corev1.Container) (podrunner.Process, error) {
 			p, err := run(c)
 			p.Env = append(p.Env, "NGHTTPX_BIN="+nghttpx)
@@ -70,14 +75,33 @@ func runLocal(t *testing.T, s settings) {
 		},
 		// The base manifests' UDP backend; no HTTP test talks to it, it only has to be Ready.
 		"registry.k8s.io/coredns/coredns": podrunner.Sleeper(),
+	}}, nil
+}
+
+// runLocal starts the local cluster with our controller installed as a pod and
+// runs the suite in a child process inside the cluster network namespace.
+func runLocal(t *testing.T, s settings) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := stderrLogger().WithName("conformance")
+
+	bin := gatewayBinary(ctx, t, log)
+	if s.version == "" {
+		s.version = binaryVersion(ctx, t, bin)
 	}
+	opts, err := nodeOptions(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.StateDir = os.Getenv("CONFORMANCE_STATE_DIR")
+	opts.Log = log.WithName("cluster").V(1)
 	t0 := time.Now()
-	c, err := cluster.Start(ctx, cluster.Options{Images: images, StateDir: os.Getenv("CONFORMANCE_STATE_DIR"), Log: log.WithName("cluster").V(1)})
+	c, err := cluster.Start(ctx, opts)
 	if err != nil {
 		t.Fatalf("cluster: %v", err)
 	}
 	defer c.Stop()
-	log.Info("cluster up", "took", time.Since(t0).Round(time.Millisecond), "netns", c.Netns, "kubeconfig", c.Kubeconfig)
+	log.Info("cluster up", "took", time.Since(t0).Round(time.Millisecond), "netns", c.Netns, "kubeconfig", c.Kubeconfig, "node", opts.Node)
 
 	t1 := time.Now()
 	objs, err := config.Build(filepath.Join(config.Dir(), "default"))

@@ -29,8 +29,12 @@ conformance-build:
 	@mkdir -p bin
 	$(GO) build -ldflags "-X main.version=$(CONFORMANCE_VERSION)" -o $(BIN) ./cmd/nghttpx-gateway
 
-conformance: conformance-build echo
+# E2E_NODE (hack/e2e.mk, default real): the controller and data planes run as real
+# pods from the image make image builds.
+conformance: conformance-build echo node-deps
 	@n=$$(bash hack/build-nghttpx.sh $(CACHE_DIR) | tail -n 1) && \
 	k=$$(bash hack/build-k8s.sh $(CACHE_DIR) | tail -n 1) && \
+	img=$$($(if $(filter real,$(E2E_NODE)),$(BUILD_IMAGE) | tail -n 1)) && \
+	E2E_NODE=$(E2E_NODE) E2E_IMAGE_ARCHIVE=$$img \
 	NGHTTPX_BIN=$$n K8S_BIN_DIR=$$k ECHO_BIN=$(ECHO_BIN) CONFORMANCE_GATEWAY_BIN=$(CURDIR)/$(BIN) \
 	$(GO) test -tags conformance -count=1 -v -run '^TestConformance$$' -timeout $(CONFORMANCE_TIMEOUT) ./conformance/ $(if $(CONFORMANCE_ARGS),-args $(CONFORMANCE_ARGS))

@@ -4,13 +4,18 @@
 #              e2e/node runs a real node, so the Debian packages of node-deps are installed first.
 # E2E_ARGS passes extra flags to go test, e.g. E2E_ARGS='-run TestGateway -v'.
 # E2E_KUBECONFIG=<file> runs against an existing cluster instead (see hack/kind/README.md).
+# E2E_NODE=real (default) runs every pod on a real node (kubelet, containerd) from the
+# project image that make image builds; E2E_NODE=podrunner uses the kubelet stand-in.
 E2E_TIMEOUT ?= 20m
 E2E_ARGS ?=
+E2E_NODE ?= real
 
 .PHONY: e2e
 
 e2e: build echo node-deps
 	@n=$$(bash hack/build-nghttpx.sh $(CACHE_DIR) | tail -n 1) && \
 	k=$$(bash hack/build-k8s.sh $(CACHE_DIR) | tail -n 1) && \
+	img=$$($(if $(filter real,$(E2E_NODE)),$(BUILD_IMAGE) | tail -n 1)) && \
+	E2E_NODE=$(E2E_NODE) E2E_IMAGE_ARCHIVE=$$img \
 	NGHTTPX_BIN=$$n K8S_BIN_DIR=$$k ECHO_BIN=$(ECHO_BIN) E2E_GATEWAY_BIN=$(CURDIR)/$(BIN) \
 	$(GO) test -tags e2e -count=1 -p 1 -timeout $(E2E_TIMEOUT) $(E2E_ARGS) ./e2e/... ./kube/controller/
