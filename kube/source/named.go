@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -37,10 +40,20 @@ type namedKey struct {
 }
 
 type namedWatch struct {
-	inf  toolscache.SharedIndexInformer
-	stop context.CancelFunc
-	used bool // asked for by the current snapshot
+	inf    toolscache.SharedIndexInformer
+	stop   context.CancelFunc
+	used   bool        // asked for by the current snapshot
+	denied atomic.Bool // the API server refused its list or watch (no grant yet)
 }
+
+// Waiting for a named watch's first list is bounded, so that one object the
+// proxy may not read (yet: the controller's grant follows the reference) reads as
+// missing instead of stalling every snapshot of the Gateway; such a read is
+// retried with a fresh watch after namedRetry.
+const (
+	namedSyncTimeout = 5 * time.Second
+	namedRetry       = time.Second
+)
 
 // NewNamed returns a Named whose informers run until ctx is done.
 func NewNamed(ctx context.Context, c kubernetes.Interface) *Named {
@@ -67,8 +80,11 @@ func (n *Named) get(ctx context.Context, k types.NamespacedName, obj client.Obje
 		return fmt.Errorf("named read of %T is not supported", obj)
 	}
 	w := n.start(nk)
-	if !toolscache.WaitForCacheSync(ctx.Done(), w.inf.HasSynced) {
-		return fmt.Errorf("watch %s %s did not sync: %w", nk.kind, k, context.Cause(ctx))
+	if synced, err := w.waitSynced(ctx); err != nil {
+		return fmt.Errorf("watch %s %s did not sync: %w", nk.kind, k, err)
+	} else if !synced {
+		n.retry(nk, w)
+		return nil
 	}
 	item, ok, err := w.inf.GetStore().GetByKey(k.Namespace + "/" + k.Name)
 	if err != nil || !ok {
@@ -81,6 +97,45 @@ func (n *Named) get(ctx context.Context, k types.NamespacedName, obj client.Obje
 		item.(*corev1.ConfigMap).DeepCopyInto(o)
 	}
 	return nil
+}
+
+// waitSynced waits for w's first list: false when the API server refused it or
+// it took longer than namedSyncTimeout.
+func (w *namedWatch) waitSynced(ctx context.Context) (bool, error) {
+	deadline := time.Now().Add(namedSyncTimeout)
+	for !w.inf.HasSynced() {
+		if w.denied.Load() || time.Now().After(deadline) {
+			return false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, context.Cause(ctx)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return true, nil
+}
+
+// retry drops the unsynced watch w (its reflector would back off for up to 30 s)
+// and asks for a new snapshot after namedRetry, which starts a fresh one.
+func (n *Named) retry(nk namedKey, w *namedWatch) {
+	n.mu.Lock()
+	if n.watch[nk] == w {
+		w.stop()
+		delete(n.watch, nk)
+	}
+	n.mu.Unlock()
+	time.AfterFunc(namedRetry, func() {
+		if n.ctx.Err() != nil {
+			return
+		}
+		n.mu.Lock()
+		f := n.notify
+		n.mu.Unlock()
+		if f != nil {
+			f()
+		}
+	})
 }
 
 // start returns the informer for nk, starting it if needed, and marks it used.
@@ -138,6 +193,12 @@ func (n *Named) start(nk namedKey) *namedWatch {
 		},
 		UpdateFunc: func(any, any) { on() },
 		DeleteFunc: func(any) { on() },
+	})
+	_ = inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *toolscache.Reflector, err error) {
+		if apierrors.IsForbidden(err) {
+			w.denied.Store(true)
+		}
+		toolscache.DefaultWatchErrorHandler(ctx, r, err)
 	})
 	go inf.Run(ctx.Done())
 	n.watch[nk] = w

@@ -2,15 +2,21 @@ package source
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	kwatch "k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 // TestNamed: a get starts a watch for that one object and reads it (or nothing
@@ -62,4 +68,44 @@ func waitFor(t *testing.T, f func() bool) {
 		}
 	}
 	t.Fatal("timed out")
+}
+
+// A read the API server refuses (the grant has not landed) must read as missing
+// within the sync timeout, not stall the snapshot, and be retried once allowed.
+func TestNamedDenied(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cs := fake.NewClientset(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "b", Name: "ca"}, Data: map[string]string{"ca.crt": "x"}})
+	var allowed atomic.Bool
+	deny := func(action k8stesting.Action) (bool, runtime.Object, error) {
+		if allowed.Load() {
+			return false, nil, nil
+		}
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "configmaps"}, "ca", errors.New("no grant"))
+	}
+	cs.PrependReactor("list", "configmaps", deny)
+	cs.PrependWatchReactor("configmaps", func(action k8stesting.Action) (bool, kwatch.Interface, error) {
+		if allowed.Load() {
+			return false, nil, nil
+		}
+		return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "configmaps"}, "ca", errors.New("no grant"))
+	})
+	n := NewNamed(ctx, cs)
+	var notified atomic.Int64
+	n.setNotify(func() { notified.Add(1) })
+
+	k := types.NamespacedName{Namespace: "b", Name: "ca"}
+	var cm corev1.ConfigMap
+	t0 := time.Now()
+	if err := n.get(ctx, k, &cm); err != nil || cm.Name != "" {
+		t.Fatalf("denied get: %v, %+v; want no error and nothing read", err, cm)
+	}
+	if took := time.Since(t0); took >= namedSyncTimeout {
+		t.Fatalf("denied get took %s, want it to give up before the %s timeout", took, namedSyncTimeout)
+	}
+	waitFor(t, func() bool { return notified.Load() > 0 }) // a retry is scheduled
+	allowed.Store(true)
+	if err := n.get(ctx, k, &cm); err != nil || cm.Data["ca.crt"] != "x" {
+		t.Fatalf("get after the grant: %v, %+v", err, cm)
+	}
 }
