@@ -2,9 +2,9 @@
 #   make k8s-bins      build etcd, kube-apiserver, kube-controller-manager, kubectl, echo-basic,
 #                      kubelet, kube-proxy, kube-scheduler, coredns, pause (cached)
 #   make node-deps     install Debian's containerd, runc, CNI plugins, iptables, conntrack, busybox-static
-#   make cluster       start a local cluster in its own network namespace (root); last line = kubeconfig
-#                      CLUSTER_NODE=real runs a real node (kubelet, containerd, kube-proxy, CoreDNS)
-#                      instead of the pod runner
+#   make cluster       start a local cluster in its own network namespace (root) with a real node
+#                      (kubelet, containerd, kube-proxy, CoreDNS) that has the project image (make
+#                      image) imported; CLUSTER_NODE=podrunner uses the kubelet stand-in instead
 #   make cluster-down  stop it and remove every leftover (namespaces, routes, processes)
 # Use it:  $(CACHE_DIR)/bin/localcluster exec --state $(CLUSTER_STATE) -- kubectl get pods -A
 CACHE_DIR ?= $(HOME)/.cache/nghttpx-gateway
@@ -13,8 +13,8 @@ CLUSTER_STATE ?= $(CACHE_DIR)/cluster
 LOCALCLUSTER := $(CACHE_DIR)/bin/localcluster
 # Extra image mappings, e.g. CLUSTER_IMAGES="--image ghcr.io/nghttpx-gateway/nghttpx-gateway=$(CURDIR)/bin/nghttpx-gateway"
 CLUSTER_IMAGES ?=
-# podrunner (host processes, the default for now) or real.
-CLUSTER_NODE ?= podrunner
+# real (default) or podrunner (host processes standing in for kubelet).
+CLUSTER_NODE ?= real
 # Extra image archives for a real node, e.g. CLUSTER_NODE_IMAGES="--node-image $$(make -s image | tail -n 1)"
 CLUSTER_NODE_IMAGES ?=
 
@@ -33,7 +33,8 @@ localcluster:
 
 cluster: localcluster $(if $(filter real,$(CLUSTER_NODE)),node-deps)
 	@bin=$$(bash hack/build-k8s.sh $(CACHE_DIR) | tail -n 1) && \
-	$(LOCALCLUSTER) up --state $(CLUSTER_STATE) --node $(CLUSTER_NODE) $(CLUSTER_NODE_IMAGES) --bin-dir $$bin --echo-bin $$bin/echo-basic $(CLUSTER_IMAGES)
+	img=$$($(if $(filter real,$(CLUSTER_NODE)),$(BUILD_IMAGE) | tail -n 1)) && \
+	$(LOCALCLUSTER) up --state $(CLUSTER_STATE) --node $(CLUSTER_NODE) $${img:+--node-image $$img} $(CLUSTER_NODE_IMAGES) --bin-dir $$bin --echo-bin $$bin/echo-basic $(CLUSTER_IMAGES)
 
 cluster-down:
 	@if [ -x $(LOCALCLUSTER) ]; then $(LOCALCLUSTER) down --state $(CLUSTER_STATE); \
