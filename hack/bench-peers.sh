@@ -31,7 +31,9 @@ nghttpx=$(bash hack/build-nghttpx.sh "$cache" | tail -n 1)
 h2load=$(dirname "$nghttpx")/h2load
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench-peers.XXXXXX")
 pids=()
+current="" # the proxy under test
 cleanup() {
+  [[ -n $current ]] && stop "$current"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$work"
@@ -148,6 +150,8 @@ stop() { # PID: the process and its descendants
   kill "${ps[@]}" 2>/dev/null || true
   local i
   for i in $(seq 1 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "${ps[@]}" 2>/dev/null || true
+  current=""
 }
 proto_list() { for p in $protos; do echo "$p"; done; }
 
@@ -167,6 +171,7 @@ EOF
 run_plain() {
   taskset -c 0 "$nghttpx" --conf "$work/nghttpx.conf" &
   local p=$!
+  current=$p
   for proto in $(proto_list); do measure "plain nghttpx" "$proto" 18010 "" $p; done
   stop $p
 }
@@ -200,6 +205,7 @@ EOF
 run_nginx() {
   taskset -c 0 nginx -c "$work/px/nginx.conf" -e "$work/px/error.log" &
   local p=$! proto port
+  current=$p
   for proto in $(proto_list); do
     port=18020; [[ $proto == h2c ]] && port=18022
     measure "nginx" "$proto" $port "" $p
@@ -233,6 +239,7 @@ EOF
 run_haproxy() {
   taskset -c 0 haproxy -db -f "$work/haproxy.cfg" &
   local p=$! proto port
+  current=$p
   for proto in $(proto_list); do
     port=18030; [[ $proto == h2c ]] && port=18032
     measure "HAProxy" "$proto" $port "" $p
@@ -300,6 +307,7 @@ run_gw() { # N HOSTINDEX...
   taskset -c 0 "$work/nghttpx-gateway" run --http3=false --config "$d/config" --state-dir "$d/state" \
     --nghttpx "$nghttpx" >"$d/run.log" 2>&1 &
   local p=$! i proto label
+  current=$p
   for i in "$@"; do
     label="run, 1 route"
     [[ $n -gt 1 ]] && label="run, $n routes, host $i"

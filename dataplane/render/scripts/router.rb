@@ -26,13 +26,14 @@ class NgxgwRouter
     begin
       # RequestMirror: the tee's requests (mirror.rb); x-ngxgw-* are trusted here only.
       return NgxgwMirror.internal(env) if port == NGXGW_INTERNAL_PORT
-      strip_internal(env.req)
+      hdrs = strip_internal(env.req)
       if @op
         $ngxgw_answered = false
         @op.on_req(env)
         return if $ngxgw_answered
+        hdrs = nil # the operator's script may have changed them
       end
-      route(env, port)
+      route(env, port, hdrs)
     rescue Exception => e
       # Never let an exception reach nghttpx: answer 500 and keep serving.
       begin
@@ -128,14 +129,15 @@ class NgxgwRouter
     resp.return(body)
   end
 
-  def route(env, port)
+  # route: hdrs are the request's headers when known to be current, else nil.
+  def route(env, port, hdrs)
     reload
     ports = @ports
     return reply(env, 503, "no route table\n") unless ports
     p = ports[port]
     return reply(env, 404, "not found\n") unless p
     req = env.req
-    hdrs = req.headers
+    hdrs ||= req.headers
     host = norm_host(req.authority)
     ls = p[:listeners]
     li = find_listener(ls, host)
@@ -160,9 +162,16 @@ class NgxgwRouter
     reply(env, 404, "not found\n")
   end
 
-  # strip_internal removes client-sent x-ngxgw-* headers: only the router sets them.
+  # strip_internal removes client-sent x-ngxgw-* headers (only the router sets them)
+  # and returns the remaining headers.
   def strip_internal(req)
-    req.headers.keys.each { |k| req.set_header(k, []) if k.start_with?(INTERNAL) }
+    h = req.headers
+    h.keys.each do |k|
+      next unless k.start_with?(INTERNAL)
+      req.set_header(k, [])
+      h.delete(k)
+    end
+    h
   end
 
   # norm_host lower-cases the host and drops the port and a trailing dot.
