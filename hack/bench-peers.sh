@@ -9,7 +9,8 @@
 # Only loopback addresses. Median of REPS runs of DUR seconds each.
 # Usage: hack/bench-peers.sh [OUT]   (default bench/peers.md)
 # Env: REPS (3), DUR (5 s), ROUTES (5000), PROTOS ("h1 h2c h2tls"), CASES ("plain nginx
-# haproxy gw1 gwN"), BENCH_SECTION (append a section to OUT), CACHE_DIR, GO.
+# haproxy gw1 gwN"), HOSTS (route indexes requested in gwN, "1 ROUTES/2 ROUTES";
+# 1, ROUTES/2 and ROUTES resolve), BENCH_SECTION (append a section to OUT), CACHE_DIR, GO.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-bench/peers.md}
@@ -324,7 +325,7 @@ for c in ${CASES:-plain nginx haproxy gw1 gwN}; do
     nginx) run_nginx ;;
     haproxy) run_haproxy ;;
     gw1) run_gw 1 1 ;;
-    gwN) run_gw "$nroutes" 1 $((nroutes / 2)) "$nroutes" ;;
+    gwN) run_gw "$nroutes" ${HOSTS:-1 $((nroutes / 2)) "$nroutes"} ;;
   esac
 done
 
