@@ -9,7 +9,7 @@ include hack/cluster.mk
 include hack/e2e.mk
 include hack/conformance.mk
 
-.PHONY: conformance-ci all build nghttpx echo test unit integration fuzz run bench translate-golden fmt vet clean
+.PHONY: conformance-ci all build nghttpx echo test unit integration fuzz run bench bench-peers translate-golden fmt vet clean
 
 all: build
 
@@ -52,6 +52,11 @@ test: build unit integration fuzz e2e conformance-ci
 # Translation/render benchmarks and apply latency against a real nghttpx -> bench/results.md.
 bench: echo
 	GO=$(GO) bash hack/bench.sh
+
+# The data plane next to plain nghttpx, nginx and HAProxy (Debian), one worker pinned
+# to CPU 0: req/s and CPU per request, 1 and 5000 routes -> bench/peers.md.
+bench-peers:
+	GO=$(GO) bash hack/bench-peers.sh
 
 # The conformance suite as CI runs it: every claimed feature, report kept out of the tree
 # (`make conformance` alone refreshes conformance/reports/, then go test ./conformance -update

@@ -128,6 +128,19 @@ func liveModel(e *liveEnv, certA, keyA, certB, keyB []byte) *model.Gateway {
 		}
 		manyVH.Rules = append(manyVH.Rules, rule(fmt.Sprintf("many-%d", i), prefix(fmt.Sprintf("/r%d", i)), backendRef(cluster, 1)))
 	}
+	// One listener's exact, longer wildcard, shorter wildcard and any-host virtual
+	// hosts: a host tries the rules of every one it matches, in table order (the
+	// router's host index must keep that).
+	mixExact := model.VirtualHost{Hostname: "exact.mix.example.com", Rules: []model.Rule{
+		rule("mix-exact", prefix("/only-exact"), backendRef("v2", 1)),
+	}}
+	mixDeep := model.VirtualHost{Hostname: "*.deep.mix.example.com", Rules: []model.Rule{
+		rule("mix-deep", prefix("/deep"), backendRef("v2", 1)),
+	}}
+	mixWild := model.VirtualHost{Hostname: "*.mix.example.com", Rules: []model.Rule{
+		rule("mix-wild", prefix("/only-wild"), backendRef("v3", 1)),
+		rule("mix-wild-exact", prefix("/only-exact"), backendRef("v1", 1)),
+	}}
 	ep := func(e *testenv.Echo, h2c bool) []model.Endpoint {
 		if h2c {
 			return []model.Endpoint{{IP: "127.0.0.1", Port: int32(e.H2CPort)}}
@@ -144,7 +157,7 @@ func liveModel(e *liveEnv, certA, keyA, certB, keyB []byte) *model.Gateway {
 				{Hostname: "*.wild.example.com", VirtualHosts: []model.VirtualHost{{Hostname: "*.wild.example.com", Rules: []model.Rule{
 					rule("wild", prefix("/"), backendRef("v3", 1)),
 				}}}},
-				{VirtualHosts: []model.VirtualHost{matchVH, manyVH, anyVH}},
+				{VirtualHosts: []model.VirtualHost{matchVH, manyVH, mixExact, mixDeep, mixWild, anyVH}},
 			}},
 			{Port: int32(e.httpB), Protocol: model.ProtocolHTTP, Listeners: []model.Listener{
 				{VirtualHosts: []model.VirtualHost{{Rules: []model.Rule{rule("port-b", prefix("/"), backendRef("v3", 1))}}}},
@@ -331,6 +344,22 @@ func TestLive(t *testing.T) {
 				e.expectPod(t, c, "GET", e.httpA, "deep.a.wild.example.com", "/", "v3")
 				e.expectPod(t, c, "GET", e.httpA, "wild.example.com", "/echo", "v1")
 				e.expectPod(t, c, "GET", e.httpB, "iso.example.com", "/iso", "v3")
+			})
+		}
+	})
+
+	t.Run("HostPrecedenceWithinListener", func(t *testing.T) {
+		for name, c := range clients {
+			t.Run(name, func(t *testing.T) {
+				e.expectPod(t, c, "GET", e.httpA, "exact.mix.example.com", "/only-exact", "v2")
+				e.expectPod(t, c, "GET", e.httpA, "EXACT.mix.example.com.", "/only-exact/x", "v2")
+				e.expectPod(t, c, "GET", e.httpA, "exact.mix.example.com", "/only-wild", "v3")
+				e.expectPod(t, c, "GET", e.httpA, "exact.mix.example.com", "/echo", "v1")
+				e.expectPod(t, c, "GET", e.httpA, "a.b.mix.example.com", "/only-exact", "v1")
+				e.expectPod(t, c, "GET", e.httpA, "x.deep.mix.example.com", "/deep", "v2")
+				e.expectPod(t, c, "GET", e.httpA, "x.deep.mix.example.com", "/only-wild", "v3")
+				e.expectStatus(t, c, e.httpA, "deep.mix.example.com", "/deep", 404)
+				e.expectStatus(t, c, e.httpA, "mix.example.com", "/only-wild", 404)
 			})
 		}
 	})
@@ -635,15 +664,15 @@ func TestLive(t *testing.T) {
 	t.Run("RouteChangeWithoutReload", func(t *testing.T) {
 		rev, workers := e.configRevision(t), e.ngx.WorkerPIDs(t)
 		gw := liveModelFromDisk(t, e)
-		for i := range gw.Ports[0].Listeners[2].VirtualHosts[2].Rules {
-			r := &gw.Ports[0].Listeners[2].VirtualHosts[2].Rules[i]
+		for i := range gw.Ports[0].Listeners[2].VirtualHosts[5].Rules {
+			r := &gw.Ports[0].Listeners[2].VirtualHosts[5].Rules[i]
 			if r.Name == "weights" {
 				r.Backends = []model.WeightedBackend{backendRef("v3", 1)}
 			}
 		}
 		gw.Clusters = append(gw.Clusters, model.Cluster{Name: "v2-again", Protocol: model.BackendHTTP1,
 			Endpoints: []model.Endpoint{{IP: "127.0.0.1", Port: int32(e.v2.HTTPPort)}}})
-		gw.Ports[0].Listeners[2].VirtualHosts[2].Rules = append(gw.Ports[0].Listeners[2].VirtualHosts[2].Rules,
+		gw.Ports[0].Listeners[2].VirtualHosts[5].Rules = append(gw.Ports[0].Listeners[2].VirtualHosts[5].Rules,
 			model.Rule{Name: "new", Match: prefix("/new"), Backends: []model.WeightedBackend{backendRef("v2-again", 1)}})
 		cfg, err := Render(gw, e.opts)
 		if err != nil {

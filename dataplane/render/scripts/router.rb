@@ -26,13 +26,14 @@ class NgxgwRouter
     begin
       # RequestMirror: the tee's requests (mirror.rb); x-ngxgw-* are trusted here only.
       return NgxgwMirror.internal(env) if port == NGXGW_INTERNAL_PORT
-      strip_internal(env.req)
+      hdrs = strip_internal(env.req)
       if @op
         $ngxgw_answered = false
         @op.on_req(env)
         return if $ngxgw_answered
+        hdrs = nil # the operator's script may have changed them
       end
-      route(env, port)
+      route(env, port, hdrs)
     rescue Exception => e
       # Never let an exception reach nghttpx: answer 500 and keep serving.
       begin
@@ -48,8 +49,77 @@ class NgxgwRouter
     t = @table.changed
     return unless t
     @cors = NgxgwCORS.table(t)
+    t[:ports].each_value { |p| p[:listeners].each { |l| l[:ix] = index(l[:vhosts]) } }
     @ports = t[:ports]
   rescue
+  end
+
+  # index precomputes, for one listener, the rules a host tries in order (the rules of
+  # every virtual host that matches it, in table order), so a request costs a hash
+  # lookup per label instead of a scan: [exact hosts => rules, wildcard suffixes =>
+  # rules, rules for any other host]. A host matches the wildcards whose suffix is a
+  # label suffix of it, so its list is the one of its longest such suffix.
+  def index(vhs)
+    exact = {}
+    wild = {}
+    any = []
+    i = 0
+    while i < vhs.size
+      vh = vhs[i]
+      if vh[:host]
+        (exact[vh[:host]] ||= []) << i
+      elsif vh[:suffix]
+        (wild[vh[:suffix]] ||= []) << i
+      else
+        any << i
+      end
+      i += 1
+    end
+    ws = {}
+    wild.each_key { |s| ws[s] = rules_of(vhs, wild_of(wild, s, 0) + any) }
+    es = {}
+    exact.each do |h, ids|
+      # An exact host also matches the wildcards in front of which it has a label.
+      j = h.index(".", 1)
+      es[h] = rules_of(vhs, ids + (j ? wild_of(wild, h, j) : []) + any)
+    end
+    [es, ws, rules_of(vhs, any)]
+  end
+
+  # wild_of lists the wildcard virtual hosts matching any host that ends with
+  # s[from..] (itself a wildcard suffix): that suffix's and those of its label suffixes.
+  def wild_of(wild, s, from)
+    ids = []
+    j = from
+    while j
+      w = wild[s[j, s.size]]
+      ids += w if w
+      j = s.index(".", j + 1)
+    end
+    ids
+  end
+
+  def rules_of(vhs, ids)
+    rs = []
+    ids.sort.each { |i| rs.concat(vhs[i][:rules]) }
+    rs
+  end
+
+  # rules_for is index's answer for host: exact, else the longest wildcard suffix
+  # (with at least one character in front), else the rules for any host.
+  def rules_for(ix, host)
+    r = ix[0][host]
+    return r if r
+    ws = ix[1]
+    if ws.size > 0
+      i = host.index(".", 1)
+      while i
+        r = ws[host[i, host.size]]
+        return r if r
+        i = host.index(".", i + 1)
+      end
+    end
+    ix[2]
   end
 
   def reply(env, status, body)
@@ -59,14 +129,15 @@ class NgxgwRouter
     resp.return(body)
   end
 
-  def route(env, port)
+  # route: hdrs are the request's headers when known to be current, else nil.
+  def route(env, port, hdrs)
     reload
     ports = @ports
     return reply(env, 503, "no route table\n") unless ports
     p = ports[port]
     return reply(env, 404, "not found\n") unless p
     req = env.req
-    hdrs = req.headers
+    hdrs ||= req.headers
     host = norm_host(req.authority)
     ls = p[:listeners]
     li = find_listener(ls, host)
@@ -81,20 +152,26 @@ class NgxgwRouter
     q = full.index("?")
     path = q ? full[0, q] : full
     query = q ? full[q + 1, full.size] : nil
-    ls[li][:vhosts].each do |vh|
-      next unless host_ok(vh, host)
-      vh[:rules].each do |r|
-        if match?(r, req, path, query, hdrs)
-          return apply(env, p, r, host, path, query, full)
-        end
-      end
+    rs = rules_for(ls[li][:ix], host)
+    i = 0
+    while i < rs.size
+      r = rs[i]
+      return apply(env, p, r, host, path, query, full) if match?(r, req, path, query, hdrs)
+      i += 1
     end
     reply(env, 404, "not found\n")
   end
 
-  # strip_internal removes client-sent x-ngxgw-* headers: only the router sets them.
+  # strip_internal removes client-sent x-ngxgw-* headers (only the router sets them)
+  # and returns the remaining headers.
   def strip_internal(req)
-    req.headers.keys.each { |k| req.set_header(k, []) if k.start_with?(INTERNAL) }
+    h = req.headers
+    h.keys.each do |k|
+      next unless k.start_with?(INTERNAL)
+      req.set_header(k, [])
+      h.delete(k)
+    end
+    h
   end
 
   # norm_host lower-cases the host and drops the port and a trailing dot.
