@@ -3,7 +3,6 @@
 package gateway
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -42,10 +41,9 @@ import (
 // filesystem, its probes, eBPF QUIC steering and draining on a rolling restart.
 
 const (
-	psEnforce   = "pod-security.kubernetes.io/enforce"
-	proxyName   = "proxy" // the data-plane container
-	stateDir    = provision.StateDir
-	bpfProgType = "21" // BPF_PROG_TYPE_SK_REUSEPORT, nghttpx's QUIC steering program
+	psEnforce = "pod-security.kubernetes.io/enforce"
+	proxyName = "proxy" // the data-plane container
+	stateDir  = provision.StateDir
 )
 
 // requireRealNode skips on the pod runner: it starts containers as host processes,
@@ -168,31 +166,36 @@ func hostProcs(t *testing.T, containerID string) map[int]string {
 	return out
 }
 
-// bpfProgs returns the prog_type of every eBPF program the process holds open
-// (fds linking to anon_inode:bpf-prog, their type from fdinfo).
-func bpfProgs(pid int) []string {
-	dir := filepath.Join("/proc", strconv.Itoa(pid))
-	fds, err := os.ReadDir(filepath.Join(dir, "fd"))
+// imageUID is the image's USER, which nghttpx runs as in every data-plane pod.
+const imageUID = 65532
+
+// nghttpxSteering are the live eBPF steering programs loaded by nghttpx in a
+// pod of our image (program select_reuseport, the kernel keeps 15 bytes of
+// the name), by ID.
+func nghttpxSteering(t *testing.T) map[uint32]steeringProg {
+	t.Helper()
+	progs, err := steeringProgs()
 	if err != nil {
-		return nil
+		t.Fatalf("listing eBPF programs (needs root with CAP_SYS_ADMIN on the node's host): %v", err)
 	}
-	var types []string
-	for _, fd := range fds {
-		if l, err := os.Readlink(filepath.Join(dir, "fd", fd.Name())); err != nil || l != "anon_inode:bpf-prog" {
-			continue
-		}
-		info, err := os.ReadFile(filepath.Join(dir, "fdinfo", fd.Name()))
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(strings.NewReader(string(info)))
-		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), "prog_type:"); ok {
-				types = append(types, strings.TrimSpace(v))
-			}
+	out := map[uint32]steeringProg{}
+	for _, p := range progs {
+		if strings.HasPrefix(p.name, "select_reuse") && p.uid == imageUID {
+			out[p.id] = p
 		}
 	}
-	return types
+	return out
+}
+
+// newSince are the programs of now that before did not have.
+func newSince(before, now map[uint32]steeringProg) []steeringProg {
+	var out []steeringProg
+	for id, p := range now {
+		if _, ok := before[id]; !ok {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // proxyFeatures reads the nghttpx features a data-plane pod reports in /status.
@@ -449,7 +452,14 @@ func TestRealPodsProbes(t *testing.T) {
 			}
 			stopped := time.Now()
 			t.Cleanup(func() { _ = syscall.Kill(agent, syscall.SIGCONT) })
-			budget := time.Duration(lp.PeriodSeconds*(lp.FailureThreshold+1)+lp.TimeoutSeconds+30) * time.Second
+			// kubelet kills a container that failed liveness with the grace period
+			// (the probe's, else the pod's): a stopped process ignores SIGTERM, so
+			// SIGKILL comes only at its end.
+			grace := ptr.Deref(p.Spec.TerminationGracePeriodSeconds, 30)
+			if lp.TerminationGracePeriodSeconds != nil {
+				grace = *lp.TerminationGracePeriodSeconds
+			}
+			budget := time.Duration(int64(lp.PeriodSeconds*(lp.FailureThreshold+1)+lp.TimeoutSeconds)+grace+30) * time.Second
 			var cur *corev1.Pod
 			err := e2eutil.Poll(ctx, budget, func(ctx context.Context) (bool, error) {
 				var err error
@@ -475,8 +485,8 @@ func TestRealPodsProbes(t *testing.T) {
 			if len(unhealthy) == 0 {
 				t.Errorf("no Unhealthy Liveness event for %s (the restart had another cause)", p.Name)
 			}
-			t.Logf("restartCount %d -> %d, %s after SIGSTOP (probe period %ds, timeout %ds, threshold %d); events: %v",
-				before, proxyContainerStatus(cur).RestartCount, restarted.Round(time.Millisecond), lp.PeriodSeconds, lp.TimeoutSeconds, lp.FailureThreshold, unhealthy)
+			t.Logf("restartCount %d -> %d, %s after SIGSTOP (probe period %ds, timeout %ds, threshold %d, kill grace %ds); events: %v",
+				before, proxyContainerStatus(cur).RestartCount, restarted.Round(time.Millisecond), lp.PeriodSeconds, lp.TimeoutSeconds, lp.FailureThreshold, grace, unhealthy)
 			err = e2eutil.Poll(ctx, 2*time.Minute, func(ctx context.Context) (bool, error) {
 				cur, err := s.cs.CoreV1().Pods(ns).Get(ctx, p.Name, metav1.GetOptions{})
 				return err == nil && e2eutil.PodReady(cur), nil
@@ -535,6 +545,7 @@ func TestRealPodsQUICBPF(t *testing.T) {
 		ns        string
 		h2loadBin string
 		gws       = map[string]*gatewayv1.Gateway{}
+		loaded    = map[string][]steeringProg{} // new steering programs while each Gateway came up
 	)
 	f := features.New("quicBPF").
 		Setup(func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
@@ -562,17 +573,19 @@ func TestRealPodsQUICBPF(t *testing.T) {
 			s.create(ctx, t, cm, gc)
 			d, svc := echoApp(ns, "echo", 1)
 			s.create(ctx, t, d, svc, selfSigned(t, ns, "cert", h3Host))
-			for _, g := range []struct{ name, class string }{{"bpf", class}, {"plain", className}} {
+			s.waitDeployment(ctx, t, ns, "echo", 1, 2*time.Minute)
+			// The default class first: it must load no program (the control),
+			// then the quicBPF class: it must load one.
+			for _, g := range []struct{ name, class string }{{"plain", className}, {"bpf", class}} {
+				before := nghttpxSteering(t)
 				gw := newGateway(ns, g.name)
 				gw.Spec.GatewayClassName = gatewayv1.ObjectName(g.class)
 				gw.Spec.Listeners = append(gw.Spec.Listeners, httpsListener("cert"))
 				s.create(ctx, t, gw, newRoute(ns, g.name, g.name, h3Host, rule("/", "echo")))
-			}
-			s.waitDeployment(ctx, t, ns, "echo", 1, 2*time.Minute)
-			for _, n := range []string{"bpf", "plain"} {
-				gws[n] = s.waitGateway(ctx, t, ns, n, gatewayTimeout, "Accepted+Programmed with an address", gatewayReady)
-				s.waitServes(ctx, t, target{addr: gatewayAddr(t, gws[n], 80), host: h3Host, path: "/ready"}, trafficTimeout, "200 from echo",
+				gws[g.name] = s.waitGateway(ctx, t, ns, g.name, gatewayTimeout, "Accepted+Programmed with an address", gatewayReady)
+				s.waitServes(ctx, t, target{addr: gatewayAddr(t, gws[g.name], 80), host: h3Host, path: "/ready"}, trafficTimeout, "200 from echo",
 					func(status int, e *echoResponse) bool { return status == http.StatusOK && e != nil })
+				loaded[g.name] = newSince(before, nghttpxSteering(t))
 			}
 			return ctx
 		}).
@@ -612,21 +625,18 @@ func TestRealPodsQUICBPF(t *testing.T) {
 				if st == nil {
 					t.Fatalf("%s: no proxy container status", p.Name)
 				}
-				var procs, progs []string
+				var procs []int
 				for pid, comm := range hostProcs(t, st.ContainerID) {
-					if comm != g.comm {
-						continue
+					if comm == g.comm {
+						procs = append(procs, pid)
 					}
-					pr := bpfProgs(pid)
-					procs = append(procs, fmt.Sprintf("%d:%v", pid, pr))
-					progs = append(progs, pr...)
 				}
-				t.Logf("%s: %s processes and the eBPF programs they hold (prog_type): %v", p.Name, g.comm, procs)
 				if len(procs) == 0 {
 					t.Errorf("%s: no %s process in the container", p.Name, g.comm)
 				}
-				if has := slices.Contains(progs, bpfProgType); has != g.bpf {
-					t.Errorf("%s: a %s process holds an SK_REUSEPORT eBPF program: %v, want %v (programs %v)", p.Name, g.comm, has, g.bpf, progs)
+				t.Logf("%s: %s processes %v; eBPF steering programs loaded while it came up: %v", p.Name, g.comm, procs, loaded[g.name])
+				if got := len(loaded[g.name]) > 0; got != g.bpf {
+					t.Errorf("%s: nghttpx loaded an SK_REUSEPORT steering program: %v, want %v (%v)", p.Name, got, g.bpf, loaded[g.name])
 				}
 			}
 			return ctx
@@ -653,6 +663,30 @@ func TestRealPodsQUICBPF(t *testing.T) {
 				if !strings.Contains(out, "Application protocol: h3") {
 					t.Errorf("h2load to %s did not speak h3:\n%s", addr, e2eutil.Tail(out, 30))
 				}
+			}
+			return ctx
+		}).
+		Assess("the program goes with the pod", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			s := suiteFrom(ctx)
+			if len(loaded["bpf"]) == 0 {
+				t.Skip("no program was loaded (reported above)")
+			}
+			s.scaleDataPlane(ctx, t, ns, "bpf", 0)
+			var left []steeringProg
+			err := e2eutil.Poll(ctx, 30*time.Second, func(context.Context) (bool, error) {
+				now := nghttpxSteering(t)
+				left = left[:0]
+				for _, p := range loaded["bpf"] {
+					if _, ok := now[p.id]; ok {
+						left = append(left, p)
+					}
+				}
+				return len(left) == 0, nil
+			})
+			if err != nil {
+				t.Errorf("programs %v still loaded 30 s after the bpf data plane was scaled to 0: not that pod's", left)
+			} else {
+				t.Logf("programs %v unloaded with the bpf data-plane pod", loaded["bpf"])
 			}
 			return ctx
 		}).Feature()
