@@ -9,6 +9,13 @@
 // addresses always starts inside the cluster network namespace; each data plane's
 // /status is read through the API server's pod proxy.
 //
+// The TestRealPods* tests need E2E_NODE=real (kubelet, containerd; they skip,
+// saying so, on the pod runner) and root on the node's host: they prove Pod
+// Security admission ("restricted"), the read-only root filesystem (kubectl
+// exec), readiness and liveness (SIGSTOP of the proxy's host process), eBPF
+// steering (the kernel's list of loaded programs) and draining across a rolling
+// restart under load.
+//
 //	make e2e                          (hack/e2e.mk: builds everything first)
 //	NGHTTPX_BIN=... go test -tags e2e -count=1 ./e2e/gateway/ [-run TestScaleUnderLoad]
 //

@@ -5,6 +5,7 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"maps"
 	"testing"
 	"time"
 
@@ -36,8 +37,17 @@ const preStopSeconds = 4
 // failure the namespace's state and the relevant logs are saved first.
 func (s *suite) namespace(ctx context.Context, t *testing.T, prefix string) string {
 	t.Helper()
+	return s.labeledNamespace(ctx, t, prefix, nil)
+}
+
+// labeledNamespace is namespace with extra labels (a Pod Security level, say)
+// set when it is created.
+func (s *suite) labeledNamespace(ctx context.Context, t *testing.T, prefix string, extra map[string]string) string {
+	t.Helper()
 	name := envconf.RandomName(prefix, len(prefix)+7) // prefix-xxxxxx
-	e2eutil.Namespace(ctx, t, s.cl, name, map[string]string{"e2e.nghttpx.dev/suite": "gateway"}, func() { s.diagnose(t, name) })
+	labels := map[string]string{"e2e.nghttpx.dev/suite": "gateway"}
+	maps.Copy(labels, extra)
+	e2eutil.Namespace(ctx, t, s.cl, name, labels, func() { s.diagnose(t, name) })
 	return name
 }
 

@@ -153,8 +153,14 @@ const maxSamples = 200_000
 
 func (s *suite) startLoad(t *testing.T, tg target, workers, rate int, maxDuration time.Duration) *load {
 	t.Helper()
+	return s.startLoadOn(t, s.transport(workers), tg, workers, rate, maxDuration)
+}
+
+// startLoadOn is startLoad over tr (HTTP/2 without TLS, say); the run closes its
+// idle connections at the end.
+func (s *suite) startLoadOn(t *testing.T, tr *http.Transport, tg target, workers, rate int, maxDuration time.Duration) *load {
+	t.Helper()
 	l := &load{tg: tg, start: time.Now(), stopC: make(chan struct{}), done: make(chan struct{})}
-	tr := s.transport(workers)
 	hc := &http.Client{Transport: tr, Timeout: 5 * time.Second}
 	tokens := make(chan struct{}, workers)
 	budget := int(maxDuration.Seconds()) * rate
