@@ -213,7 +213,9 @@ func Deployment(gw *gatewayv1.Gateway, opts Options) *appsv1ac.DeploymentApplyCo
 			WithPeriodSeconds(1).WithFailureThreshold(1).WithSuccessThreshold(1).WithTimeoutSeconds(1)).
 		WithLivenessProbe(corev1ac.Probe().
 			WithHTTPGet(corev1ac.HTTPGetAction().WithPath("/healthz").WithPort(intstr.FromString("admin"))).
-			WithPeriodSeconds(10).WithFailureThreshold(3).WithTimeoutSeconds(5)).
+			WithPeriodSeconds(10).WithFailureThreshold(3).WithTimeoutSeconds(5).
+			// A hung proxy ignores SIGTERM: kill it after 10 s, not the pod's drain grace.
+			WithTerminationGracePeriodSeconds(10)).
 		WithVolumeMounts(corev1ac.VolumeMount().WithName("state").WithMountPath(StateDir)).
 		// Fits the "restricted" Pod Security Standard unless the class asks for
 		// eBPF QUIC steering (capabilities.go); without those capabilities the
