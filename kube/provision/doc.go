@@ -5,7 +5,10 @@
 // labelled with the Gateway's spec.infrastructure labels and annotations plus our
 // selector labels. A LoadBalancer Service asks for the Gateway's first static
 // IP address (spec.loadBalancerIP). It also keeps one ClusterRoleBinding that grants every
-// provisioned ServiceAccount the proxies' read-only ClusterRole.
+// provisioned ServiceAccount the proxies' read-only ClusterRole (no Secrets, no
+// ConfigMaps), and per Gateway and referenced namespace a Role and RoleBinding
+// (access.go) that let its proxy list and watch exactly the Secrets and
+// ConfigMaps it reads, by resourceNames.
 //
 // The Ingress shim's synthetic Gateways (EnsureIngress) get the same objects in
 // the shim's namespace, owned by their IngressClass instead (a synthetic Gateway

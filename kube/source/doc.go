@@ -10,6 +10,11 @@
 //     The client CA bundles Gateways name (spec.tls.frontend caCertificateRefs:
 //     ConfigMaps or Secrets, any namespace) count as referenced too; callers
 //     cache ConfigMaps cluster-wide for them (ClusterWideConfigMaps).
+//   - With Options.Named (the proxy) Secrets and ConfigMaps are read one name at a
+//     time through their own watches (named.go), which the controller's per-Gateway
+//     Roles authorize; a read the API server refuses counts as missing and is
+//     retried, so a grant that lags a reference never stalls the Gateway.
+//     References runs the same snapshot for the controller to compute those grants.
 //   - BackendTLSPolicies targeting a referenced Service are listed (the
 //     controller also keeps those carrying our ancestor status, to clear it);
 //     their CA ConfigMaps and the Gateways' spec.tls.backend client certificate
