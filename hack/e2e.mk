@@ -6,7 +6,7 @@
 # E2E_KUBECONFIG=<file> runs against an existing cluster instead (see hack/kind/README.md).
 # E2E_NODE=real (default) runs every pod on a real node (kubelet, containerd) from the
 # project image that make image builds; E2E_NODE=podrunner uses the kubelet stand-in.
-E2E_TIMEOUT ?= 20m
+E2E_TIMEOUT ?= 45m
 E2E_ARGS ?=
 E2E_NODE ?= real
 
