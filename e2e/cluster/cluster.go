@@ -29,6 +29,7 @@ import (
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/node"
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/podrunner"
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/proc"
 )
 
 // APIServerPort is the API server's port on the node address. 6443 is also a
@@ -398,12 +399,12 @@ func pipe(a, b net.Conn) {
 }
 
 // start runs a control-plane program and registers its stop.
-func (c *Cluster) start(logDir, name string, argv ...string) (*process, error) {
+func (c *Cluster) start(logDir, name string, argv ...string) (*proc.Logged, error) {
 	p, err := startProcess(c.Netns, c.StateDir, logDir, name, argv)
 	if err != nil {
 		return nil, err
 	}
-	c.push(func() { p.stop(10 * time.Second) })
+	c.push(func() { p.Stop(10 * time.Second) })
 	return p, nil
 }
 
@@ -453,15 +454,15 @@ func (c *Cluster) startRunner(ctx context.Context, p *pki) error {
 }
 
 // waitHealthy polls check until it passes, the process exits, or timeout.
-func waitHealthy(ctx context.Context, p *process, timeout time.Duration, check func(context.Context) bool) error {
+func waitHealthy(ctx context.Context, p *proc.Logged, timeout time.Duration, check func(context.Context) bool) error {
 	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
-		if p.exited() {
-			return false, fmt.Errorf("%s exited: %v", p.name, p.err)
+		if p.Exited() {
+			return false, fmt.Errorf("%s exited: %v", p.Name, p.Err())
 		}
 		return check(ctx), nil
 	})
 	if err != nil {
-		return fmt.Errorf("waiting for %s: %w; last log lines:\n%s", p.name, err, p.tail(20))
+		return fmt.Errorf("waiting for %s: %w; last log lines:\n%s", p.Name, err, p.Tail(20))
 	}
 	return nil
 }

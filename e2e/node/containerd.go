@@ -40,17 +40,17 @@ func (n *Node) startHolder(ctx context.Context) error {
 		return err
 	}
 	n.holder = h
-	n.push(func() { h.stop(2 * time.Second) })
+	n.push(func() { h.Stop(2 * time.Second) })
 	// Runs after containerd stopped: its shims (in no pod cgroup) share the mount namespace.
-	n.push(func() { killMountNS(h.pid()) })
+	n.push(func() { killMountNS(h.PID()) })
 	// unshare has to finish before the namespace can be entered.
 	self, _ := os.Readlink("/proc/self/ns/mnt")
 	if err := wait.PollUntilContextTimeout(ctx, 20*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
-		if h.exited() {
-			return false, fmt.Errorf("mount namespace holder exited: %v: %s", h.err, h.tail(5))
+		if h.Exited() {
+			return false, fmt.Errorf("mount namespace holder exited: %v: %s", h.Err(), h.Tail(5))
 		}
-		ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", h.pid()))
-		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", h.pid()))
+		ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", h.PID()))
+		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", h.PID()))
 		return err == nil && ns != self && strings.HasSuffix(exe, "/sleep"), nil
 	}); err != nil {
 		return fmt.Errorf("private mount namespace (unshare --mount): %w", err)
@@ -84,7 +84,7 @@ func (n *Node) startHolder(ctx context.Context) error {
 		}
 		script = append(script, fmt.Sprintf("mount --bind %s /proc/sys/%s", f, k))
 	}
-	if out, err := exec.CommandContext(ctx, "nsenter", "--target", strconv.Itoa(h.pid()), "--mount", "--net", "--",
+	if out, err := exec.CommandContext(ctx, "nsenter", "--target", strconv.Itoa(h.PID()), "--mount", "--net", "--",
 		"sh", "-c", strings.Join(script, "\n")).CombinedOutput(); err != nil {
 		return fmt.Errorf("preparing the node's mount namespace (sysfs, tmpfs, bind mounts over /proc/sys): %w: %s", err, out)
 	}
@@ -181,12 +181,12 @@ func (n *Node) startContainerd(ctx context.Context) error {
 	}
 	n.containerd = p
 	if err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		if p.exited() {
-			return false, fmt.Errorf("containerd exited: %v", p.err)
+		if p.Exited() {
+			return false, fmt.Errorf("containerd exited: %v", p.Err())
 		}
 		return exec.CommandContext(ctx, "ctr", "--address", n.sock, "version").Run() == nil, nil
 	}); err != nil {
-		return fmt.Errorf("waiting for containerd: %w; last log lines:\n%s", err, p.tail(20))
+		return fmt.Errorf("waiting for containerd: %w; last log lines:\n%s", err, p.Tail(20))
 	}
 	n.log.Info("containerd ready", "socket", n.sock)
 	return nil

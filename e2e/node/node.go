@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/podrunner"
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/proc"
 )
 
 // Config describes the node. Every field without a default is required.
@@ -75,9 +76,9 @@ type Image struct {
 type Node struct {
 	cfg    Config
 	log    logr.Logger
-	holder *process
+	holder *proc.Logged
 	// The long-running components, for liveness checks and error messages.
-	containerd, kubelet, proxy, scheduler *process
+	containerd, kubelet, proxy, scheduler *proc.Logged
 	cgroups                               *cgroupRoot
 	sock                                  string
 	cleanups                              []func()
@@ -219,13 +220,13 @@ func (n *Node) Name() string { return n.cfg.Name }
 
 // start runs argv inside the holder's mount namespace and the cluster's network
 // namespace, logging to LogDir/<name>.log, and registers its stop.
-func (n *Node) start(name string, argv ...string) (*process, error) {
+func (n *Node) start(name string, argv ...string) (*proc.Logged, error) {
 	p, err := startProcess(n.cfg.LogDir, name, n.cfg.StateDir,
-		append([]string{"nsenter", "--target", strconv.Itoa(n.holder.pid()), "--mount", "--net", "--"}, argv...))
+		append([]string{"nsenter", "--target", strconv.Itoa(n.holder.PID()), "--mount", "--net", "--"}, argv...))
 	if err != nil {
 		return nil, err
 	}
-	n.push(func() { p.stop(15 * time.Second) })
+	n.push(func() { p.Stop(15 * time.Second) })
 	return p, nil
 }
 
@@ -234,8 +235,8 @@ func (n *Node) waitNodeReady(ctx context.Context, timeout time.Duration) error {
 	var last string
 	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, timeout, true, func(ctx context.Context) (bool, error) {
 		for _, p := range n.procs() {
-			if p.exited() {
-				return false, fmt.Errorf("%s exited: %v; last log lines:\n%s", p.name, p.err, p.tail(15))
+			if p.Exited() {
+				return false, fmt.Errorf("%s exited: %v; last log lines:\n%s", p.Name, p.Err(), p.Tail(15))
 			}
 		}
 		nd, err := n.cfg.Client.CoreV1().Nodes().Get(ctx, n.cfg.Name, metav1.GetOptions{})
@@ -252,15 +253,15 @@ func (n *Node) waitNodeReady(ctx context.Context, timeout time.Duration) error {
 		return false, nil
 	})
 	if err != nil {
-		return fmt.Errorf("node %s not Ready (%s): %w; kubelet log:\n%s", n.cfg.Name, last, err, n.kubelet.tail(20))
+		return fmt.Errorf("node %s not Ready (%s): %w; kubelet log:\n%s", n.cfg.Name, last, err, n.kubelet.Tail(20))
 	}
 	return nil
 }
 
 // procs lists the long-running components for liveness checks.
-func (n *Node) procs() []*process {
-	var ps []*process
-	for _, p := range []*process{n.holder, n.containerd, n.kubelet, n.proxy, n.scheduler} {
+func (n *Node) procs() []*proc.Logged {
+	var ps []*proc.Logged
+	for _, p := range []*proc.Logged{n.holder, n.containerd, n.kubelet, n.proxy, n.scheduler} {
 		if p != nil {
 			ps = append(ps, p)
 		}
