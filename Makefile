@@ -9,7 +9,7 @@ include hack/cluster.mk
 include hack/e2e.mk
 include hack/conformance.mk
 
-.PHONY: conformance-ci all build nghttpx echo test unit integration fuzz run bench bench-peers translate-golden fmt vet lint clean
+.PHONY: conformance-ci all build nghttpx echo test unit integration fuzz run bench bench-peers translate-golden fmt vet lint golden clean
 
 all: build
 
@@ -69,6 +69,13 @@ fmt:
 
 vet:
 	$(GO) vet ./...
+
+# Rewrites the golden files of every package whose tests use internal/golden (its -update
+# flag), then shows what changed: review it before committing.
+GOLDEN_PKGS = $(shell $(GO) list -f '{{range .TestImports}}{{if eq . "github.com/nghttpx-gateway/nghttpx-gateway/internal/golden"}}{{$$.ImportPath}}{{end}}{{end}}{{range .XTestImports}}{{if eq . "github.com/nghttpx-gateway/nghttpx-gateway/internal/golden"}}{{$$.ImportPath}}{{end}}{{end}}' ./...)
+golden:
+	$(GO) test -count=1 $(GOLDEN_PKGS) -update
+	@git diff --stat
 
 # go vet and the pinned staticcheck (hack/tools/lint) over every build tag set in use.
 lint:
