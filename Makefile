@@ -9,7 +9,7 @@ include hack/cluster.mk
 include hack/e2e.mk
 include hack/conformance.mk
 
-.PHONY: conformance-ci all build nghttpx echo test unit integration fuzz run bench bench-peers translate-golden fmt vet clean
+.PHONY: conformance-ci all build nghttpx echo test unit integration fuzz run bench bench-peers translate-golden fmt vet lint golden clean
 
 all: build
 
@@ -47,7 +47,7 @@ fuzz:
 	$(GO) test ./dataplane/render -run '^$$' -fuzz '^FuzzRenderProxy$$' -fuzztime 15s
 	$(GO) test ./pipeline -run '^$$' -fuzz '^FuzzTranslate$$' -fuzztime 15s
 
-test: build unit integration fuzz e2e conformance-ci
+test: lint build unit integration fuzz e2e conformance-ci
 
 # Translation/render benchmarks and apply latency against a real nghttpx -> bench/results.md.
 bench: echo
@@ -69,6 +69,17 @@ fmt:
 
 vet:
 	$(GO) vet ./...
+
+# Rewrites the golden files of every package whose tests use internal/golden (its -update
+# flag), then shows what changed: review it before committing.
+GOLDEN_PKGS = $(shell $(GO) list -f '{{range .TestImports}}{{if eq . "github.com/nghttpx-gateway/nghttpx-gateway/internal/golden"}}{{$$.ImportPath}}{{end}}{{end}}{{range .XTestImports}}{{if eq . "github.com/nghttpx-gateway/nghttpx-gateway/internal/golden"}}{{$$.ImportPath}}{{end}}{{end}}' ./...)
+golden:
+	$(GO) test -count=1 $(GOLDEN_PKGS) -update
+	@git diff --stat
+
+# go vet and the pinned staticcheck (hack/tools/lint) over every build tag set in use.
+lint:
+	@GO=$(GO) bash hack/lint.sh $(CACHE_DIR)
 
 clean:
 	rm -rf bin

@@ -1,13 +1,12 @@
 package conformance
 
 import (
-	"flag"
 	"os"
 	"strings"
 	"testing"
-)
 
-var updateReadme = flag.Bool("update", false, "rewrite the conformance table in README.md")
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/golden"
+)
 
 const (
 	reportPath = "conformance/reports/v1.6.3-nghttpx-gateway-report.yaml"
@@ -33,13 +32,13 @@ func TestReadmeTable(t *testing.T) {
 		t.Fatalf("README.md lacks the conformance table markers %q ... %q", tableBegin, tableEnd)
 	}
 	want := s[:i+len(tableBegin)] + table + s[j:]
-	if *updateReadme {
+	if *golden.Update {
 		if err := os.WriteFile(readmePath, []byte(want), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
 	if want != s {
-		t.Errorf("README.md's conformance table differs from %s: run go test ./conformance -update", reportPath)
+		t.Errorf("README.md's conformance table differs from %s: run make golden (or go test ./conformance -update)", reportPath)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"flag"
 	"fmt"
 	"net/netip"
 	"os"
@@ -21,9 +20,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // goldenNow is the fixed clock of the golden tests.
 func goldenNow() metav1.Time { return metav1.NewTime(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)) }
@@ -302,19 +300,7 @@ func TestGolden(t *testing.T) {
 			got := renderGolden(t, in, res)
 
 			outPath := filepath.Join("testdata", name+".out.yaml")
-			if *update {
-				if err := os.WriteFile(outPath, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			} else {
-				want, err := os.ReadFile(outPath)
-				if err != nil {
-					t.Fatalf("%v (run go test ./gateway -update)", err)
-				}
-				if !bytes.Equal(got, want) {
-					t.Errorf("%s differs from the translation (run go test ./gateway -update and review the diff):\n%s", outPath, got)
-				}
-			}
+			golden.Check(t, outPath, got)
 
 			// The input order must not matter.
 			if again := renderGolden(t, in, Translate(reversed(in), opts)); !bytes.Equal(again, got) {

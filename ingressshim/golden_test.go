@@ -2,7 +2,6 @@ package ingressshim
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,9 +18,8 @@ import (
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // goldenOptions reads "# shim: key=value" lines at the top of an input file.
 // convert=true also checks <case>.convert.yaml.
@@ -327,19 +325,7 @@ func reversedInput(in *gateway.Input) *gateway.Input {
 
 func checkGolden(t *testing.T, path string, got []byte) {
 	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./ingressshim -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (run go test ./ingressshim -update and review the diff):\n%s", path, got)
-	}
+	golden.Check(t, path, got)
 }
 
 func TestGolden(t *testing.T) {

@@ -1,5 +1,7 @@
 package ingressshim
 
+//lint:file-ignore ST1005 the messages start with the kind Secret, as kubectl spells it; they are in status goldens
+
 import (
 	"crypto/tls"
 	"errors"

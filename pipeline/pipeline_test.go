@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,9 +13,8 @@ import (
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 // TestGolden runs whole pipeline cases, objects in, status and nghttpx files out,
 // through the same code path as `nghttpx-gateway translate`.
@@ -48,19 +46,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			outPath := filepath.Join("testdata", name+".out.yaml")
-			if *update {
-				if err := os.WriteFile(outPath, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(outPath)
-			if err != nil {
-				t.Fatalf("%v (run go test ./pipeline -update)", err)
-			}
-			if string(got) != string(want) {
-				t.Errorf("output differs from %s; run go test ./pipeline -update and review the diff.\n got:\n%s", outPath, got)
-			}
+			golden.Check(t, outPath, got)
 		})
 	}
 }

@@ -11,13 +11,6 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 )
 
-// snapshot is the decoded content of the config directory.
-type snapshot struct {
-	digest [32]byte
-	input  *gateway.Input
-	err    error
-}
-
 // isObjectFile reports whether a directory entry holds objects.
 func isObjectFile(name string) bool {
 	if strings.HasPrefix(name, ".") {

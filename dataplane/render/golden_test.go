@@ -2,7 +2,6 @@ package render
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,9 +12,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // goldenCase is the YAML input of one golden test: the model plus what the model
 // keeps out of YAML (PEM material, as files under testdata) and option overrides.
@@ -221,19 +219,7 @@ func filesText(files map[string][]byte) []byte {
 
 func compareGolden(t *testing.T, path string, got []byte) {
 	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./dataplane/render -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the rendered output (rerun with -update and review the diff):\n--- got\n%s", path, got)
-	}
+	golden.Check(t, path, got)
 }
 
 func checkTable(t *testing.T, table []byte) {

@@ -128,7 +128,6 @@ type ingressLive struct {
 	secure       *tlsEcho
 	h1           *http.Client
 	ngx          *testenv.Nghttpx
-	cacertPath   string
 	renderedOpts Options
 }
 

@@ -35,7 +35,7 @@ type liveEnv struct {
 	ngx                  *testenv.Nghttpx
 	v1, v2, v3           *testenv.Echo
 	httpA, httpB, httpsC int
-	h1, h2c, tlsClient   *http.Client
+	h1, h2c              *http.Client
 }
 
 // echoed is the part of echo-basic's JSON the tests read.

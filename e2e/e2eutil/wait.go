@@ -84,6 +84,7 @@ func WaitRollout(ctx context.Context, cs kubernetes.Interface, ns, name string, 
 			d.Status.ReadyReplicas == want && d.Status.Replicas == want, nil
 	})
 	if err != nil {
+		//lint:ignore ST1005 Deployment is the Kubernetes kind, spelt as kubectl does
 		return fmt.Errorf("Deployment %s/%s not ready: %w", ns, name, err)
 	}
 	return nil

@@ -336,14 +336,13 @@ type fwdConfig struct {
 
 // forwarder serves one address:port:protocol of a service.
 type forwarder struct {
-	p     *lbProvider
-	key   listenKey
-	c     atomic.Pointer[fwdConfig]
-	rr    atomic.Uint64
-	l     net.Listener
-	pc    net.PacketConn
-	done  chan struct{}
-	conns sync.WaitGroup
+	p    *lbProvider
+	key  listenKey
+	c    atomic.Pointer[fwdConfig]
+	rr   atomic.Uint64
+	l    net.Listener
+	pc   net.PacketConn
+	done chan struct{}
 }
 
 func (f *forwarder) cfg() fwdConfig       { return *f.c.Load() }

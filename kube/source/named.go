@@ -148,25 +148,26 @@ func (n *Named) start(nk namedKey) *namedWatch {
 	}
 	sel := fields.OneTermEqualSelector("metadata.name", nk.key.Name).String()
 	ns, core := nk.key.Namespace, n.client.CoreV1()
+	// The calls use n.ctx, not the reflector's context: the watch lives as long as n.
 	lw := &toolscache.ListWatch{}
 	var proto runtime.Object
 	switch nk.kind {
 	case "Secret":
-		lw.ListFunc = func(o metav1.ListOptions) (runtime.Object, error) {
+		lw.ListWithContextFunc = func(_ context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.FieldSelector = sel
 			return core.Secrets(ns).List(n.ctx, o)
 		}
-		lw.WatchFunc = func(o metav1.ListOptions) (kwatch.Interface, error) {
+		lw.WatchFuncWithContext = func(_ context.Context, o metav1.ListOptions) (kwatch.Interface, error) {
 			o.FieldSelector = sel
 			return core.Secrets(ns).Watch(n.ctx, o)
 		}
 		proto = &corev1.Secret{}
 	default:
-		lw.ListFunc = func(o metav1.ListOptions) (runtime.Object, error) {
+		lw.ListWithContextFunc = func(_ context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.FieldSelector = sel
 			return core.ConfigMaps(ns).List(n.ctx, o)
 		}
-		lw.WatchFunc = func(o metav1.ListOptions) (kwatch.Interface, error) {
+		lw.WatchFuncWithContext = func(_ context.Context, o metav1.ListOptions) (kwatch.Interface, error) {
 			o.FieldSelector = sel
 			return core.ConfigMaps(ns).Watch(n.ctx, o)
 		}

@@ -22,7 +22,7 @@ func ingressWriter(t *testing.T, objs ...client.Object) (*Writer, client.Client,
 	t.Helper()
 	n := &counts{}
 	base := fake.NewClientBuilder().WithScheme(clientgoscheme.Scheme).WithObjects(objs...).WithStatusSubresource(objs...).Build()
-	c := interceptor.NewClient(base.(client.WithWatch), interceptor.Funcs{
+	c := interceptor.NewClient(base, interceptor.Funcs{
 		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 			n.gets++
 			return c.Get(ctx, key, obj, opts...)

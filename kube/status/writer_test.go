@@ -72,7 +72,7 @@ func newWriter(t *testing.T, funcs interceptor.Funcs, objs ...client.Object) (*W
 		}
 		return c.SubResource(sub).Update(ctx, obj, opts...)
 	}
-	c := interceptor.NewClient(base.(client.WithWatch), funcs)
+	c := interceptor.NewClient(base, funcs)
 	return &Writer{Reader: c, Client: c, Log: testr.New(t)}, base, n
 }
 
