@@ -11,4 +11,9 @@
 //
 // It must run as root inside a process whose cluster network namespace already holds
 // the bridge; it never sends traffic from the host network namespace.
+//
+// Why it still exists: make e2e and make conformance run on a real node (package
+// e2e/node, the default E2E_NODE=real). The stand-in remains for E2E_NODE=podrunner
+// (machines without containerd or overlayfs), for e2e/cluster's own tests of it, and
+// for the kube/controller smoke test, which has not moved to the real node yet.
 package podrunner
