@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -374,28 +373,12 @@ func (c *Cluster) forwardAPIServer(ca []byte) error {
 					return
 				}
 				defer up.Close()
-				pipe(conn, up)
+				podrunner.Pipe(conn, up)
 			}()
 		}
 	}()
 	c.HostKubeconfig = filepath.Join(c.StateDir, "kubeconfig-host")
 	return writeKubeconfig(c.HostKubeconfig, "https://"+c.HostAPIServer, ca, c.AdminToken)
-}
-
-// pipe copies both ways until both directions are done.
-func pipe(a, b net.Conn) {
-	done := make(chan struct{}, 2)
-	cp := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
-		if tc, ok := dst.(*net.TCPConn); ok {
-			_ = tc.CloseWrite()
-		}
-		done <- struct{}{}
-	}
-	go cp(a, b)
-	go cp(b, a)
-	<-done
-	<-done
 }
 
 // start runs a control-plane program and registers its stop.

@@ -125,18 +125,7 @@ func (p *proxyForwarders) serveTCP(key string, l net.Listener, target, mode stri
 			if _, err := be.Write(h); err != nil {
 				return
 			}
-			done := make(chan struct{}, 2)
-			cp := func(dst, src net.Conn) {
-				_, _ = io.Copy(dst, src)
-				if tc, ok := dst.(*net.TCPConn); ok {
-					_ = tc.CloseWrite()
-				}
-				done <- struct{}{}
-			}
-			go cp(be, c)
-			go cp(c, be)
-			<-done
-			<-done
+			podrunner.Pipe(be, c)
 		}()
 	}
 }

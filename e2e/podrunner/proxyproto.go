@@ -3,6 +3,7 @@ package podrunner
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
 )
 
@@ -42,4 +43,21 @@ func ProxyHeader(version string, src, dst net.Addr) ([]byte, error) {
 		return append(h, addrs...), nil
 	}
 	return nil, fmt.Errorf("unknown proxy protocol version %q (want v1 or v2)", version)
+}
+
+// Pipe copies between a and b both ways, half-closing each TCP side when its
+// source ends, until both directions are done (the load balancers' TCP forwarding).
+func Pipe(a, b net.Conn) {
+	done := make(chan struct{}, 2)
+	cp := func(dst, src net.Conn) {
+		_, _ = io.Copy(dst, src)
+		if tc, ok := dst.(*net.TCPConn); ok {
+			_ = tc.CloseWrite()
+		}
+		done <- struct{}{}
+	}
+	go cp(a, b)
+	go cp(b, a)
+	<-done
+	<-done
 }
