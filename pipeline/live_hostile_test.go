@@ -6,8 +6,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -44,95 +42,80 @@ func TestHostileCorpusLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	echo := testenv.StartEcho(t, "web")
-	cases, err := filepath.Glob("testdata/hostile-*.in.yaml")
-	if err != nil || len(cases) == 0 {
-		t.Fatalf("no hostile cases: %v", err)
-	}
-	for _, path := range cases {
-		name := strings.TrimSuffix(filepath.Base(path), ".in.yaml")
-		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
+	forEachCase(t, "testdata/hostile-*.in.yaml", func(t *testing.T, name string, data []byte, in *gateway.Input) {
+		ports := testenv.FreePorts(t, 2)
+		listen, api := ports[0], ports[1]
+		liveInput(in, echo.HTTPPort, map[int32]int32{goldenListenerPort: int32(listen), goldenAPIPort: int32(api)})
+		opts := Options{
+			Gateway:  gateway.Options{DefaultAddress: "127.0.0.1", Now: metav1.Now()},
+			Render:   render.Options{APIPort: api, Workers: 1, GracePeriod: time.Second, Features: renderFeatures(feat)},
+			StateDir: t.TempDir(),
+		}
+		goldenIngressOptions(t, data, &opts)
+		if opts.Ingress.HTTPPort == goldenListenerPort {
+			opts.Ingress.HTTPPort = int32(listen)
+		}
+		out := Build(in, opts)
+		if len(out.Gateways) != 1 {
+			t.Fatalf("%d Gateways rendered, want 1", len(out.Gateways))
+		}
+		rg := out.Gateways[0]
+		if rg.Err != nil {
+			t.Fatalf("Gateway not rendered: %v", rg.Err)
+		}
+		if len(rg.Config.Dropped) > 0 {
+			t.Fatalf("Gateway rendered without %v", rg.Config.Dropped)
+		}
+		for _, g := range out.Translation.Gateways {
+			if c := meta.FindStatusCondition(g.Status.Conditions, string(gatewayv1.GatewayConditionProgrammed)); c == nil || c.Status != metav1.ConditionTrue {
+				t.Fatalf("Gateway %s/%s not Programmed: %+v", g.Namespace, g.Name, c)
 			}
-			in, err := gateway.DecodeYAML(data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ports := testenv.FreePorts(t, 2)
-			listen, api := ports[0], ports[1]
-			liveInput(in, echo.HTTPPort, map[int32]int32{goldenListenerPort: int32(listen), goldenAPIPort: int32(api)})
-			opts := Options{
-				Gateway:  gateway.Options{DefaultAddress: "127.0.0.1", Now: metav1.Now()},
-				Render:   render.Options{APIPort: api, Workers: 1, GracePeriod: time.Second, Features: renderFeatures(feat)},
-				StateDir: t.TempDir(),
-			}
-			goldenIngressOptions(t, data, &opts)
-			if opts.Ingress.HTTPPort == goldenListenerPort {
-				opts.Ingress.HTTPPort = int32(listen)
-			}
-			out := Build(in, opts)
-			if len(out.Gateways) != 1 {
-				t.Fatalf("%d Gateways rendered, want 1", len(out.Gateways))
-			}
-			rg := out.Gateways[0]
-			if rg.Err != nil {
-				t.Fatalf("Gateway not rendered: %v", rg.Err)
-			}
-			if len(rg.Config.Dropped) > 0 {
-				t.Fatalf("Gateway rendered without %v", rg.Config.Dropped)
-			}
-			for _, g := range out.Translation.Gateways {
-				if c := meta.FindStatusCondition(g.Status.Conditions, string(gatewayv1.GatewayConditionProgrammed)); c == nil || c.Status != metav1.ConditionTrue {
-					t.Fatalf("Gateway %s/%s not Programmed: %+v", g.Namespace, g.Name, c)
-				}
-			}
-			why := hostileReasons(out)
-			if len(why) == 0 {
-				t.Fatal("no hostile object's status or events say why it is not served as written")
-			}
-			for _, w := range why {
-				t.Logf("status: %s", w)
-			}
+		}
+		why := hostileReasons(out)
+		if len(why) == 0 {
+			t.Fatal("no hostile object's status or events say why it is not served as written")
+		}
+		for _, w := range why {
+			t.Logf("status: %s", w)
+		}
 
-			a, err := apply.New(apply.Options{Binary: bin, StateDir: rg.StateDir, Log: testr.New(t), StopGrace: time.Second})
+		a, err := apply.New(apply.Options{Binary: bin, StateDir: rg.StateDir, Log: testr.New(t), StopGrace: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := a.Start(ctx, *rg.Config); err != nil {
+			t.Fatalf("nghttpx did not start: %v", err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = a.Stop(ctx)
+		})
+		checks := liveChecks(t, data)
+		if len(checks) == 0 || !strings.HasPrefix(checks[0].host, "friendly.") {
+			t.Fatalf("case has no friendly live check first: %v", checks)
+		}
+		for _, c := range checks {
+			req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d%s", listen, c.path), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			if err := a.Start(ctx, *rg.Config); err != nil {
-				t.Fatalf("nghttpx did not start: %v", err)
-			}
-			t.Cleanup(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				_ = a.Stop(ctx)
-			})
-			checks := liveChecks(t, data)
-			if len(checks) == 0 || !strings.HasPrefix(checks[0].host, "friendly.") {
-				t.Fatalf("case has no friendly live check first: %v", checks)
-			}
-			for _, c := range checks {
-				req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d%s", listen, c.path), nil)
-				if err != nil {
-					t.Fatal(err)
+			req.Host = c.host
+			if c.status == http.StatusOK {
+				e, err := testenv.DoEcho(req)
+				if err != nil || e.Pod != "web" {
+					t.Fatalf("GET %s%s: %v (pod %q), want 200 from the echo server", c.host, c.path, err, e.Pod)
 				}
-				req.Host = c.host
-				if c.status == http.StatusOK {
-					e, err := testenv.DoEcho(req)
-					if err != nil || e.Pod != "web" {
-						t.Fatalf("GET %s%s: %v (pod %q), want 200 from the echo server", c.host, c.path, err, e.Pod)
-					}
-					continue
-				}
-				st, body, err := testenv.Do(req)
-				if err != nil || st != c.status {
-					t.Fatalf("GET %s%s: %d %.100q %v, want %d", c.host, c.path, st, body, err, c.status)
-				}
+				continue
 			}
-		})
-	}
+			st, body, err := testenv.Do(req)
+			if err != nil || st != c.status {
+				t.Fatalf("GET %s%s: %d %.100q %v, want %d", c.host, c.path, st, body, err, c.status)
+			}
+		}
+	})
 }
 
 type liveCheck struct {

@@ -19,14 +19,35 @@ import (
 // TestGolden runs whole pipeline cases, objects in, status and nghttpx files out,
 // through the same code path as `nghttpx-gateway translate`.
 func TestGolden(t *testing.T) {
-	ins, err := filepath.Glob("testdata/*.in.yaml")
-	if err != nil || len(ins) == 0 {
-		t.Fatalf("no golden inputs: %v", err)
+	forEachCase(t, "testdata/*.in.yaml", func(t *testing.T, name string, data []byte, in *gateway.Input) {
+		opts := Options{
+			Gateway:  gateway.Options{DefaultAddress: "127.0.0.1", Now: metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))},
+			Render:   render.Options{APIPort: 15000},
+			StateDir: "/var/run/nghttpx-gateway",
+		}
+		goldenIngressOptions(t, data, &opts)
+		out := Build(in, opts)
+		got, err := out.YAML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		outPath := filepath.Join("testdata", name+".out.yaml")
+		golden.Check(t, outPath, got)
+	})
+}
+
+// forEachCase runs f as a subtest, named after the file without ".in.yaml", for
+// every input matching pattern, with its bytes and decoded objects.
+func forEachCase(t *testing.T, pattern string, f func(t *testing.T, name string, data []byte, in *gateway.Input)) {
+	t.Helper()
+	paths, err := filepath.Glob(pattern)
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no inputs match %s: %v", pattern, err)
 	}
-	for _, inPath := range ins {
-		name := strings.TrimSuffix(filepath.Base(inPath), ".in.yaml")
+	for _, path := range paths {
+		name := strings.TrimSuffix(filepath.Base(path), ".in.yaml")
 		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile(inPath)
+			data, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -34,19 +55,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			opts := Options{
-				Gateway:  gateway.Options{DefaultAddress: "127.0.0.1", Now: metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))},
-				Render:   render.Options{APIPort: 15000},
-				StateDir: "/var/run/nghttpx-gateway",
-			}
-			goldenIngressOptions(t, data, &opts)
-			out := Build(in, opts)
-			got, err := out.YAML()
-			if err != nil {
-				t.Fatal(err)
-			}
-			outPath := filepath.Join("testdata", name+".out.yaml")
-			golden.Check(t, outPath, got)
+			f(t, name, data, in)
 		})
 	}
 }
