@@ -75,7 +75,9 @@ func (d *Diag) SavePods(ctx context.Context, ns string) ([]corev1.Pod, error) {
 }
 
 // SaveLogs writes the log of each of p's containers to
-// log-<ns>-<pod>-<container>.txt and logs its last 25 lines.
+// log-<ns>-<pod>-<container>.txt and logs its last 25 lines. A container that has
+// restarted also gets its previous run's log (…-previous.txt, last 40 lines logged)
+// and how that run ended, since the current log rarely says why it began.
 func (d *Diag) SaveLogs(ctx context.Context, p *corev1.Pod) {
 	for _, c := range p.Spec.Containers {
 		b, err := d.CS.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: c.Name}).DoRaw(ctx)
@@ -85,6 +87,19 @@ func (d *Diag) SaveLogs(ctx context.Context, p *corev1.Pod) {
 		}
 		_ = os.WriteFile(filepath.Join(d.Dir, "log-"+p.Namespace+"-"+p.Name+"-"+c.Name+".txt"), b, 0o644)
 		d.Logf("last lines of %s/%s (%s):\n%s", p.Namespace, p.Name, c.Name, Tail(string(b), 25))
+	}
+	for _, st := range p.Status.ContainerStatuses {
+		if st.RestartCount == 0 {
+			continue
+		}
+		d.Logf("%s/%s (%s) restarted %d times; %s", p.Namespace, p.Name, st.Name, st.RestartCount, LastTermination(st))
+		b, err := d.CS.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: st.Name, Previous: true}).DoRaw(ctx)
+		if err != nil {
+			d.Logf("previous logs of %s/%s: %v", p.Name, st.Name, err)
+			continue
+		}
+		_ = os.WriteFile(filepath.Join(d.Dir, "log-"+p.Namespace+"-"+p.Name+"-"+st.Name+"-previous.txt"), b, 0o644)
+		d.Logf("last lines of the previous run of %s/%s (%s):\n%s", p.Namespace, p.Name, st.Name, Tail(string(b), 40))
 	}
 }
 
@@ -110,4 +125,29 @@ func DumpPodLogs(ctx context.Context, log logr.Logger, cs kubernetes.Interface, 
 		log.Info("pod", "pod", p.Name, "phase", p.Status.Phase, "containers", p.Status.ContainerStatuses, "logErr", err)
 		fmt.Fprintf(os.Stderr, "%s\n", Tail(string(b), 40))
 	}
+}
+
+// ReportRestarts logs, for each container of the pods of ns matching selector that
+// has restarted, how its last run ended and that run's last 40 log lines, and
+// returns the number of restarts: a suite calls it before its cluster goes away, so
+// a crash loop that no test tripped over is still on record.
+func ReportRestarts(ctx context.Context, log logr.Logger, cs kubernetes.Interface, ns, selector string) int32 {
+	pods, err := Pods(ctx, cs, ns, selector)
+	if err != nil {
+		log.Error(err, "listing pods")
+		return 0
+	}
+	var n int32
+	for _, p := range pods {
+		for _, st := range p.Status.ContainerStatuses {
+			if st.RestartCount == 0 {
+				continue
+			}
+			n += st.RestartCount
+			b, err := cs.CoreV1().Pods(ns).GetLogs(p.Name, &corev1.PodLogOptions{Container: st.Name, Previous: true, TailLines: ptr.To[int64](40)}).DoRaw(ctx)
+			log.Info("container restarted", "pod", p.Name, "container", st.Name, "restarts", st.RestartCount, "last", LastTermination(st), "logErr", err)
+			fmt.Fprintf(os.Stderr, "%s\n", Tail(string(b), 40))
+		}
+	}
+	return n
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -60,8 +61,10 @@ func PodReady(p *corev1.Pod) bool {
 }
 
 // WaitRollout waits until Deployment ns/name has its current generation rolled out
-// with every replica ready. It gives up early when one of its pods has restarted 3
-// times and is not ready: a crashing pod does not get better by waiting.
+// with every replica ready. It gives up early when a pod of the current template
+// that is not being deleted has restarted 3 times and is not ready: a crashing pod
+// does not get better by waiting. Old pods are left out: a rollout replaces them,
+// and an old pod is not ready while it terminates, whatever its history.
 func WaitRollout(ctx context.Context, cs kubernetes.Interface, ns, name string, timeout time.Duration) error {
 	err := Poll(ctx, timeout, func(ctx context.Context) (bool, error) {
 		d, err := cs.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
@@ -72,10 +75,17 @@ func WaitRollout(ctx context.Context, cs kubernetes.Interface, ns, name string, 
 		if err != nil {
 			return false, nil
 		}
+		current, err := currentTemplateHash(ctx, cs, d)
+		if err != nil {
+			return false, nil
+		}
 		for _, p := range pods {
+			if p.DeletionTimestamp != nil || p.Labels[appsv1.DefaultDeploymentUniqueLabelKey] != current {
+				continue
+			}
 			for _, st := range p.Status.ContainerStatuses {
 				if st.RestartCount >= 3 && !st.Ready {
-					return false, fmt.Errorf("pod %s restarted %d times", p.Name, st.RestartCount)
+					return false, fmt.Errorf("pod %s restarted %d times (%s)", p.Name, st.RestartCount, LastTermination(st))
 				}
 			}
 		}
@@ -88,4 +98,40 @@ func WaitRollout(ctx context.Context, cs kubernetes.Interface, ns, name string, 
 		return fmt.Errorf("Deployment %s/%s not ready: %w", ns, name, err)
 	}
 	return nil
+}
+
+// currentTemplateHash is the pod-template-hash of d's newest ReplicaSet (the one
+// whose revision annotation is d's), or "" while the Deployment controller has not
+// created it yet.
+func currentTemplateHash(ctx context.Context, cs kubernetes.Interface, d *appsv1.Deployment) (string, error) {
+	rev := d.Annotations[revisionAnnotation]
+	rss, err := cs.AppsV1().ReplicaSets(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: metav1.FormatLabelSelector(d.Spec.Selector)})
+	if err != nil {
+		return "", err
+	}
+	for _, rs := range rss.Items {
+		if rev != "" && rs.Annotations[revisionAnnotation] == rev && metav1.IsControlledBy(&rs, d) {
+			return rs.Labels[appsv1.DefaultDeploymentUniqueLabelKey], nil
+		}
+	}
+	return "", nil
+}
+
+const revisionAnnotation = "deployment.kubernetes.io/revision"
+
+// LastTermination says how a container last ended ("never" when it has not), for
+// failure messages: an OOM kill, a crash and a liveness kill need different fixes.
+func LastTermination(st corev1.ContainerStatus) string {
+	t := st.LastTerminationState.Terminated
+	if t == nil {
+		return "no earlier termination"
+	}
+	s := fmt.Sprintf("last ended %s: %s, exit code %d", t.FinishedAt.UTC().Format(time.RFC3339), t.Reason, t.ExitCode)
+	if t.Signal != 0 {
+		s += fmt.Sprintf(", signal %d", t.Signal)
+	}
+	if m := strings.TrimSpace(t.Message); m != "" {
+		s += ": " + Tail(m, 3)
+	}
+	return s
 }

@@ -88,6 +88,11 @@ func setupSuite(ctx context.Context, _ *envconf.Config) (context.Context, error)
 
 func finishSuite(ctx context.Context, _ *envconf.Config) (context.Context, error) {
 	if s, ok := ctx.Value(suiteKey{}).(*suite); ok {
+		if s.cs != nil {
+			log := e2eutil.StderrLogger(0).WithName("e2e")
+			n := e2eutil.ReportRestarts(ctx, log, s.cs, systemNS, "app.kubernetes.io/name="+controllerApp)
+			log.Info("controller restarts at the end of the suite (current pods)", "restarts", n)
+		}
 		if s.c != nil {
 			s.c.Stop()
 		}
