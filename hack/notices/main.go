@@ -1,0 +1,179 @@
+// Command notices writes THIRD_PARTY_NOTICES.md: the licence of every Go module
+// linked into nghttpx-gateway (from `go list -deps`, texts from the module cache) and
+// the components of the nghttpx build and image, so the notices follow go.mod and
+// hack/build-nghttpx.sh instead of drifting from them. The test beside it fails when
+// the committed file is stale (make golden rewrites it).
+//
+// Usage: go run ./hack/notices > THIRD_PARTY_NOTICES.md
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+func main() {
+	mods, err := linkedModules("./cmd/nghttpx-gateway")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "notices:", err)
+		os.Exit(1)
+	}
+	pins, err := os.ReadFile("hack/build-nghttpx.sh")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "notices:", err, "(run from the repository root)")
+		os.Exit(1)
+	}
+	if err := write(os.Stdout, mods, buildPins(string(pins))); err != nil {
+		fmt.Fprintln(os.Stderr, "notices:", err)
+		os.Exit(1)
+	}
+}
+
+// module is one Go module linked into the binary and its licence file.
+type module struct {
+	Path, Version, Dir string
+	LicenseFile        string
+	License            string // SPDX-like identifier, or "see text"
+	Text               string
+}
+
+// linkedModules lists the non-main modules of the packages pkg links.
+func linkedModules(pkg string) ([]module, error) {
+	out, err := exec.Command("go", "list", "-deps", "-f",
+		"{{with .Module}}{{if not .Main}}{{.Path}}\t{{.Version}}\t{{.Dir}}{{end}}{{end}}", pkg).Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list -deps %s: %w", pkg, err)
+	}
+	seen := map[string]bool{}
+	var mods []module
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) != 3 || seen[f[0]] {
+			continue
+		}
+		seen[f[0]] = true
+		m := module{Path: f[0], Version: f[1], Dir: f[2]}
+		if err := m.readLicense(); err != nil {
+			return nil, err
+		}
+		mods = append(mods, m)
+	}
+	sort.Slice(mods, func(i, j int) bool { return mods[i].Path < mods[j].Path })
+	return mods, nil
+}
+
+var licenseName = regexp.MustCompile(`(?i)^(licen[cs]e|copying)(\.(md|txt))?$`)
+
+func (m *module) readLicense() error {
+	entries, err := os.ReadDir(m.Dir)
+	if err != nil {
+		return fmt.Errorf("module %s: %w (run go mod download)", m.Path, err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() && licenseName.MatchString(e.Name()) {
+			b, err := os.ReadFile(filepath.Join(m.Dir, e.Name()))
+			if err != nil {
+				return err
+			}
+			m.LicenseFile, m.Text = e.Name(), strings.TrimSpace(string(b))
+			m.License = classify(m.Text)
+			return nil
+		}
+	}
+	return fmt.Errorf("module %s %s has no LICENSE or COPYING file: check its licence by hand before linking it", m.Path, m.Version)
+}
+
+// classify names the licence of text by its characteristic wording.
+func classify(text string) string {
+	t := strings.Join(strings.Fields(text), " ")
+	has := func(s string) bool { return strings.Contains(t, s) }
+	switch {
+	case has("Apache License") && has("MIT"):
+		return "Apache-2.0 and MIT"
+	case has("Apache License") && has("Version 2.0"):
+		return "Apache-2.0"
+	case has("Mozilla Public License") && has("2.0"):
+		return "MPL-2.0"
+	case has("ISC License") || has("Permission to use, copy, modify, and/or distribute"):
+		return "ISC"
+	case has("Permission is hereby granted, free of charge"):
+		return "MIT"
+	case has("Redistribution and use in source and binary forms") && has("Neither the name"):
+		return "BSD-3-Clause"
+	case has("Redistribution and use in source and binary forms"):
+		return "BSD-2-Clause"
+	}
+	return "see text"
+}
+
+// pin is a component of the nghttpx build, pinned in hack/build-nghttpx.sh.
+type pin struct{ Name, Version, License string }
+
+// The C components: name and licence (from their Debian copyright files; the image
+// ships those files under /usr/share/doc/*/copyright), by the script's pin variable.
+var pinComponents = map[string][2]string{
+	"NGHTTP2_SRC_VERSION":   {"nghttp2 (nghttpx, h2load)", "MIT"},
+	"NGTCP2_SRC_VERSION":    {"ngtcp2 (static)", "MIT"},
+	"MRUBY_SRC_VERSION":     {"mruby (static)", "MIT"},
+	"NGHTTP3_PKG_VERSION":   {"nghttp3 (libnghttp3-3)", "MIT"},
+	"BORINGSSL_PKG_VERSION": {"BoringSSL (android-libboringssl)", "ISC and OpenSSL/SSLeay"},
+	"LIBBPF_PKG_VERSION":    {"libbpf (libbpf1)", "LGPL-2.1 or BSD-2-Clause"},
+}
+
+var pinLine = regexp.MustCompile(`(?m)^([A-Z0-9_]+_VERSION)=(\S+)`)
+
+func buildPins(script string) []pin {
+	var pins []pin
+	for _, m := range pinLine.FindAllStringSubmatch(script, -1) {
+		c, ok := pinComponents[m[1]]
+		if !ok {
+			c = [2]string{m[1], "unknown: add it to hack/notices"}
+		}
+		pins = append(pins, pin{Name: c[0], Version: m[2], License: c[1]})
+	}
+	return pins
+}
+
+func write(w io.Writer, mods []module, pins []pin) error {
+	var b bytes.Buffer
+	b.WriteString("# Third-party notices\n\n")
+	b.WriteString("Generated by `go run ./hack/notices` (`make golden` rewrites it; a test fails when it is stale).\n")
+	b.WriteString("nghttpx-gateway itself is under the Apache License 2.0 (LICENSE).\n\n")
+	b.WriteString("## The image's C components\n\n")
+	b.WriteString("nghttpx and h2load are built by hack/build-nghttpx.sh from these Debian bookworm (source) packages;\n")
+	b.WriteString("the image's other libraries are the Debian packages in hack/image/packages.txt, whose copyright\n")
+	b.WriteString("files the image keeps in /usr/share/doc/<package>/copyright.\n\n")
+	b.WriteString("| component | Debian version | licence |\n|---|---|---|\n")
+	for _, p := range pins {
+		fmt.Fprintf(&b, "| %s | %s | %s |\n", p.Name, p.Version, p.License)
+	}
+	b.WriteString("\n## Go modules linked into nghttpx-gateway\n\n")
+	b.WriteString("| module | version | licence | text |\n|---|---|---|---|\n")
+	// Identical texts are printed once; each module points at its text.
+	ids := map[[32]byte]int{}
+	var texts []module
+	for _, m := range mods {
+		k := sha256.Sum256([]byte(m.Text))
+		id, ok := ids[k]
+		if !ok {
+			id = len(texts) + 1
+			ids[k] = id
+			texts = append(texts, m)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | [%d](#text-%d) |\n", m.Path, m.Version, m.License, id, id)
+	}
+	b.WriteString("\n## Licence texts\n")
+	for i, m := range texts {
+		fmt.Fprintf(&b, "\n### Text %d\n\n<a id=\"text-%d\"></a>First seen in %s (%s).\n\n```text\n%s\n```\n", i+1, i+1, m.Path, m.LicenseFile, m.Text)
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
