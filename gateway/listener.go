@@ -95,6 +95,12 @@ func (t *translator) processListenerFor(gw *gatewayv1.Gateway, owner listenerOwn
 	}
 	switch l.Protocol {
 	case gatewayv1.HTTPProtocolType, gatewayv1.HTTPSProtocolType:
+	case gatewayv1.TLSProtocolType, gatewayv1.TCPProtocolType, gatewayv1.UDPProtocolType:
+		// nghttpx terminates TLS and proxies HTTP only: it has no TLS passthrough
+		// and no plain TCP/UDP proxying, so TLSRoute/TCPRoute/UDPRoute cannot be served.
+		ls.reject(string(gatewayv1.ListenerReasonUnsupportedProtocol),
+			fmt.Sprintf("protocol %q is not supported: nghttpx proxies HTTP only (no TLS passthrough, no TCP/UDP proxying); use HTTP or HTTPS", l.Protocol))
+		return ls
 	default:
 		ls.reject(string(gatewayv1.ListenerReasonUnsupportedProtocol),
 			fmt.Sprintf("protocol %q is not supported; use HTTP or HTTPS", l.Protocol))
