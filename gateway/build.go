@@ -147,6 +147,9 @@ func (t *translator) buildModel(gs *gatewayState) *model.Gateway {
 			ml.CertificateNames = append(ml.CertificateNames, c.Name)
 			certs[c.Name] = c
 		}
+		if ex := t.idx.ext.exclusive[nsName{g.Namespace, g.Name}]; ex != nil && len(l.certs) > 0 {
+			ml.SNI = sniCertificates(ex.sni, l.certs)
+		}
 		ml.VirtualHosts = virtualHosts(l)
 		for _, vh := range ml.VirtualHosts {
 			for _, r := range vh.Rules {
@@ -224,4 +227,20 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// sniCertificates maps an extension's SNI entries to the listener's certificates
+// by Secret; entries for a Secret the listener does not serve are left out.
+func sniCertificates(entries []SNISecret, certs []*model.Certificate) []model.SNICertificate {
+	out := []model.SNICertificate{}
+	for _, e := range entries {
+		ns, name, _ := strings.Cut(e.Secret, "/")
+		for _, c := range certs {
+			if c.Source.Namespace == ns && c.Source.Name == name {
+				out = append(out, model.SNICertificate{Hostname: e.Hostname, Certificate: c.Name})
+				break
+			}
+		}
+	}
+	return out
 }

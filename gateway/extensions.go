@@ -31,6 +31,18 @@ type ExclusiveGateway struct {
 	Routes []string `json:"routes,omitempty"`
 	// Owner says in status messages who owns the Gateway ("the Ingress front-end").
 	Owner string `json:"owner,omitempty"`
+	// SNI, when set, says which TLS server names each certificate of the
+	// Gateway's HTTPS listeners is served for (model.Listener.SNI), in order,
+	// the first entry for a name winning: the shim's one listener carries the
+	// certificates of many Ingresses, each only for its own hosts.
+	SNI []SNISecret `json:"sni,omitempty"`
+}
+
+// SNISecret serves the TLS Secret "namespace/name" for Hostname (exact,
+// "*.suffix", or "" for any other name).
+type SNISecret struct {
+	Hostname string `json:"hostname,omitempty"`
+	Secret   string `json:"secret"`
 }
 
 // RuleRef addresses one rule of an HTTPRoute.
@@ -85,6 +97,7 @@ type extensionIndex struct {
 type exclusiveRoutes struct {
 	owner  string
 	routes map[nsName]bool
+	sni    []SNISecret
 }
 
 func newExtensionIndex(e *Extensions) extensionIndex {
@@ -97,6 +110,7 @@ func newExtensionIndex(e *Extensions) extensionIndex {
 			ex = &exclusiveRoutes{owner: g.Owner, routes: map[nsName]bool{}}
 			x.exclusive[k] = ex
 		}
+		ex.sni = append(ex.sni, g.SNI...)
 		for _, r := range g.Routes {
 			ns, name, _ := strings.Cut(r, "/")
 			ex.routes[nsName{ns, name}] = true

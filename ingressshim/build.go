@@ -168,6 +168,12 @@ func (t *translator) build() {
 		return compareKeys(nsName{a.Namespace, a.Name}, nsName{b.Namespace, b.Name})
 	})
 	t.res.Extensions.ExclusiveGateways = exclusiveGateways(t.res.Gateways, t.res.HTTPRoutes)
+	for i := range t.res.Extensions.ExclusiveGateways {
+		ex := &t.res.Extensions.ExclusiveGateways[i]
+		if gs := t.gateways[ex.Name]; gs != nil {
+			ex.SNI = gs.sni
+		}
+	}
 	sortExtensions(&t.res.Extensions)
 }
 

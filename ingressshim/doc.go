@@ -19,8 +19,9 @@
 //
 // Output: one GatewayClass (Options.GatewayClassName), one Gateway per IngressClass
 // of ours (named after it, in Options.Namespace) with an "http" listener and, when
-// a usable certificate exists, an "https" listener serving every certificate of its
-// Ingresses by SNI (the default TLS Secret first); HTTPRoutes in the Ingresses'
+// a usable certificate exists, an "https" listener carrying every certificate of its
+// Ingresses, each served only for its own Ingress's hosts (sni.go; the default TLS
+// Secret for every other name, else no real certificate); HTTPRoutes in the Ingresses'
 // namespaces, one per Ingress and host (plus one named "<base>.http" for the HTTP
 // listener when some path redirects to HTTPS); ReferenceGrants for certificates in
 // other namespaces; gateway.Extensions for what Gateway API cannot express, and

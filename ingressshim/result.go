@@ -78,6 +78,9 @@ const (
 	ReasonUnsupportedBackend = "UnsupportedBackend"
 	// ReasonInvalidTLSSecret: a spec.tls Secret is missing or unusable.
 	ReasonInvalidTLSSecret = "InvalidTLSSecret"
+	// ReasonTLSHostNotServed: a spec.tls host gets another certificate (it is
+	// not this Ingress's host, or an older Ingress's certificate covers it).
+	ReasonTLSHostNotServed = "TLSHostNotServed"
 	// ReasonDefaultBackendIgnored: spec.defaultBackend is not used.
 	ReasonDefaultBackendIgnored = "DefaultBackendIgnored"
 	// Controller-level reasons (Result.Events).

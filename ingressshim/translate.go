@@ -45,6 +45,8 @@ type gatewayState struct {
 	// certs are the usable certificate Secrets, the default TLS Secret first.
 	certs       []nsName
 	http, https bool
+	// sni says which server names each certificate is served for (sni.go).
+	sni []gateway.SNISecret
 	// defaultRoute answers what no Ingress rule matches; nil when an Ingress
 	// rule or defaultBackend claims every host and path "/".
 	defaultRoute *routeSpec
@@ -67,6 +69,8 @@ type ingressState struct {
 	// tlsAll is set by a spec.tls entry without hosts; tlsHosts lists the others.
 	tlsAll   bool
 	tlsHosts []string
+	// tlsCerts are the spec.tls entries with a usable Secret.
+	tlsCerts []tlsCert
 	events   map[Event]bool
 	notes    map[string]bool
 }
@@ -249,6 +253,7 @@ func (t *translator) processGateway(gs *gatewayState) {
 	}
 	gs.http = !t.cfg.DisableHTTP
 	gs.https = !t.cfg.DisableHTTPS && len(gs.certs) > 0
+	t.sniEntries(gs)
 
 	for _, is := range gs.ingresses {
 		t.claimRules(is)
@@ -295,6 +300,7 @@ func (t *translator) prepare(is *ingressState) []nsName {
 			continue
 		}
 		certs = append(certs, k)
+		is.tlsCerts = append(is.tlsCerts, tlsCert{index: i, hosts: tls.Hosts, secret: k})
 	}
 	return certs
 }

@@ -39,7 +39,7 @@ func FuzzTranslate(f *testing.F) {
 		}
 		opts := Options{
 			Gateway:  gateway.Options{DefaultAddress: "127.0.0.1"},
-			Render:   render.Options{APIPort: 15000, Features: render.Features{StatusRetry: true, BackendTLSVerify: true, ClientVerify: true}},
+			Render:   render.Options{APIPort: 15000, Features: render.Features{StatusRetry: true, BackendTLSVerify: true, ClientVerify: true, SNICertMap: true}},
 			StateDir: "/var/run/nghttpx-gateway",
 		}
 		opts.Ingress.HTTPPort = 8080

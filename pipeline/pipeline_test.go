@@ -22,7 +22,7 @@ func TestGolden(t *testing.T) {
 	forEachCase(t, "testdata/*.in.yaml", func(t *testing.T, name string, data []byte, in *gateway.Input) {
 		opts := Options{
 			Gateway:  gateway.Options{DefaultAddress: "127.0.0.1", Now: metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))},
-			Render:   render.Options{APIPort: 15000},
+			Render:   render.Options{APIPort: 15000, Features: render.Features{SNICertMap: true}},
 			StateDir: "/var/run/nghttpx-gateway",
 		}
 		goldenIngressOptions(t, data, &opts)

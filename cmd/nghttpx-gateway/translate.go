@@ -50,7 +50,7 @@ func translateCmd(_ context.Context, args []string, stdout, stderr io.Writer) er
 			Now:            metav1.NewTime(time.Now().UTC().Truncate(time.Second)),
 		},
 		// Offline: assume the data plane nghttpx built by make nghttpx.
-		Render:        ocspF.renderFor(render.Options{APIPort: *apiPort, Features: render.Features{ClientVerify: true, BackendTLSVerify: true, StatusRetry: true}}, *stateDir),
+		Render:        ocspF.renderFor(render.Options{APIPort: *apiPort, Features: render.Features{ClientVerify: true, BackendTLSVerify: true, StatusRetry: true, SNICertMap: true}}, *stateDir),
 		StateDir:      *stateDir,
 		Ingress:       shim,
 		ProxyProtocol: ing.proxyProto,

@@ -40,6 +40,9 @@ type Features struct {
 	// x-ngxgw-retry request header (HTTPRoute retry; our patch
 	// hack/nghttpx-patches/*-retry-status.patch).
 	StatusRetry bool `json:"statusRetry"`
+	// SNICertMap: the binary chooses certificates by frontend port and SNI from
+	// subcert sni= entries (our patch hack/nghttpx-patches/*-sni-cert-map.patch).
+	SNICertMap bool `json:"sniCertMap"`
 	// Reasons has one sentence for every missing feature.
 	Reasons []string `json:"reasons,omitempty"`
 }
@@ -48,7 +51,7 @@ type Features struct {
 // sets render.Options.OCSPFetchProgram when it is true, or clears it.
 func (f Features) Render() render.Features {
 	return render.Features{QUIC: f.HTTP3, BPF: f.BPF, BPFProgramPath: f.BPFProgram, OCSP: f.OCSP, ClientVerify: f.ClientVerify,
-		BackendTLSVerify: f.BackendTLSVerify, StatusRetry: f.StatusRetry}
+		BackendTLSVerify: f.BackendTLSVerify, StatusRetry: f.StatusRetry, SNICertMap: f.SNICertMap}
 }
 
 // Detect probes binary. The logger comes from ctx (logr.FromContextOrDiscard).
@@ -71,6 +74,7 @@ type help struct {
 	quic, bpfOption, ocsp, clientVerify bool
 	backendTLSVerify                    bool
 	statusRetry                         bool
+	sniCertMap                          bool
 }
 
 func parseHelp(s string) help {
@@ -84,6 +88,8 @@ func parseHelp(s string) help {
 		backendTLSVerify: strings.Contains(s, `"tls-ca=<CAFILE>"`),
 		// And the retry header under --mruby-file.
 		statusRetry: strings.Contains(s, `"x-ngxgw-retry: <CODES>;<N>[;<MS>]"`),
+		// And subcert's sni= parameter under --subcert.
+		sniCertMap: strings.Contains(s, `"sni=<PORT>:<HOST>"`),
 	}
 }
 
@@ -104,6 +110,7 @@ func detect(ctx context.Context, binary string, caps bpfAccess) (Features, error
 	f.ClientVerify = h.clientVerify
 	f.BackendTLSVerify = h.backendTLSVerify
 	f.StatusRetry = h.statusRetry
+	f.SNICertMap = h.sniCertMap
 
 	dir, err := os.MkdirTemp("", "nghttpx-features-")
 	if err != nil {
@@ -175,6 +182,9 @@ func appendOCSP(out []string, h help) []string {
 	}
 	if !h.statusRetry {
 		out = append(out, "HTTPRoute retry on status codes unavailable: nghttpx lacks the x-ngxgw-retry patch (such rules are served without retries); build it with make nghttpx")
+	}
+	if !h.sniCertMap {
+		out = append(out, "certificates per listener unavailable: nghttpx lacks the subcert sni= patch, so it picks certificates by their own names across every listener (one tenant's certificate can answer for another's host); build it with make nghttpx")
 	}
 	return out
 }

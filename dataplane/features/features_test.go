@@ -46,8 +46,9 @@ func TestParseHelp(t *testing.T) {
 	full := "  --mruby-file=<PATH>\n  --fetch-ocsp-response-file=<PATH>\nHTTP/3 and QUIC:\n  --quic-bpf-program-file=<PATH>\n  --frontend-quic-secret-file=<PATH>\n" +
 		"              specify  \"verify-client=<CAFILE>\": a  certificate  is\n" +
 		"              \"tls-ca=<CAFILE>\" verifies  this backend's certificate\n" +
-		"              A request header \"x-ngxgw-retry: <CODES>;<N>[;<MS>]\"\n"
-	if got, want := parseHelp(full), (help{quic: true, bpfOption: true, ocsp: true, clientVerify: true, backendTLSVerify: true, statusRetry: true}); got != want {
+		"              A request header \"x-ngxgw-retry: <CODES>;<N>[;<MS>]\"\n" +
+		"              \"sni=<PORT>:<HOST>\"  (repeatable)\n"
+	if got, want := parseHelp(full), (help{quic: true, bpfOption: true, ocsp: true, clientVerify: true, backendTLSVerify: true, statusRetry: true, sniCertMap: true}); got != want {
 		t.Errorf("full build: %+v, want %+v", got, want)
 	}
 	if got, want := parseHelp("  --mruby-file=<PATH>\n"), (help{}); got != want {
@@ -56,7 +57,7 @@ func TestParseHelp(t *testing.T) {
 }
 
 func TestReasons(t *testing.T) {
-	full := help{quic: true, bpfOption: true, ocsp: true, clientVerify: true, backendTLSVerify: true, statusRetry: true}
+	full := help{quic: true, bpfOption: true, ocsp: true, clientVerify: true, backendTLSVerify: true, statusRetry: true, sniCertMap: true}
 	ok := probeResults{quic: probeResult{bpfCompiled: true}}
 	noCaps := bpfAccess{binary: "/x/nghttpx"}
 	allCaps := bpfAccess{binary: "/x/nghttpx", proc: ProcessCaps{Eff: 1 << CapSysAdmin}}
@@ -83,15 +84,17 @@ func TestReasons(t *testing.T) {
 		{name: "debian build", h: help{ocsp: true}, f: Features{OCSP: true}, res: probeResults{mruby: probeResult{err: errors.New("answer is not from the script")}},
 			want: []string{"mruby unavailable: a global mruby script did not answer (answer is not from the script)", "HTTP/3 disabled: nghttpx was built without QUIC support",
 				"client certificate validation (Gateway spec.tls.frontend) unavailable", "BackendTLSPolicy CA certificates and subjectAltNames unavailable",
-				"HTTPRoute retry on status codes unavailable"}},
-		{name: "no ocsp", h: help{quic: true, bpfOption: true, clientVerify: true, backendTLSVerify: true, statusRetry: true}, f: Features{MRuby: true, HTTP3: true, BPF: true}, res: ok, caps: allCaps,
+				"HTTPRoute retry on status codes unavailable", "certificates per listener unavailable"}},
+		{name: "no ocsp", h: help{quic: true, bpfOption: true, clientVerify: true, backendTLSVerify: true, statusRetry: true, sniCertMap: true}, f: Features{MRuby: true, HTTP3: true, BPF: true}, res: ok, caps: allCaps,
 			want: []string{"OCSP stapling unavailable"}},
-		{name: "no client verify", h: help{quic: true, bpfOption: true, ocsp: true, backendTLSVerify: true, statusRetry: true}, f: Features{MRuby: true, HTTP3: true, BPF: true, OCSP: true}, res: ok, caps: allCaps,
+		{name: "no client verify", h: help{quic: true, bpfOption: true, ocsp: true, backendTLSVerify: true, statusRetry: true, sniCertMap: true}, f: Features{MRuby: true, HTTP3: true, BPF: true, OCSP: true}, res: ok, caps: allCaps,
 			want: []string{"lacks the per-frontend verify-client= parameter"}},
-		{name: "no backend tls verify", h: help{quic: true, bpfOption: true, ocsp: true, clientVerify: true, statusRetry: true}, f: Features{MRuby: true, HTTP3: true, BPF: true, OCSP: true}, res: ok, caps: allCaps,
+		{name: "no backend tls verify", h: help{quic: true, bpfOption: true, ocsp: true, clientVerify: true, statusRetry: true, sniCertMap: true}, f: Features{MRuby: true, HTTP3: true, BPF: true, OCSP: true}, res: ok, caps: allCaps,
 			want: []string{"lacks the backend tls-ca= and tls-san= parameters"}},
-		{name: "no status retry", h: help{quic: true, bpfOption: true, ocsp: true, clientVerify: true, backendTLSVerify: true}, f: Features{MRuby: true, HTTP3: true, BPF: true, OCSP: true}, res: ok, caps: allCaps,
+		{name: "no status retry", h: help{quic: true, bpfOption: true, ocsp: true, clientVerify: true, backendTLSVerify: true, sniCertMap: true}, f: Features{MRuby: true, HTTP3: true, BPF: true, OCSP: true}, res: ok, caps: allCaps,
 			want: []string{"lacks the x-ngxgw-retry patch"}},
+		{name: "no sni cert map", h: help{quic: true, bpfOption: true, ocsp: true, clientVerify: true, backendTLSVerify: true, statusRetry: true}, f: Features{MRuby: true, HTTP3: true, BPF: true, OCSP: true}, res: ok, caps: allCaps,
+			want: []string{"lacks the subcert sni= patch"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := reasons(tc.h, tc.f, tc.res, tc.caps, tc.objErr, "/x/reuseport_kern.o")

@@ -38,6 +38,17 @@
 // body on a listed status from an HTTP/1.1 backend. Without the patch the policy is
 // not rendered (the rule is served without retries).
 //
+// Certificates (certs.go): with our nghttpx patch (Features.SNICertMap) the
+// default certificate is a built-in placeholder naming no host, and every
+// certificate is a subcert with sni=<port>:<host> entries, so nghttpx never
+// chooses by a certificate's own names. Each key belongs to the one listener of
+// the port Gateway API selects for the name: its first certificate for its
+// hostname ("*" without hostname: every other name and no SNI), its other
+// certificates for their subjectAltNames that the listener owns; a listener's
+// model SNI entries (Ingress shim) replace that. Another listener's certificate
+// is never served for a name, whatever it carries. Without the patch the
+// upstream rule applies (first certificate is the default, names by SAN).
+//
 // Shared keys: Options.QUICSecretFile and TLSTicketKeyFiles are paths the caller
 // fills (same content on every replica, newest key first, the old ones kept for
 // decryption). nghttpx does not refuse a malformed file: it silently falls back to

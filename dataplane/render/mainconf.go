@@ -20,6 +20,9 @@ const anyAddress = "*"
 // tlsFiles are the content-addressed certificate and key files of one certificate.
 type tlsFiles struct {
 	cert, key string // names relative to the state directory
+	name      string // model.Certificate.Name
+	// sni are the subcert sni= keys (Features.SNICertMap).
+	sni []string
 }
 
 // certificates validates the certificates HTTPS listeners use and returns their files
@@ -51,7 +54,7 @@ func certificates(gw *model.Gateway, files map[string][]byte, opts Options) ([]t
 		}
 		// One hash over both names the pair, so the two files are easy to match up.
 		h := shortHash(append(append(append([]byte{}, c.CertPEM...), 0), c.KeyPEM...))
-		f := tlsFiles{cert: "tls-" + h + ".crt", key: "tls-" + h + ".key"}
+		f := tlsFiles{cert: "tls-" + h + ".crt", key: "tls-" + h + ".key", name: c.Name}
 		files[f.cert] = c.CertPEM
 		files[f.key] = c.KeyPEM
 		if opts.Features.OCSP && len(c.OCSPResponse) > 0 {
@@ -63,6 +66,23 @@ func certificates(gw *model.Gateway, files map[string][]byte, opts Options) ([]t
 		if !known[n] {
 			return nil, fmt.Errorf("certificate %q used by a listener but not in the Gateway", n)
 		}
+	}
+	if opts.Features.SNICertMap && len(out) > 0 {
+		byName := map[string]*model.Certificate{}
+		for i := range gw.Certificates {
+			byName[gw.Certificates[i].Name] = &gw.Certificates[i]
+		}
+		entries := sniEntries(gw, byName)
+		kept := out[:0]
+		for _, f := range out {
+			f.sni = entries[f.name]
+			if len(f.sni) > 0 { // a certificate no name reaches is not loaded
+				kept = append(kept, f)
+			}
+		}
+		files[placeholderCertFile] = placeholderCert
+		files[placeholderKeyFile] = placeholderKey
+		out = append([]tlsFiles{{cert: placeholderCertFile, key: placeholderKeyFile}}, kept...)
 	}
 	return out, nil
 }
@@ -132,7 +152,11 @@ func mainConfig(gw *model.Gateway, certs []tlsFiles, opts Options, mirror bool) 
 		add("private-key-file", abs(certs[0].key))
 		add("certificate-file", abs(certs[0].cert))
 		for _, c := range certs[1:] {
-			add("subcert", abs(c.key)+":"+abs(c.cert))
+			v := abs(c.key) + ":" + abs(c.cert)
+			for _, k := range c.sni {
+				v += ";sni=" + k
+			}
+			add("subcert", v)
 		}
 		if len(opts.TLSTicketKeyFiles) > 0 {
 			// Shared keys so any replica resumes another's sessions. The cipher is

@@ -26,6 +26,12 @@ type Features struct {
 	// status the rule's retry policy lists (request header x-ngxgw-retry, our
 	// nghttpx patch). Without it retry policies are not rendered.
 	StatusRetry bool
+	// SNICertMap: the binary chooses certificates by frontend port and SNI from
+	// subcert sni= entries only (our nghttpx patch). The renderer then serves a
+	// certificate only for the names its own listener owns (certs.go), with a
+	// placeholder as the default certificate. Without it nghttpx chooses by the
+	// certificates' own names across the whole data plane (upstream behaviour).
+	SNICertMap bool
 }
 
 // Options are the data-plane settings that do not come from the Gateway model.

@@ -83,10 +83,27 @@ type Listener struct {
 	Source ObjectRef `json:"source"`
 	// Hostname is "" (any), "*.example.com" or "foo.example.com".
 	Hostname string `json:"hostname,omitempty"`
-	// CertificateNames index Gateway.Certificates (HTTPS only).
+	// CertificateNames index Gateway.Certificates (HTTPS only). The first is
+	// served for the listener's Hostname (any name on the port when it is ""),
+	// the others only for the names they carry within the listener's reach
+	// (render/certs.go).
 	CertificateNames []string `json:"certificateNames,omitempty"`
+	// SNI, when non-empty (the Ingress shim's listener, whose certificates come
+	// from several Ingresses), replaces that rule: each certificate is served
+	// only for the TLS server names listed with it, the first entry for a name
+	// winning; Hostname "" is every other name on the port (the default TLS
+	// Secret). A certificate without an entry is not served.
+	SNI []SNICertificate `json:"sni,omitempty"`
 	// VirtualHosts sorted by hostname precedence as Port.Listeners.
 	VirtualHosts []VirtualHost `json:"virtualHosts,omitempty"`
+}
+
+// SNICertificate serves the certificate Certificate (a name in
+// Gateway.Certificates) for the TLS server name Hostname: an exact name,
+// "*.suffix", or "" for any other name.
+type SNICertificate struct {
+	Hostname    string `json:"hostname,omitempty"`
+	Certificate string `json:"certificate"`
 }
 
 // Certificate is a TLS certificate and key from a Secret.
