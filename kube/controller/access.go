@@ -19,7 +19,8 @@ import (
 // grantAccess gives every Gateway's proxy ServiceAccount list and watch on
 // exactly the Secrets and ConfigMaps its proxy reads (source.References runs
 // the proxy's own snapshot), plus its keys Secret, through one Role and
-// RoleBinding per namespace, and deletes the grants nobody needs any more. A
+// RoleBinding per namespace (an Ingress data plane also the --nghttpx-secret
+// Secret), and deletes the grants nobody needs any more. A
 // Gateway whose references cannot be computed keeps its current grants.
 func (c *Controller) grantAccess(ctx context.Context, res *gateway.Result) error {
 	var errs []error
@@ -47,6 +48,16 @@ func (c *Controller) grantAccess(ctx context.Context, res *gateway.Result) error
 			slices.Sort(own.Secrets)
 		}
 		grants[g.Namespace] = own
+		if orig := c.opts.originalKeys(); orig.Name != "" && ing != nil {
+			// An Ingress data plane reads its keys from the original
+			// controller's keys Secret (kube/proxyagent keys.go): that name only.
+			gr := grants[orig.Namespace]
+			if !slices.Contains(gr.Secrets, orig.Name) {
+				gr.Secrets = append(slices.Clone(gr.Secrets), orig.Name)
+				slices.Sort(gr.Secrets)
+			}
+			grants[orig.Namespace] = gr
+		}
 		keep[k] = map[string]bool{}
 		for ns := range grants {
 			keep[k][ns] = true
