@@ -42,21 +42,11 @@ func (c *Controller) grantAccess(ctx context.Context, res *gateway.Result) error
 		for _, ns := range a.Namespaces() {
 			grants[ns] = provision.Grant{Secrets: a.Secrets[ns], ConfigMaps: a.ConfigMaps[ns]}
 		}
-		own := grants[g.Namespace]
-		if keys := provision.KeysName(g.Name); !slices.Contains(own.Secrets, keys) {
-			own.Secrets = append(slices.Clone(own.Secrets), keys)
-			slices.Sort(own.Secrets)
-		}
-		grants[g.Namespace] = own
+		grantSecret(grants, types.NamespacedName{Namespace: g.Namespace, Name: provision.KeysName(g.Name)})
 		if orig := c.opts.originalKeys(); orig.Name != "" && ing != nil {
 			// An Ingress data plane reads its keys from the original
-			// controller's keys Secret (kube/proxyagent keys.go): that name only.
-			gr := grants[orig.Namespace]
-			if !slices.Contains(gr.Secrets, orig.Name) {
-				gr.Secrets = append(slices.Clone(gr.Secrets), orig.Name)
-				slices.Sort(gr.Secrets)
-			}
-			grants[orig.Namespace] = gr
+			// controller's keys Secret (kube/proxyagent keys.go).
+			grantSecret(grants, orig)
 		}
 		keep[k] = map[string]bool{}
 		for ns := range grants {
@@ -73,6 +63,16 @@ func (c *Controller) grantAccess(ctx context.Context, res *gateway.Result) error
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// grantSecret adds Secret k, by name, to grants.
+func grantSecret(grants map[string]provision.Grant, k types.NamespacedName) {
+	g := grants[k.Namespace]
+	if !slices.Contains(g.Secrets, k.Name) {
+		g.Secrets = append(slices.Clone(g.Secrets), k.Name)
+		slices.Sort(g.Secrets)
+	}
+	grants[k.Namespace] = g
 }
 
 // grantedNamespaces are the namespaces Gateway k has access grants in now.
