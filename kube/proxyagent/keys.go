@@ -164,17 +164,20 @@ func (k *sharedKeys) refreshOriginal(s *corev1.Secret, err error) {
 			"secret", name)
 		return
 	}
-	o := keys.DecodeOriginal(s.Data, s.Annotations)
-	if o.QUIC != nil {
+	// Like the original's pods: the keys' format counts, not the leader's
+	// timestamps.
+	_, qerr := keys.ParseOriginalQUIC(s.Data[keys.DataOriginalQUIC])
+	if qerr == nil {
 		// Byte for byte what the original writes to its quic-secret.txt.
 		k.quic, k.quicFrom = bytes.Clone(s.Data[keys.DataOriginalQUIC]), "original"
 	}
-	if o.Tickets != nil {
-		k.tickets, k.cipher, k.ticketsFrom = o.Tickets, keys.OriginalTicketCipher, "original"
+	tickets, terr := keys.ParseOriginalTicketKeys(s.Data[keys.DataOriginalTicketKeys])
+	if terr == nil {
+		k.tickets, k.cipher, k.ticketsFrom = tickets, keys.OriginalTicketCipher, "original"
 	}
-	if len(o.Problems) > 0 {
-		k.note("original", "partial:"+fmt.Sprint(o.Problems), "the original Ingress controller's keys Secret lacks usable keys of some kind; those come from our own keys Secret until the controller adds them",
-			"secret", name, "problems", o.Problems)
+	if qerr != nil || terr != nil {
+		k.note("original", fmt.Sprintf("partial:%v:%v", qerr, terr), "the original Ingress controller's keys Secret lacks usable keys of some kind; the last good ones (or our own keys Secret's) serve until the controller replaces them",
+			"secret", name, "quic", fmt.Sprint(qerr), "tickets", fmt.Sprint(terr))
 		return
 	}
 	k.note("original", "ok", "")
