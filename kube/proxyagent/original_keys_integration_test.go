@@ -203,6 +203,8 @@ func TestLiveOriginalSecretKeysShared(t *testing.T) {
 	if !feat.HTTP3 {
 		t.Fatal("this nghttpx has no HTTP/3: build it with make nghttpx")
 	}
+	rf := feat.Render()
+	rf.OCSP = false // no stapling here (features.Features.Render: the caller clears it)
 	echo := testenv.StartEcho(t, "keys")
 	origPort, ourPort := testenv.FreeTCPUDPPort(t), testenv.FreeTCPUDPPort(t)
 
@@ -239,7 +241,7 @@ func TestLiveOriginalSecretKeysShared(t *testing.T) {
 	a, err := New(Options{
 		Gateway:  types.NamespacedName{Namespace: "ns", Name: "gw"},
 		StateDir: stateDir,
-		Render: render.Options{APIPort: testenv.FreePort(t), Workers: 1, Features: feat.Render(), HTTP3: true, QUICRequireToken: true,
+		Render: render.Options{APIPort: testenv.FreePort(t), Workers: 1, Features: rf, HTTP3: true, QUICRequireToken: true,
 			GracePeriod: time.Second},
 		KeysSecret:    "gw-nghttpx-keys",
 		NghttpxSecret: types.NamespacedName{Namespace: "kube-system", Name: "nghttpx-km"},
