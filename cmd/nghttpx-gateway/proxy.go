@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -41,12 +42,22 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	verbose := fs.Bool("v", false, "verbose logs")
 	ingressGW := fs.Bool("ingress", false,
 		"the Gateway is the Ingress front-end's Gateway of an IngressClass: run the Ingress shim with the Ingress flags below (the controller sets them)")
+	nghttpxSecret := fs.String("nghttpx-secret", "",
+		"namespace/name of the original nghttpx Ingress controller's keys Secret: QUIC and TLS ticket keys come from it, in that controller's format (the controller sets it)")
 	var ocspF ocspFlags
 	ocspF.register(fs)
 	var ing ingressFlags
 	ing.register(fs, false)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var origKeys types.NamespacedName
+	if *nghttpxSecret != "" {
+		ns, name, ok := strings.Cut(*nghttpxSecret, "/")
+		if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
+			return fmt.Errorf("--nghttpx-secret %q is not of the form namespace/name", *nghttpxSecret)
+		}
+		origKeys = types.NamespacedName{Namespace: ns, Name: name}
 	}
 	if err := ocspF.validate(); err != nil {
 		return err
@@ -101,6 +112,7 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 		Ingress:        shim,
 		ProxyProtocol:  ing.proxyProto,
 		KeysSecret:     provision.KeysName(gw.Name),
+		NghttpxSecret:  origKeys,
 		Clientset:      cs,
 		Log:            log,
 		NewDataPlane: func(dir string) (proxyagent.DataPlane, error) {

@@ -41,25 +41,29 @@ func ticketLines(main []byte) []string {
 func TestRenderTicketKeys(t *testing.T) {
 	files := []string{"/keys/t2", "/keys/t1", "/keys/t0"}
 	for _, tc := range []struct {
-		name  string
-		https bool
-		files []string
-		want  []string
+		name   string
+		https  bool
+		files  []string
+		want   []string
+		cipher string
 	}{
 		{"HTTPS with keys", true, files, []string{"tls-ticket-key-cipher=aes-256-cbc",
-			"tls-ticket-key-file=/keys/t2", "tls-ticket-key-file=/keys/t1", "tls-ticket-key-file=/keys/t0"}},
-		{"HTTPS with one key", true, files[:1], []string{"tls-ticket-key-cipher=aes-256-cbc", "tls-ticket-key-file=/keys/t2"}},
+			"tls-ticket-key-file=/keys/t2", "tls-ticket-key-file=/keys/t1", "tls-ticket-key-file=/keys/t0"}, ""},
+		{"HTTPS with one key", true, files[:1], []string{"tls-ticket-key-cipher=aes-256-cbc", "tls-ticket-key-file=/keys/t2"}, ""},
+		// The original Ingress controller's 48-byte keys.
+		{"HTTPS with original keys", true, files[:2], []string{"tls-ticket-key-cipher=aes-128-cbc",
+			"tls-ticket-key-file=/keys/t2", "tls-ticket-key-file=/keys/t1"}, "aes-128-cbc"},
 		// nghttpx keeps its own rotating keys when no file is given.
-		{"HTTPS without keys", true, nil, nil},
+		{"HTTPS without keys", true, nil, nil, ""},
 		// No TLS frontend: ticket options would only make nghttpx read files for nothing.
-		{"HTTP only", false, files, nil},
+		{"HTTP only", false, files, nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			gw, opts := validGateway(), baseOptions()
 			if tc.https {
 				gw = withHTTPS(t, gw)
 			}
-			opts.TLSTicketKeyFiles = tc.files
+			opts.TLSTicketKeyFiles, opts.TLSTicketKeyCipher = tc.files, tc.cipher
 			cfg, err := Render(gw, opts)
 			if err != nil {
 				t.Fatal(err)

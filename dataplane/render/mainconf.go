@@ -162,7 +162,11 @@ func mainConfig(gw *model.Gateway, certs []tlsFiles, opts Options, mirror bool) 
 			// Shared keys so any replica resumes another's sessions. The cipher is
 			// explicit: 1.52 defaults to aes-128-cbc (48-byte files) and, when a
 			// file has the wrong size, silently falls back to per-process keys.
-			add("tls-ticket-key-cipher", ticketKeyCipher)
+			cipher := opts.TLSTicketKeyCipher
+			if cipher == "" {
+				cipher = ticketKeyCipher
+			}
+			add("tls-ticket-key-cipher", cipher)
 			for _, f := range opts.TLSTicketKeyFiles {
 				add("tls-ticket-key-file", f)
 			}

@@ -66,6 +66,10 @@ type Options struct {
 	// only when the Gateway has an HTTPS port; empty keeps nghttpx's own
 	// per-process keys.
 	TLSTicketKeyFiles []string
+	// TLSTicketKeyCipher is the cipher of TLSTicketKeyFiles: "" or aes-256-cbc
+	// (80-byte files, ours), or aes-128-cbc (48-byte files: the original Ingress
+	// controller's shared keys, which its pods and ours use together).
+	TLSTicketKeyCipher string
 	// OCSPFetchProgram is run by nghttpx per certificate when Features.OCSP is set. A
 	// certificate's stapled response is written next to it as <cert>.ocsp.
 	OCSPFetchProgram string
@@ -152,6 +156,9 @@ func (o Options) validate() error {
 		if err := checkFilePath(f.what, f.path); err != nil {
 			return err
 		}
+	}
+	if c := o.TLSTicketKeyCipher; c != "" && c != ticketKeyCipher && c != "aes-128-cbc" {
+		return fmt.Errorf("TLS ticket key cipher %q: want aes-256-cbc or aes-128-cbc", c)
 	}
 	for i, p := range o.TLSTicketKeyFiles {
 		if err := checkFilePath(fmt.Sprintf("TLS ticket key file %d", i), p); err != nil {

@@ -96,6 +96,7 @@ func TestRenderRejects(t *testing.T) {
 			o.TLSTicketKeyFiles = []string{"/keys/t0\nfrontend=*,1"}
 		}},
 		{"ticket key file with colon", "not allowed", func(_ *model.Gateway, o *Options) { o.TLSTicketKeyFiles = []string{"/keys/a:b"} }},
+		{"unknown ticket key cipher", "cipher", func(_ *model.Gateway, o *Options) { o.TLSTicketKeyCipher = "aes-128-cbc\nfrontend=*,1" }},
 		{"empty ticket key file", "absolute", func(_ *model.Gateway, o *Options) { o.TLSTicketKeyFiles = []string{""} }},
 		{"timeout longer than a day", "timeout", func(gw *model.Gateway, _ *Options) {
 			rule0(gw).Timeouts = &model.Timeouts{RequestMillis: 25 * 3600 * 1000}

@@ -19,7 +19,8 @@ import (
 // grantAccess gives every Gateway's proxy ServiceAccount list and watch on
 // exactly the Secrets and ConfigMaps its proxy reads (source.References runs
 // the proxy's own snapshot), plus its keys Secret, through one Role and
-// RoleBinding per namespace, and deletes the grants nobody needs any more. A
+// RoleBinding per namespace (an Ingress data plane also the --nghttpx-secret
+// Secret), and deletes the grants nobody needs any more. A
 // Gateway whose references cannot be computed keeps its current grants.
 func (c *Controller) grantAccess(ctx context.Context, res *gateway.Result) error {
 	var errs []error
@@ -41,12 +42,12 @@ func (c *Controller) grantAccess(ctx context.Context, res *gateway.Result) error
 		for _, ns := range a.Namespaces() {
 			grants[ns] = provision.Grant{Secrets: a.Secrets[ns], ConfigMaps: a.ConfigMaps[ns]}
 		}
-		own := grants[g.Namespace]
-		if keys := provision.KeysName(g.Name); !slices.Contains(own.Secrets, keys) {
-			own.Secrets = append(slices.Clone(own.Secrets), keys)
-			slices.Sort(own.Secrets)
+		grantSecret(grants, types.NamespacedName{Namespace: g.Namespace, Name: provision.KeysName(g.Name)})
+		if orig := c.opts.originalKeys(); orig.Name != "" && ing != nil {
+			// An Ingress data plane reads its keys from the original
+			// controller's keys Secret (kube/proxyagent keys.go).
+			grantSecret(grants, orig)
 		}
-		grants[g.Namespace] = own
 		keep[k] = map[string]bool{}
 		for ns := range grants {
 			keep[k][ns] = true
@@ -62,6 +63,16 @@ func (c *Controller) grantAccess(ctx context.Context, res *gateway.Result) error
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// grantSecret adds Secret k, by name, to grants.
+func grantSecret(grants map[string]provision.Grant, k types.NamespacedName) {
+	g := grants[k.Namespace]
+	if !slices.Contains(g.Secrets, k.Name) {
+		g.Secrets = append(slices.Clone(g.Secrets), k.Name)
+		slices.Sort(g.Secrets)
+	}
+	grants[k.Namespace] = g
 }
 
 // grantedNamespaces are the namespaces Gateway k has access grants in now.

@@ -118,6 +118,10 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("manager: %w", err)
 	}
+	if k := opts.originalKeys(); k.Name != "" {
+		// The Ingress data planes read their keys from it (kube/proxyagent).
+		opts.Provision.IngressArgs = append(slices.Clip(opts.Provision.IngressArgs), "--nghttpx-secret="+k.String())
+	}
 	c := &Controller{opts: opts, mgr: mgr, cache: mgr.GetCache(), log: opts.Log, batch: &source.Batcher{}}
 	c.src = source.New(c.cache, source.Options{
 		ControllerName: opts.ControllerName,
@@ -145,6 +149,7 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	}
 	if !opts.NoSharedKeys {
 		c.keys = newKeyRotator(mgr.GetClient(), c.cache, opts.KeyRotation, opts.Log.WithName("keys"))
+		c.keys.original = opts.originalKeys()
 		if err := mgr.Add(c.keys); err != nil {
 			return nil, err
 		}

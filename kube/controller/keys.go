@@ -68,6 +68,10 @@ type keyRotator struct {
 	wake     chan struct{}
 	counters KeyCounters
 
+	// original, when set, is the original nghttpx Ingress controller's keys
+	// Secret, kept in its format too (keys_original.go).
+	original types.NamespacedName
+
 	mu      sync.Mutex
 	targets map[types.NamespacedName]keyTarget // by Secret
 	known   bool                               // targets were set once: pruning is safe
@@ -119,7 +123,8 @@ func (r *keyRotator) Start(ctx context.Context) error {
 			if t, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
 				obj = t.Obj
 			}
-			if s, ok := obj.(*corev1.Secret); ok && s.Labels[provision.LabelKeys] == "true" {
+			if s, ok := obj.(*corev1.Secret); ok && (s.Labels[provision.LabelKeys] == "true" ||
+				(s.Namespace == r.original.Namespace && s.Name == r.original.Name)) {
 				r.notify()
 			}
 		}
@@ -133,7 +138,8 @@ func (r *keyRotator) Start(ctx context.Context) error {
 		}
 		defer inf.RemoveEventHandler(reg) //nolint:errcheck // shutting down
 	}
-	r.log.Info("keeping shared QUIC and TLS ticket keys", "quicPeriod", r.periods.QUIC, "ticketPeriod", r.periods.Tickets)
+	r.log.Info("keeping shared QUIC and TLS ticket keys", "quicPeriod", r.periods.QUIC, "ticketPeriod", r.periods.Tickets,
+		"nghttpxSecret", r.original.String())
 	timer := r.clock.NewTimer(time.Hour)
 	defer timer.Stop()
 	retry := time.Duration(0)
@@ -187,6 +193,13 @@ func (r *keyRotator) sync(ctx context.Context) (next time.Time, err error) {
 			continue
 		}
 		if !at.IsZero() && (next.IsZero() || at.Before(next)) {
+			next = at
+		}
+	}
+	if r.original.Name != "" {
+		if at, err := r.syncOriginal(ctx); err != nil {
+			errs = append(errs, err)
+		} else if !at.IsZero() && (next.IsZero() || at.Before(next)) {
 			next = at
 		}
 	}

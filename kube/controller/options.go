@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/keys"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
@@ -42,6 +43,13 @@ type Options struct {
 	// rotated). NoSharedKeys turns the keys Secrets off.
 	KeyRotation  keys.Periods
 	NoSharedKeys bool
+	// NghttpxSecret is the original nghttpx Ingress controller's keys Secret
+	// (its --nghttpx-secret; an empty namespace means Namespace). With the
+	// Ingress front-end, the leader keeps it in that controller's format and on
+	// KeyRotation's periods (creating it when missing), and the Ingress data
+	// planes take their QUIC and TLS ticket keys from it, so pods of both
+	// controllers share keys during a rolling replacement (keys_original.go).
+	NghttpxSecret types.NamespacedName
 	// CertManagerCheck is how often discovery is asked whether cert-manager's
 	// Certificate CRD is served, to notice it being installed or removed (default
 	// 30s); see watchCertManager.
@@ -80,10 +88,23 @@ func (o Options) withDefaults() Options {
 	if o.Log.GetSink() == nil {
 		o.Log = logr.Discard()
 	}
+	if o.NghttpxSecret.Name != "" && o.NghttpxSecret.Namespace == "" {
+		o.NghttpxSecret.Namespace = o.Namespace
+	}
 	if o.Ingress != nil && o.Ingress.Shim.Namespace == "" {
 		ing := *o.Ingress
 		ing.Shim.Namespace = o.Namespace
 		o.Ingress = &ing
 	}
 	return o
+}
+
+// originalKeys is the original-format keys Secret the leader keeps and the
+// Ingress data planes read: NghttpxSecret when the Ingress front-end and shared
+// keys are on, else zero.
+func (o Options) originalKeys() types.NamespacedName {
+	if o.Ingress == nil || o.NoSharedKeys {
+		return types.NamespacedName{}
+	}
+	return o.NghttpxSecret
 }

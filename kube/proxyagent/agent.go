@@ -79,6 +79,12 @@ type Options struct {
 	// TLS ticket keys all replicas share (provision.KeysName; see keys.go).
 	// Empty: nghttpx keeps its own per-process keys.
 	KeysSecret string
+	// NghttpxSecret, with KeysSecret, names the original nghttpx Ingress
+	// controller's keys Secret (its --nghttpx-secret): the QUIC and TLS ticket
+	// keys come from it, in that controller's format, so that its pods and ours
+	// share them during a migration (keys.go). The admin token still comes from
+	// KeysSecret. With Clientset it is read by name (source.Named).
+	NghttpxSecret types.NamespacedName
 	// Clientset, when set, makes the agent read every Secret and ConfigMap it
 	// uses by name (source.Named: one list and watch per object with field
 	// selector metadata.name), which RBAC grants by resourceNames; the cache
@@ -157,7 +163,8 @@ func New(opts Options) (*Agent, error) {
 	a.st.counters = a.counters
 	a.st.features = opts.Features
 	if opts.KeysSecret != "" {
-		a.keys = &sharedKeys{secret: types.NamespacedName{Namespace: opts.Gateway.Namespace, Name: opts.KeysSecret}, log: opts.Log.WithName("keys")}
+		a.keys = &sharedKeys{secret: types.NamespacedName{Namespace: opts.Gateway.Namespace, Name: opts.KeysSecret},
+			original: opts.NghttpxSecret, log: opts.Log.WithName("keys")}
 		a.st.token = a.keys.adminToken
 	}
 	return a, nil
@@ -252,6 +259,9 @@ func (a *Agent) Run(ctx context.Context, c cache.Cache) error {
 	var named *source.Named
 	if a.opts.Clientset != nil {
 		named = source.NewNamed(loopCtx, a.opts.Clientset)
+		if a.keys != nil {
+			a.keys.named = named
+		}
 	}
 	src := source.New(c, source.Options{ControllerName: a.opts.ControllerName, Gateway: a.opts.Gateway, Ingress: a.sourceIngress(),
 		Named: named, Log: log})

@@ -175,3 +175,151 @@ func TestSharedKeysReachConfig(t *testing.T) {
 		t.Error("a deleted Secret dropped the keys")
 	}
 }
+
+// originalKM is a --nghttpx-secret Secret as the original controller writes it.
+func originalKM(t *testing.T, tickets bool) *corev1.Secret {
+	t.Helper()
+	rnd := func(n int) []byte {
+		b := make([]byte, n)
+		if _, err := rand.Read(b); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	q0, q1 := rnd(68), rnd(68)
+	q0[0], q1[0] = q0[0]&0x3f|1<<6, q1[0]&0x3f|2<<6
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "nghttpx-km", Annotations: map[string]string{
+			keys.AnnotationOriginalQUICUpdated: "2026-12-07T06:00:00Z", keys.AnnotationOriginalTicketUpdated: "2026-12-07T06:00:00Z"}},
+		Data: map[string][]byte{keys.DataOriginalQUIC: keys.OriginalQUICText([][]byte{q0, q1})},
+	}
+	if tickets {
+		s.Data[keys.DataOriginalTicketKeys] = rnd(3 * keys.OriginalTicketKeyLen)
+	}
+	return s
+}
+
+// ticketFiles returns the ticket key files the main configuration names, in
+// order, and the cipher line.
+func ticketFiles(t *testing.T, cfg render.Config, gwDir string) ([][]byte, string) {
+	t.Helper()
+	var files [][]byte
+	var cipher string
+	for _, l := range strings.Split(string(cfg.Main), "\n") {
+		if p, ok := strings.CutPrefix(l, "tls-ticket-key-file="); ok {
+			rel, err := filepath.Rel(gwDir, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files = append(files, cfg.Files[rel])
+		}
+		if c, ok := strings.CutPrefix(l, "tls-ticket-key-cipher="); ok {
+			cipher = c
+		}
+	}
+	return files, cipher
+}
+
+// With --nghttpx-secret the keys come from the original controller's Secret
+// in its format; what it lacks comes from our keys Secret; the admin token is
+// always ours.
+func TestOriginalKeysReachConfig(t *testing.T) {
+	ctx := context.Background()
+	s := runtime.NewScheme()
+	if err := corev1.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	st, _, err := keys.Rotate(keys.State{}, time.Now(), keys.Periods{QUIC: time.Hour, Tickets: time.Hour}, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := keysSecret(t, st)
+	tok, _ := keys.NewAdminToken(rand.Reader)
+	own.Data[keys.DataAdminToken] = tok
+	cl := fake.NewClientBuilder().WithScheme(s).WithObjects(own).Build()
+	dp := &fakeDP{}
+	dir := t.TempDir()
+	a, err := New(Options{
+		Gateway:       types.NamespacedName{Namespace: "ns", Name: "gw"},
+		StateDir:      dir,
+		Render:        render.Options{APIPort: 9999, HTTP3: true, Features: render.Features{QUIC: true}},
+		KeysSecret:    "gw-nghttpx-keys",
+		NghttpxSecret: types.NamespacedName{Namespace: "kube-system", Name: "nghttpx-km"},
+		NewDataPlane:  func(string) (DataPlane, error) { return dp, nil },
+		Log:           testr.New(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.reader = cl
+	in := httpsInput(t)
+	gwDir := filepath.Join(dir, "ns_gw")
+	sync := func() {
+		t.Helper()
+		a.keys.refresh(ctx, a.reader)
+		if err := a.Sync(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The original Secret does not exist yet: our own keys serve meanwhile.
+	sync()
+	if files, cipher := ticketFiles(t, dp.last, gwDir); len(files) != 2 || cipher != "aes-256-cbc" || !bytes.Equal(files[0], st.Tickets.Keys[0]) {
+		t.Fatalf("without the original Secret: %d ticket files, cipher %q", len(files), cipher)
+	}
+	if !bytes.Equal(a.keys.adminToken(), tok) {
+		t.Error("admin token not read from our keys Secret")
+	}
+
+	// The original ran without --share-tls-ticket-key: only QUIC keys there.
+	orig := originalKM(t, false)
+	if err := cl.Create(ctx, orig); err != nil {
+		t.Fatal(err)
+	}
+	sync()
+	if got := dp.last.Files[quicSecretName]; !bytes.Equal(got, orig.Data[keys.DataOriginalQUIC]) {
+		t.Fatalf("QUIC secret file %q, want the original Secret's value byte for byte", got)
+	}
+	if !strings.Contains(string(dp.last.Main), "frontend-quic-secret-file="+filepath.Join(gwDir, quicSecretName)) {
+		t.Errorf("no frontend-quic-secret-file line:\n%s", dp.last.Main)
+	}
+	if files, cipher := ticketFiles(t, dp.last, gwDir); len(files) != 2 || cipher != "aes-256-cbc" {
+		t.Errorf("ticket keys must stay ours while the original Secret has none: %d files, cipher %q", len(files), cipher)
+	}
+
+	// Ticket keys appear there (our leader or an original one with
+	// --share-tls-ticket-key added them): 48-byte keys in Secret order.
+	orig = originalKM(t, true)
+	var cur corev1.Secret
+	if err := cl.Get(ctx, types.NamespacedName{Namespace: "kube-system", Name: "nghttpx-km"}, &cur); err != nil {
+		t.Fatal(err)
+	}
+	cur.Data = orig.Data
+	if err := cl.Update(ctx, &cur); err != nil {
+		t.Fatal(err)
+	}
+	sync()
+	files, cipher := ticketFiles(t, dp.last, gwDir)
+	raw := orig.Data[keys.DataOriginalTicketKeys]
+	if len(files) != 3 || cipher != keys.OriginalTicketCipher {
+		t.Fatalf("%d ticket files with cipher %q, want 3 with %s", len(files), cipher, keys.OriginalTicketCipher)
+	}
+	for i, f := range files {
+		if !bytes.Equal(f, raw[i*48:(i+1)*48]) {
+			t.Errorf("ticket file %d is not the Secret's key %d", i, i)
+		}
+	}
+	if !bytes.Equal(dp.last.Files[quicSecretName], orig.Data[keys.DataOriginalQUIC]) {
+		t.Error("QUIC secret file is not the original Secret's")
+	}
+
+	// Malformed later: the last good original keys stay (not ours).
+	cur.Data[keys.DataOriginalTicketKeys] = raw[:47]
+	if err := cl.Update(ctx, &cur); err != nil {
+		t.Fatal(err)
+	}
+	sync()
+	if files, cipher := ticketFiles(t, dp.last, gwDir); len(files) != 3 || cipher != keys.OriginalTicketCipher || !bytes.Equal(files[0], raw[:48]) {
+		t.Errorf("a malformed original Secret replaced its keys: %d files, cipher %q", len(files), cipher)
+	}
+}

@@ -43,6 +43,7 @@ type namedWatch struct {
 	inf    toolscache.SharedIndexInformer
 	stop   context.CancelFunc
 	used   bool        // asked for by the current snapshot
+	pinned bool        // read besides the snapshots (GetPinned): never swept
 	denied atomic.Bool // the API server refused its list or watch (no grant yet)
 }
 
@@ -70,6 +71,17 @@ func (n *Named) setNotify(f func()) {
 // get fills obj (a *Secret or *ConfigMap) with the object named k, leaving it
 // empty when the object does not exist; it waits for a new informer's list.
 func (n *Named) get(ctx context.Context, k types.NamespacedName, obj client.Object) error {
+	return n.read(ctx, k, obj, false)
+}
+
+// GetPinned is get for an object read besides the snapshots (the proxy's
+// original-format keys Secret): its watch is kept whether or not a snapshot
+// asks for it, and its events call the same notify.
+func (n *Named) GetPinned(ctx context.Context, k types.NamespacedName, obj client.Object) error {
+	return n.read(ctx, k, obj, true)
+}
+
+func (n *Named) read(ctx context.Context, k types.NamespacedName, obj client.Object, pin bool) error {
 	nk := namedKey{key: k}
 	switch obj.(type) {
 	case *corev1.Secret:
@@ -79,7 +91,7 @@ func (n *Named) get(ctx context.Context, k types.NamespacedName, obj client.Obje
 	default:
 		return fmt.Errorf("named read of %T is not supported", obj)
 	}
-	w := n.start(nk)
+	w := n.start(nk, pin)
 	if synced, err := w.waitSynced(ctx); err != nil {
 		return fmt.Errorf("watch %s %s did not sync: %w", nk.kind, k, err)
 	} else if !synced {
@@ -138,12 +150,14 @@ func (n *Named) retry(nk namedKey, w *namedWatch) {
 	})
 }
 
-// start returns the informer for nk, starting it if needed, and marks it used.
-func (n *Named) start(nk namedKey) *namedWatch {
+// start returns the informer for nk, starting it if needed, and marks it used
+// (and pinned: never swept).
+func (n *Named) start(nk namedKey, pin bool) *namedWatch {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if w := n.watch[nk]; w != nil {
 		w.used = true
+		w.pinned = w.pinned || pin
 		return w
 	}
 	sel := fields.OneTermEqualSelector("metadata.name", nk.key.Name).String()
@@ -175,7 +189,7 @@ func (n *Named) start(nk namedKey) *namedWatch {
 	}
 	inf := toolscache.NewSharedIndexInformer(toolscache.ToListWatcherWithWatchListSemantics(lw, n.client), proto, 0, toolscache.Indexers{})
 	ctx, stop := context.WithCancel(n.ctx)
-	w := &namedWatch{inf: inf, stop: stop, used: true}
+	w := &namedWatch{inf: inf, stop: stop, used: true, pinned: pin}
 	on := func() {
 		n.mu.Lock()
 		f := n.notify
@@ -212,7 +226,7 @@ func (n *Named) sweep() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for k, w := range n.watch {
-		if !w.used {
+		if !w.used && !w.pinned {
 			w.stop()
 			delete(n.watch, k)
 			continue

@@ -109,3 +109,33 @@ func TestNamedDenied(t *testing.T) {
 		t.Fatalf("get after the grant: %v, %+v", err, cm)
 	}
 }
+
+// A pinned read (the proxy's --nghttpx-secret Secret, read besides the
+// snapshots) keeps its watch through sweeps, and its changes notify.
+func TestNamedPinned(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cs := fake.NewClientset(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "nghttpx-km"}, Data: map[string][]byte{"k": []byte("1")}})
+	n := NewNamed(ctx, cs)
+	var notified atomic.Int64
+	n.setNotify(func() { notified.Add(1) })
+	k := types.NamespacedName{Namespace: "kube-system", Name: "nghttpx-km"}
+	var s corev1.Secret
+	if err := n.GetPinned(ctx, k, &s); err != nil || string(s.Data["k"]) != "1" {
+		t.Fatalf("pinned get: %v, %+v", err, s)
+	}
+	n.sweep()
+	n.sweep() // no snapshot asked for it twice over
+	if got := n.Watched(); !slices.Equal(got, []string{"Secret kube-system/nghttpx-km"}) {
+		t.Fatalf("after sweeps watched %v, want the pinned Secret", got)
+	}
+	s.Data["k"] = []byte("2")
+	if _, err := cs.CoreV1().Secrets("kube-system").Update(ctx, &s, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return notified.Load() > 0 })
+	waitFor(t, func() bool {
+		var again corev1.Secret
+		return n.GetPinned(ctx, k, &again) == nil && string(again.Data["k"]) == "2"
+	})
+}
