@@ -2,7 +2,10 @@
 // there are Ingresses or IngressClasses) -> gateway.Translate (status + model) ->
 // render.Render (nghttpx files). The translate command, the standalone runner and
 // the end-to-end golden tests all go through Build, so what a user sees from
-// `nghttpx-gateway translate` is exactly what the data plane gets.
+// `nghttpx-gateway translate` is exactly what the data plane gets. Build is
+// Translate then Render; a role that runs nghttpx (dataplane/instance) calls them
+// apart and passes each Gateway's ports to Render (Options.Ports): the pipeline
+// never calls back into its caller.
 //
 // The Ingress controller's settings (Options.Ingress, ProxyProtocol and the
 // operator ConfigMap the shim found) apply to the shim's synthetic Gateways only:

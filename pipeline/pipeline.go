@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/settings"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
@@ -18,19 +21,25 @@ type Options struct {
 	Render render.Options
 	// StateDir is the parent directory of every Gateway's state directory.
 	StateDir string
-	// APIPortFor returns the backend API port of a Gateway's nghttpx. Nil keeps
-	// Render.APIPort.
-	APIPortFor func(gw *model.Gateway) int
-	// MirrorPortsFor returns the RequestMirror tee and internal frontend ports of
-	// a Gateway's data plane (render.Options.MirrorTeePort, MirrorInternalPort).
-	// Nil keeps Render's.
-	MirrorPortsFor func(gw *model.Gateway) (tee, internal int)
+	// Ports are the ports of each Gateway's data plane (by namespace/name), for a
+	// caller that runs one nghttpx per Gateway and picks them between Translate
+	// and Render (the instance layer, dataplane/instance). A Gateway without an
+	// entry keeps Render's. They are not reserved: pick ports no listener uses.
+	Ports map[types.NamespacedName]Ports
 	// Ingress configures the Ingress shim, which runs when the input holds
 	// Ingresses or IngressClasses. Its ControllerName defaults to Gateway's.
 	Ingress ingressshim.Options
 	// ProxyProtocol is --proxy-proto: the shim's Gateways accept a PROXY protocol
 	// header on their listeners.
 	ProxyProtocol bool
+}
+
+// Ports are the ports of one Gateway's data plane besides its listeners
+// (render.Options.APIPort, MirrorTeePort, MirrorInternalPort).
+type Ports struct {
+	API int
+	// MirrorTee and MirrorInternal are both set or both zero (no RequestMirror).
+	MirrorTee, MirrorInternal int
 }
 
 // Output is the result of one pipeline run.
@@ -41,8 +50,12 @@ type Output struct {
 	// ConfigMap's content found while rendering are appended to Ingress.Events.
 	Ingress     *ingressshim.Result
 	Translation *gateway.Result
-	// Gateways holds one entry per resolved model, in the order of Translation.Models.
+	// Gateways holds one entry per resolved model, in the order of
+	// Translation.Models (empty until Render).
 	Gateways []RenderedGateway
+
+	// operator is what Render needs of the shim's operator ConfigMap.
+	operator ingressOperator
 }
 
 // RenderedGateway is one Gateway's model and its nghttpx configuration.
@@ -60,10 +73,18 @@ func StateDirFor(parent string, gw *model.Gateway) string {
 }
 
 // Build runs the Ingress shim (when there are Ingresses or IngressClasses) and the
-// translator, and renders every resolved Gateway. in is not modified.
+// translator, and renders every resolved Gateway: Translate, then Render. in is
+// not modified.
 func Build(in *gateway.Input, opts Options) *Output {
+	out := Translate(in, opts)
+	Render(out, opts)
+	return out
+}
+
+// Translate runs the Ingress shim (when there are Ingresses or IngressClasses)
+// and the translator; Output.Gateways stays empty. in is not modified.
+func Translate(in *gateway.Input, opts Options) *Output {
 	out := &Output{}
-	var operator ingressOperator
 	if in != nil && (len(in.Ingresses) > 0 || len(in.IngressClasses) > 0) {
 		so := opts.Ingress
 		if so.ControllerName == "" {
@@ -76,19 +97,26 @@ func Build(in *gateway.Input, opts Options) *Output {
 		all.Append(in)
 		all.Append(out.Ingress.GatewayInput())
 		in = all
-		operator = newIngressOperator(out.Ingress)
+		out.operator = newIngressOperator(out.Ingress)
 		ocspIngressEvents(in, out.Ingress, opts.Gateway, so.DefaultTLSSecret)
 	}
-	res := gateway.Translate(in, withReservedPorts(opts))
-	out.Translation = res
+	out.Translation = gateway.Translate(in, withReservedPorts(opts))
+	return out
+}
+
+// Render renders every resolved model of a Translate output into out.Gateways
+// (replacing what an earlier Render put there) and sets Programmed=False on a
+// Gateway whose rendering failed or dropped a piece. opts are Translate's, plus
+// Ports.
+func Render(out *Output, opts Options) {
+	res := out.Translation
+	out.Gateways = nil
+	operator := out.operator
 	for _, m := range res.Models {
 		ro := opts.Render
 		ro.StateDir = StateDirFor(opts.StateDir, m)
-		if opts.APIPortFor != nil {
-			ro.APIPort = opts.APIPortFor(m)
-		}
-		if opts.MirrorPortsFor != nil {
-			ro.MirrorTeePort, ro.MirrorInternalPort = opts.MirrorPortsFor(m)
+		if p, ok := opts.Ports[types.NamespacedName{Namespace: m.Source.Namespace, Name: m.Source.Name}]; ok {
+			ro.APIPort, ro.MirrorTeePort, ro.MirrorInternalPort = p.API, p.MirrorTee, p.MirrorInternal
 		}
 		if out.Ingress != nil && out.Ingress.Synthetic("Gateway", m.Source.Namespace, m.Source.Name) {
 			// Settings of the Ingress controller apply to its own Gateways only.
@@ -98,14 +126,9 @@ func Build(in *gateway.Input, opts Options) *Output {
 			ro.GlobalMruby = operator.globalMruby
 		} else if s := m.Settings; s != nil {
 			// GatewayClass parameters and Gateway annotations (`run`, `translate`;
-			// the proxy agent gets the same values as flags).
-			ro.ProxyProtocol = s.ProxyProtocol
-			if s.HTTP3 != nil {
-				ro.HTTP3 = *s.HTTP3
-			}
-			// Only ever turned on here, never off: the proxy agent gets it
-			// as Render.QUICRequireToken (--quic-require-token).
-			ro.QUICRequireToken = ro.QUICRequireToken || s.QUICRequireToken
+			// the proxy agent gets the same values as flags, from the same
+			// settings.Resolve in kube/provision).
+			ro = settings.Of(ro).Resolve(s).RenderOptions(ro)
 		}
 		cfg, err := render.Render(m, ro)
 		if err != nil {
@@ -115,7 +138,6 @@ func Build(in *gateway.Input, opts Options) *Output {
 		notProgrammed(res, &rg, opts.Gateway.Now)
 		out.Gateways = append(out.Gateways, rg)
 	}
-	return out
 }
 
 // ingressOperator is the operator ConfigMap's content, ready for rendering.
@@ -159,9 +181,10 @@ const ReasonDangerousNghttpxConf = "DangerousNghttpxConf"
 // be used (syntax, control characters, or an option nghttpx-gateway manages).
 const ReasonInvalidNghttpxConf = "InvalidNghttpxConf"
 
-// withReservedPorts adds the fixed ports of the render options (backend API unless
-// chosen per Gateway, health, mirror) to the translator's reserved ports, so a
-// listener on one is rejected on the listener rather than dropped by the renderer.
+// withReservedPorts adds the fixed ports of the render options (backend API,
+// health, mirror; not the per-Gateway Ports) to the translator's reserved ports,
+// so a listener on one is rejected on the listener rather than dropped by the
+// renderer.
 func withReservedPorts(opts Options) gateway.Options {
 	g := opts.Gateway
 	r := map[int32]string{}
@@ -173,14 +196,10 @@ func withReservedPorts(opts Options) gateway.Options {
 			r[int32(p)] = what
 		}
 	}
-	if opts.APIPortFor == nil {
-		add(opts.Render.APIPort, "nghttpx's backend API")
-	}
+	add(opts.Render.APIPort, "nghttpx's backend API")
 	add(opts.Render.HealthPort, "nghttpx's health monitor")
-	if opts.MirrorPortsFor == nil {
-		add(opts.Render.MirrorTeePort, "the request mirror tee")
-		add(opts.Render.MirrorInternalPort, "the request mirror's internal frontend")
-	}
+	add(opts.Render.MirrorTeePort, "the request mirror tee")
+	add(opts.Render.MirrorInternalPort, "the request mirror's internal frontend")
 	if len(r) > 0 {
 		g.ReservedPorts = r
 	}

@@ -5,8 +5,8 @@
 // Contract: it watches the directory, rebuilds through the pure pipeline when a file
 // changes (batched) and when a stapled OCSP response reaches its nextUpdate
 // (gateway.Result.OCSPRecheck), applies each Gateway's configuration to its own
-// nghttpx, and reports every object's status when it changes. Each Gateway's nghttpx gets its
-// own RequestMirror tee (dataplane/mirror) on 127.0.0.1. Ingresses in the directory are
+// nghttpx, and reports every object's status when it changes. Each Gateway is one
+// dataplane/instance (its ports, RequestMirror tee and nghttpx) on 127.0.0.1. Ingresses in the directory are
 // served through the Ingress shim (Runner.Ingress): each Ingress's events are
 // reported when they change, and the synthetic Gateway as the Ingress data plane it
 // is (its GatewayClass and HTTPRoutes are not the user's and are not reported). A

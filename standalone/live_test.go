@@ -18,6 +18,7 @@ import (
 	"github.com/go-logr/logr/funcr"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/instance"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/proc"
@@ -60,11 +61,22 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// dataPlane adapts an Applier to the runner the way cmd/nghttpx-gateway does.
-type dataPlane struct{ a *apply.Applier }
+// recorded is an Applier that the test finds by state directory once it started.
+type recorded struct {
+	*apply.Applier
+	l   *live
+	dir string
+}
 
-func (d dataPlane) Apply(ctx context.Context, cfg *render.Config) error { return d.a.Apply(ctx, *cfg) }
-func (d dataPlane) Stop(ctx context.Context) error                      { return d.a.Stop(ctx) }
+func (r recorded) Start(ctx context.Context, cfg render.Config) error {
+	if err := r.Applier.Start(ctx, cfg); err != nil {
+		return err
+	}
+	r.l.mu.Lock()
+	r.l.appliers[r.dir] = r.Applier
+	r.l.mu.Unlock()
+	return nil
+}
 
 // write replaces a config file atomically (the runner skips dot files), so the
 // runner never reads half a file.
@@ -164,19 +176,13 @@ func (l *live) start(ctx context.Context) {
 		Out:       &l.out,
 		Poll:      50 * time.Millisecond,
 		Settle:    30 * time.Millisecond,
-		Start: func(ctx context.Context, dir string, cfg *render.Config) (standalone.DataPlane, error) {
+		NewProcess: func(dir string) (instance.Process, error) {
 			a, err := apply.New(apply.Options{Binary: bin, StateDir: dir, Log: sink.WithValues("stateDir", dir),
 				StopGrace: 5 * time.Second, ReloadTimeout: 10 * time.Second})
 			if err != nil {
 				return nil, err
 			}
-			if err := a.Start(ctx, *cfg); err != nil {
-				return nil, err
-			}
-			l.mu.Lock()
-			l.appliers[dir] = a
-			l.mu.Unlock()
-			return dataPlane{a}, nil
+			return recorded{a, l, dir}, nil
 		},
 	}
 	ctx, l.cancelRun = context.WithCancel(ctx)

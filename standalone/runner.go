@@ -2,19 +2,19 @@ package standalone
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"net"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/mirror"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/instance"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
@@ -23,22 +23,14 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/pipeline"
 )
 
-// DataPlane is one Gateway's running nghttpx.
-type DataPlane interface {
-	Apply(ctx context.Context, cfg *render.Config) error
-	Stop(ctx context.Context) error
-}
-
-// StartFunc starts a data plane with its first configuration.
-type StartFunc func(ctx context.Context, stateDir string, cfg *render.Config) (DataPlane, error)
-
 // Runner serves the Gateways of a config directory.
 type Runner struct {
 	ConfigDir string
 	StateDir  string
-	Start     StartFunc
-	// Render carries the feature-dependent render options; StateDir and APIPort are
-	// set per Gateway.
+	// NewProcess makes a Gateway's nghttpx (instance.Nghttpx).
+	NewProcess instance.NewProcess
+	// Render carries the feature-dependent render options; StateDir and the
+	// ports are set per Gateway (its instance's).
 	Render render.Options
 	Log    logr.Logger
 	// Out receives status lines.
@@ -53,49 +45,17 @@ type Runner struct {
 	// unchanged before a rebuild, so an editor's multi-step save is one batch.
 	Poll, Settle time.Duration
 
-	instances map[string]*instance
+	instances map[string]*gatewayState
 	printed   map[string]string
 	// recheck rebuilds when a translation's OCSPRecheck passes.
 	recheck *recheck.Timer
 }
 
-type instance struct {
-	dp      DataPlane
-	apiPort int
+// gatewayState is a Gateway's data plane and what it last did.
+type gatewayState struct {
+	inst    *instance.Instance
 	applied bool
 	err     error
-	tee     *teeRun
-}
-
-// teeRun is a Gateway's RequestMirror tee (dataplane/mirror) and the port of
-// its nghttpx's internal frontend.
-type teeRun struct {
-	port, internalPort int
-	stop               context.CancelFunc
-}
-
-// startTee serves a tee on 127.0.0.1 until its stop is called.
-func (r *Runner) startTee(ctx context.Context) (*teeRun, error) {
-	internal, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("mirror tee port: %w", err)
-	}
-	tee, err := mirror.New(mirror.Options{Internal: net.JoinHostPort("127.0.0.1", strconv.Itoa(internal)), Log: r.Log.WithName("mirror")})
-	if err != nil {
-		ln.Close()
-		return nil, err
-	}
-	tctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	go func() {
-		if err := tee.Serve(tctx, ln); err != nil {
-			r.Log.Error(err, "mirror tee stopped")
-		}
-	}()
-	return &teeRun{port: ln.Addr().(*net.TCPAddr).Port, internalPort: internal, stop: stop}, nil
 }
 
 // Run blocks until ctx is done, then stops every data plane.
@@ -106,7 +66,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	if r.Settle == 0 {
 		r.Settle = 100 * time.Millisecond
 	}
-	r.instances = map[string]*instance{}
+	r.instances = map[string]*gatewayState{}
 	r.printed = map[string]string{}
 	defer r.stopAll()
 
@@ -176,9 +136,7 @@ func (r *Runner) settle(ctx context.Context, digest [32]byte, files map[string][
 }
 
 func (r *Runner) sync(ctx context.Context, in *gateway.Input) {
-	ports := map[string]int{}
-	tees := map[string]*teeRun{}
-	out := pipeline.Build(in, pipeline.Options{
+	po := pipeline.Options{
 		Gateway: gateway.Options{
 			DefaultAddress: "127.0.0.1",
 			OCSP:           r.OCSP,
@@ -190,98 +148,74 @@ func (r *Runner) sync(ctx context.Context, in *gateway.Input) {
 		StateDir:      r.StateDir,
 		Ingress:       r.Ingress,
 		ProxyProtocol: r.ProxyProtocol,
-		APIPortFor: func(m *model.Gateway) int {
-			if inst := r.instances[key(m)]; inst != nil && inst.apiPort != 0 {
-				return inst.apiPort
-			}
-			p, err := freePort()
-			if err != nil {
-				r.Log.Error(err, "no free port for the backend API")
-			}
-			ports[key(m)] = p
-			return p
-		},
-		MirrorPortsFor: func(m *model.Gateway) (int, int) {
-			t := tees[key(m)]
-			if inst := r.instances[key(m)]; inst != nil && inst.tee != nil {
-				t = inst.tee
-			}
-			if t == nil {
-				var err error
-				if t, err = r.startTee(ctx); err != nil {
-					r.Log.Error(err, "no mirror tee; RequestMirror filters are not served", "gateway", key(m))
-					return 0, 0
-				}
-				tees[key(m)] = t
-			}
-			return t.port, t.internalPort
-		},
-	})
+	}
+	out := pipeline.Translate(in, po)
 	r.recheck.Set(out.Translation.OCSPRecheck)
-	defer func() {
-		// New tees belong to their Gateway's instance from now on.
-		for k, t := range tees {
-			if inst := r.instances[k]; inst != nil && inst.tee == nil {
-				inst.tee = t
-			} else {
-				t.stop()
-			}
+	// Each Gateway's instance (ports, mirror tee) exists before it is rendered.
+	po.Ports = map[types.NamespacedName]pipeline.Ports{}
+	for _, m := range out.Translation.Models {
+		k := key(m)
+		gs := r.instances[k]
+		if gs == nil {
+			gs = &gatewayState{}
+			r.instances[k] = gs
 		}
-	}()
+		if gs.inst == nil {
+			inst, err := instance.New(instance.Options{StateDir: pipeline.StateDirFor(r.StateDir, m), NewProcess: r.NewProcess,
+				Log: r.Log.WithValues("gateway", k)})
+			if err != nil {
+				r.Log.Error(err, "no data plane for the Gateway", "gateway", k)
+				continue
+			}
+			gs.inst = inst
+		}
+		if err := gs.inst.StartMirror(ctx); err != nil {
+			r.Log.Error(err, "no mirror tee; RequestMirror filters are not served", "gateway", k)
+		}
+		po.Ports[types.NamespacedName{Namespace: m.Source.Namespace, Name: m.Source.Name}] = gs.inst.Ports()
+	}
+	pipeline.Render(out, po)
 	seen := map[string]bool{}
 	for _, g := range out.Gateways {
 		k := key(g.Model)
 		seen[k] = true
-		inst := r.instances[k]
+		gs := r.instances[k]
 		if g.Err != nil {
 			r.Log.Error(g.Err, "Gateway cannot be rendered; its data plane keeps the last good configuration", "gateway", k)
-			if inst != nil {
-				inst.err = g.Err
-			} else {
-				r.instances[k] = &instance{err: g.Err}
-			}
+			gs.err = g.Err
 			continue
 		}
 		for _, d := range g.Config.Dropped {
 			r.Log.Info("part of the Gateway cannot be expressed and is not served (a translator bug; please report it)",
 				"gateway", k, "what", d.What, "reason", d.Reason, "object", d.Source.Kind+" "+d.Source.Namespace+"/"+d.Source.Name)
 		}
-		if inst == nil {
-			inst = &instance{}
-			r.instances[k] = inst
+		if gs.inst == nil {
+			gs.err = errors.New("no data plane (see the log)")
+			continue
 		}
-		if p, ok := ports[k]; ok {
-			inst.apiPort = p
+		running := gs.inst.Running()
+		err := gs.inst.Apply(ctx, *g.Config)
+		if err == nil && !running {
+			r.Log.Info("data plane started", "gateway", k, "stateDir", g.StateDir, "apiPort", gs.inst.Ports().API)
 		}
-		var err error
-		if inst.dp == nil {
-			inst.dp, err = r.Start(ctx, g.StateDir, g.Config)
-			if err != nil {
-				inst.dp = nil
-			} else {
-				r.Log.Info("data plane started", "gateway", k, "stateDir", g.StateDir, "apiPort", inst.apiPort)
-			}
-		} else {
-			err = inst.dp.Apply(ctx, g.Config)
-		}
-		inst.err = err
-		inst.applied = inst.applied || err == nil
+		gs.err = err
+		gs.applied = gs.applied || err == nil
 		if err != nil {
 			r.Log.Error(err, "applying configuration failed; the last good configuration keeps serving", "gateway", k)
 		}
 	}
-	for k, inst := range r.instances {
+	for k, gs := range r.instances {
 		if seen[k] {
 			continue
 		}
-		if inst.dp != nil {
-			if err := inst.dp.Stop(ctx); err != nil {
+		if gs.inst != nil {
+			running := gs.inst.Running()
+			if err := gs.inst.Close(ctx); err != nil {
 				r.Log.Error(err, "stopping data plane", "gateway", k)
 			}
-			r.Log.Info("data plane stopped: Gateway removed", "gateway", k)
-		}
-		if inst.tee != nil {
-			inst.tee.stop()
+			if running {
+				r.Log.Info("data plane stopped: Gateway removed", "gateway", k)
+			}
 		}
 		delete(r.instances, k)
 	}
@@ -333,26 +267,13 @@ func (r *Runner) printChanges(lines map[string]string) {
 func (r *Runner) stopAll() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for k, inst := range r.instances {
-		if inst.dp != nil {
-			if err := inst.dp.Stop(ctx); err != nil {
+	for k, gs := range r.instances {
+		if gs.inst != nil {
+			if err := gs.inst.Close(ctx); err != nil {
 				r.Log.Error(err, "stopping data plane", "gateway", k)
 			}
-		}
-		if inst.tee != nil {
-			inst.tee.stop()
 		}
 	}
 }
 
 func key(m *model.Gateway) string { return m.Source.Namespace + "/" + m.Source.Name }
-
-// freePort asks the kernel for a free loopback TCP port.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}

@@ -95,7 +95,9 @@ func (f *ingressFlags) register(fs *flag.FlagSet, cluster bool) {
 		"namespace/name of the ConfigMap with nghttpx-conf (extra nghttpx options) and nghttpx-mruby-file-content (a global mruby script)")
 	fs.IntVar(&f.httpPort, "nghttpx-http-port", ingressshim.DefaultHTTPPort, "port of the Ingress HTTP listener; 0 disables it")
 	fs.IntVar(&f.httpsPort, "nghttpx-https-port", ingressshim.DefaultHTTPSPort, "port of the Ingress HTTPS listener; 0 disables it")
-	fs.BoolVar(&f.proxyProto, "proxy-proto", false, "accept a PROXY protocol header on the Ingress listeners")
+	if fs.Lookup("proxy-proto") == nil { // proxy: its settings.Settings flag
+		fs.BoolVar(&f.proxyProto, "proxy-proto", false, "accept a PROXY protocol header on the Ingress listeners")
+	}
 	fs.StringVar(&o.WatchNamespace, "watch-namespace", "", "serve only the Ingresses of this namespace (default: all)")
 	fs.BoolVar(&o.AllowMruby, "allow-mruby", false,
 		"honour the mruby key of path-config. DANGEROUS: every Ingress author can then run code inside the proxy, "+

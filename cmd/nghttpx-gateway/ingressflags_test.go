@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/settings"
 )
 
 // The controller hands its Ingress options to the proxies of the synthetic
@@ -32,6 +34,9 @@ func TestIngressProxyArgsRoundTrip(t *testing.T) {
 		}
 		proxy := flag.NewFlagSet("proxy", flag.ContinueOnError)
 		proxy.SetOutput(io.Discard)
+		// As proxyCmd: the data-plane settings first (they own --proxy-proto).
+		ps := settings.Proxy()
+		ps.Flags(proxy, true)
 		var pf ingressFlags
 		pf.register(proxy, false)
 		if err := proxy.Parse(ingressProxyArgs(want, sf.proxyProto)); err != nil {
@@ -41,8 +46,8 @@ func TestIngressProxyArgsRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(got, want) || pf.proxyProto != sf.proxyProto {
-			t.Errorf("args %v:\nproxy options %+v (proxy-proto %v)\nwant          %+v (proxy-proto %v)", args, got, pf.proxyProto, want, sf.proxyProto)
+		if !reflect.DeepEqual(got, want) || ps.ProxyProtocol != sf.proxyProto {
+			t.Errorf("args %v:\nproxy options %+v (proxy-proto %v)\nwant          %+v (proxy-proto %v)", args, got, ps.ProxyProtocol, want, sf.proxyProto)
 		}
 		if len(pf.warnings) != 0 {
 			t.Errorf("proxy warned: %v", pf.warnings)

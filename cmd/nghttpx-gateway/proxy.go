@@ -9,7 +9,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -17,7 +16,9 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/instance"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/settings"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/provision"
@@ -31,14 +32,13 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	gwNamespace := fs.String("gateway-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the Gateway to serve ($POD_NAMESPACE when set)")
 	gwName := fs.String("gateway-name", "", "name of the Gateway to serve (required)")
 	controllerName := fs.String("controller-name", gateway.DefaultControllerName, "GatewayClass controllerName of the Gateway")
-	adminPort := fs.Int("admin-port", provision.DefaultAdminPort, "port of /healthz, /readyz and /status (all interfaces; /status needs the admin token of the Gateway's keys Secret)")
-	stateDir := fs.String("state-dir", provision.StateDir, "directory for nghttpx's files")
 	binary := fs.String("nghttpx", "", "nghttpx binary (default: $NGHTTPX_BIN, then the one make nghttpx built, then PATH)")
-	workers := fs.Int("workers", 1, "nghttpx worker threads")
-	http3 := fs.Bool("http3", true, "also serve HTTP/3 on HTTPS listeners when nghttpx supports it")
-	quicToken := fs.Bool("quic-require-token", false,
-		"QUIC clients must present a token (address validation): one without gets a Retry (GatewayClass parameter quicRequireToken)")
-	drain := fs.Duration("drain-period", 5*time.Second, "on SIGTERM, how long readiness fails before nghttpx stops")
+	// The data-plane settings, as kube/provision passes them (settings.Args):
+	// --admin-port, --state-dir, --http3, --drain-period, --workers,
+	// --proxy-proto, --quic-require-token. Before the Ingress flags, which then
+	// leave --proxy-proto to them.
+	st := settings.Proxy()
+	st.Flags(fs, true)
 	verbose := fs.Bool("v", false, "verbose logs")
 	ingressGW := fs.Bool("ingress", false,
 		"the Gateway is the Ingress front-end's Gateway of an IngressClass: run the Ingress shim with the Ingress flags below (the controller sets them)")
@@ -79,12 +79,11 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	ctrllog.SetLogger(log)
 	klog.SetLogger(log)
 
-	dp, err := prepareDataPlane(ctx, log, *binary, *stateDir, "")
+	dp, err := prepareDataPlane(ctx, log, *binary, st.StateDir, "")
 	if err != nil {
 		return err
 	}
-	ro := render.Options{Workers: *workers, Features: dp.render, HTTP3: *http3 && dp.feat.HTTP3,
-		QUICRequireToken: *quicToken}
+	ro := st.RenderOptions(render.Options{Features: dp.render})
 	ocspOpts, err := ocspF.setup(log, dp, &ro)
 	if err != nil {
 		return err
@@ -103,21 +102,19 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	a, err := proxyagent.New(proxyagent.Options{
 		Gateway:        gw,
 		ControllerName: *controllerName,
-		AdminAddr:      ":" + strconv.Itoa(*adminPort),
+		AdminAddr:      ":" + strconv.Itoa(st.AdminPort),
 		StateDir:       dp.stateDir,
 		Render:         ro,
 		OCSP:           ocspOpts,
 		Features:       &dp.feat,
-		DrainPeriod:    *drain,
+		DrainPeriod:    st.DrainPeriod,
 		Ingress:        shim,
-		ProxyProtocol:  ing.proxyProto,
+		ProxyProtocol:  st.ProxyProtocol,
 		KeysSecret:     provision.KeysName(gw.Name),
 		NghttpxSecret:  origKeys,
 		Clientset:      cs,
 		Log:            log,
-		NewDataPlane: func(dir string) (proxyagent.DataPlane, error) {
-			return apply.New(apply.Options{Binary: dp.bin, StateDir: dir, Log: log.WithName("nghttpx")})
-		},
+		NewDataPlane:   instance.Nghttpx(dp.bin, log.WithName("nghttpx"), apply.Options{}),
 	})
 	if err != nil {
 		return err
@@ -127,6 +124,6 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return fmt.Errorf("cache: %w", err)
 	}
 	log.Info("starting proxy agent", "version", version, "nghttpx", dp.bin, "nghttpxVersion", dp.feat.Version,
-		"http3", dp.feat.HTTP3, "bpf", dp.feat.BPF, "adminPort", *adminPort)
+		"http3", dp.feat.HTTP3, "bpf", dp.feat.BPF, "adminPort", st.AdminPort)
 	return a.Run(ctx, c)
 }

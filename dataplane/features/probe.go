@@ -122,7 +122,7 @@ func (p *prober) probeOnce(ctx context.Context, name string, extra func(httpPort
 	if err != nil {
 		return probeResult{err: err}
 	}
-	closed, err := proc.FreeTCPPort() // a backend nobody listens on: answers are 502 unless a script answers
+	closed, err := proc.FreeTCPPort(httpPort) // a backend nobody listens on: answers are 502 unless a script answers
 	if err != nil {
 		return probeResult{err: err}
 	}

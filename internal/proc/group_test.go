@@ -62,7 +62,7 @@ func TestCmdline(t *testing.T) {
 }
 
 func TestFreePorts(t *testing.T) {
-	for name, f := range map[string]func() (int, error){"tcp": FreeTCPPort, "udp": FreeUDPPort, "both": FreeTCPUDPPort} {
+	for name, f := range map[string]func() (int, error){"tcp": func() (int, error) { return FreeTCPPort() }, "udp": FreeUDPPort, "both": FreeTCPUDPPort} {
 		p, err := f()
 		if err != nil || p <= 0 || p > 65535 {
 			t.Errorf("%s: port %d err %v", name, p, err)

@@ -3,16 +3,47 @@ package proc
 import (
 	"fmt"
 	"net"
+	"slices"
 )
 
-// FreeTCPPort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreeTCPPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// FreeTCPPort returns a TCP port on 127.0.0.1 that was free a moment ago and is
+// none of avoid. The kernel hands a just-closed port out again, so ports picked
+// one after another must name the earlier ones in avoid.
+func FreeTCPPort(avoid ...int) (int, error) {
+	l, err := ListenTCP(avoid...)
 	if err != nil {
 		return 0, fmt.Errorf("pick a free TCP port: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// ListenTCP listens on a free 127.0.0.1 port that is none of avoid (ports picked
+// earlier and not yet bound by whoever will use them).
+func ListenTCP(avoid ...int) (net.Listener, error) {
+	return listenAvoiding(func() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }, avoid)
+}
+
+// listenAvoiding keeps the refused listeners open until it has one it may
+// return, so the kernel cannot offer the same port twice.
+func listenAvoiding(listen func() (net.Listener, error), avoid []int) (net.Listener, error) {
+	var refused []net.Listener
+	defer func() {
+		for _, l := range refused {
+			l.Close()
+		}
+	}()
+	for range 64 {
+		l, err := listen()
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(avoid, l.Addr().(*net.TCPAddr).Port) {
+			return l, nil
+		}
+		refused = append(refused, l)
+	}
+	return nil, fmt.Errorf("no free port other than %v after 64 tries", avoid)
 }
 
 // FreeUDPPort returns a UDP port on 127.0.0.1 that was free a moment ago.

@@ -256,7 +256,7 @@ func (c *Controller) sync(ctx context.Context) error {
 			c.stats.BuildErrors.Add(1)
 			return fmt.Errorf("snapshot: %w", err)
 		}
-		c.in, c.out = in, pipeline.Build(in, c.pipelineOptions(ctx))
+		c.in, c.out = in, c.build(ctx, in)
 		c.scheduleOCSPRecheck(c.out.Translation.OCSPRecheck)
 		c.stats.Builds.Add(1)
 		c.stats.LastBuildNanos.Store(int64(time.Since(t0)))
@@ -303,8 +303,6 @@ func (c *Controller) pipelineOptions(ctx context.Context) pipeline.Options {
 		// per-frontend client verification patch.
 		Render:   render.Options{Features: render.Features{ClientVerify: true}},
 		StateDir: provision.StateDir,
-		// The proxies pick their own API port; any port no listener uses will do here.
-		APIPortFor: unusedPort,
 	}
 	// The proxy's admin endpoint shares the pod with nghttpx (the agent reserves
 	// it likewise).
@@ -447,6 +445,19 @@ func (c *Controller) withProgrammed(ctx context.Context, res *gateway.Result) *g
 		c.addrT = time.AfterFunc(recheck+time.Second, c.batch.Notify)
 	}
 	return &out
+}
+
+// build runs the pipeline. The proxies pick their own API port; any port no
+// listener uses will do for rendering here (unusedPort).
+func (c *Controller) build(ctx context.Context, in *gateway.Input) *pipeline.Output {
+	po := c.pipelineOptions(ctx)
+	out := pipeline.Translate(in, po)
+	po.Ports = map[types.NamespacedName]pipeline.Ports{}
+	for _, m := range out.Translation.Models {
+		po.Ports[types.NamespacedName{Namespace: m.Source.Namespace, Name: m.Source.Name}] = pipeline.Ports{API: unusedPort(m)}
+	}
+	pipeline.Render(out, po)
+	return out
 }
 
 // unusedPort is a port none of gw's listeners uses, for rendering only.

@@ -19,7 +19,6 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/provision"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/source"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/status"
-	"github.com/nghttpx-gateway/nghttpx-gateway/pipeline"
 )
 
 func testIngress(name, host, annotation string) *networkingv1.Ingress {
@@ -82,7 +81,7 @@ func (c *Controller) translateForTest(t *testing.T, cl client.Client) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.in, c.out = in, pipeline.Build(in, c.pipelineOptions(ctx))
+	c.in, c.out = in, c.build(ctx, in)
 }
 
 func drain(rec *events.FakeRecorder) []string {

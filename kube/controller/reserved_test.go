@@ -7,7 +7,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
-	"github.com/nghttpx-gateway/nghttpx-gateway/pipeline"
 )
 
 // A listener on the proxy's admin port is rejected on the listener (the agent
@@ -34,7 +33,7 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := pipeline.Build(in, c.pipelineOptions(context.Background()))
+	out := c.build(context.Background(), in)
 	if len(out.Gateways) != 1 || out.Gateways[0].Err != nil || len(out.Gateways[0].Config.Dropped) > 0 {
 		t.Fatalf("rendered %+v", out.Gateways)
 	}

@@ -1,20 +1,26 @@
 package provision
 
 import (
+	"time"
+
 	corev1 "k8s.io/api/core/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/settings"
 )
 
-// dataPlane is what a Gateway's settings mean for its proxies.
+// dataPlane is what a Gateway's settings mean for its proxies: the settings
+// they get as arguments, and the pod's eBPF capabilities.
 type dataPlane struct {
-	http3, proxyProtocol, quicBPF bool
-	// quicRequireToken: QUIC address validation (proxy --quic-require-token).
-	quicRequireToken bool
+	settings.Settings
+	quicBPF bool
 }
 
 // dataPlaneOf resolves the Gateway's settings against the controller-wide ones.
 func dataPlaneOf(gw *gatewayv1.Gateway, opts Options) dataPlane {
-	dp := dataPlane{http3: opts.HTTP3}
+	base := settings.Settings{Workers: 1, HTTP3: opts.HTTP3, AdminPort: int(opts.AdminPort), StateDir: StateDir,
+		DrainPeriod: DrainSeconds * time.Second}
+	dp := dataPlane{Settings: base}
 	if opts.Settings == nil {
 		return dp
 	}
@@ -22,12 +28,7 @@ func dataPlaneOf(gw *gatewayv1.Gateway, opts Options) dataPlane {
 	if s == nil {
 		return dp
 	}
-	if s.HTTP3 != nil {
-		dp.http3 = *s.HTTP3
-	}
-	dp.proxyProtocol, dp.quicBPF = s.ProxyProtocol, s.QUICBPF
-	dp.quicRequireToken = s.QUICRequireToken
-	return dp
+	return dataPlane{Settings: base.Resolve(s), quicBPF: s.QUICBPF}
 }
 
 // Capabilities of the data-plane container (all others are dropped).
@@ -69,7 +70,7 @@ func (dp dataPlane) capabilities() []corev1.Capability {
 }
 
 // bpf: the data plane may load the eBPF QUIC steering program.
-func (dp dataPlane) bpf() bool { return dp.http3 && dp.quicBPF }
+func (dp dataPlane) bpf() bool { return dp.HTTP3 && dp.quicBPF }
 
 // allowPrivilegeEscalation only where nghttpx-bpf must gain its file capabilities.
 func (dp dataPlane) allowPrivilegeEscalation() bool { return dp.bpf() }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -14,6 +13,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/nghttpx"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/settings"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 )
@@ -21,9 +21,9 @@ import (
 // Defaults of Options.
 const (
 	DefaultImage     = "ghcr.io/nghttpx-gateway/nghttpx-gateway:latest"
-	DefaultAdminPort = 9901
+	DefaultAdminPort = settings.DefaultAdminPort
 	// StateDir is where the proxy keeps nghttpx's files: an emptyDir per pod.
-	StateDir = "/var/lib/nghttpx-gateway"
+	StateDir = settings.ProxyStateDir
 	// DrainSeconds is the proxy's --drain-period; the pod's grace period covers
 	// it plus nghttpx's own graceful stop.
 	DrainSeconds       = 5
@@ -168,17 +168,9 @@ func ProxyArgs(gw *gatewayv1.Gateway, opts Options) []string {
 		"--gateway-namespace=" + gw.Namespace,
 		"--gateway-name=" + gw.Name,
 		"--controller-name=" + opts.ControllerName,
-		"--admin-port=" + strconv.Itoa(int(opts.AdminPort)),
-		"--state-dir=" + StateDir,
-		"--http3=" + strconv.FormatBool(dataPlaneOf(gw, opts).http3),
-		fmt.Sprintf("--drain-period=%ds", DrainSeconds),
 	}
-	if dataPlaneOf(gw, opts).proxyProtocol {
-		args = append(args, "--proxy-proto")
-	}
-	if dp := dataPlaneOf(gw, opts); dp.http3 && dp.quicRequireToken {
-		args = append(args, "--quic-require-token")
-	}
+	// The proxy parses these back into the same settings (dataplane/settings).
+	args = append(args, dataPlaneOf(gw, opts).Args()...)
 	if opts.ingress != nil {
 		args = append(args, "--ingress")
 		args = append(args, opts.IngressArgs...)
@@ -231,7 +223,7 @@ func Deployment(gw *gatewayv1.Gateway, opts Options) *appsv1ac.DeploymentApplyCo
 	}
 	for _, p := range ports {
 		c.WithPorts(corev1ac.ContainerPort().WithName(portName("tcp", p)).WithContainerPort(p).WithProtocol(corev1.ProtocolTCP))
-		if dp.http3 && https[p] {
+		if dp.HTTP3 && https[p] {
 			c.WithPorts(corev1ac.ContainerPort().WithName(portName("udp", p)).WithContainerPort(p).WithProtocol(corev1.ProtocolUDP))
 		}
 	}
@@ -285,7 +277,7 @@ func Service(gw *gatewayv1.Gateway, opts Options) *corev1ac.ServiceApplyConfigur
 	for _, p := range ports {
 		spec.WithPorts(corev1ac.ServicePort().WithName(portName("tcp", p)).WithProtocol(corev1.ProtocolTCP).
 			WithPort(p).WithTargetPort(intstr.FromInt32(p)))
-		if dataPlaneOf(gw, opts).http3 && https[p] {
+		if dataPlaneOf(gw, opts).HTTP3 && https[p] {
 			spec.WithPorts(corev1ac.ServicePort().WithName(portName("udp", p)).WithProtocol(corev1.ProtocolUDP).
 				WithPort(p).WithTargetPort(intstr.FromInt32(p)))
 		}

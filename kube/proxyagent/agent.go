@@ -7,10 +7,8 @@ import (
 	"maps"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -24,9 +22,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/features"
-	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/mirror"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/instance"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
@@ -40,13 +37,9 @@ import (
 // the pod carries the Gateway's address.
 const BindAddress = "0.0.0.0"
 
-// DataPlane is the running nghttpx (an *apply.Applier in production).
-type DataPlane interface {
-	Start(ctx context.Context, cfg render.Config) error
-	Apply(ctx context.Context, cfg render.Config) error
-	Stop(ctx context.Context) error
-	Stats() *apply.Stats
-}
+// DataPlane is the nghttpx of the agent's instance (an *apply.Applier in
+// production, instance.Nghttpx).
+type DataPlane = instance.Process
 
 // Options configure an Agent.
 type Options struct {
@@ -57,10 +50,12 @@ type Options struct {
 	AdminAddr string
 	// StateDir is the parent of the Gateway's nghttpx state directory.
 	StateDir string
-	// Render carries workers, features and HTTP/3; StateDir and APIPort are set here.
+	// Render carries workers, features and HTTP/3 (settings.RenderOptions);
+	// StateDir is set here, and the ports are the instance's (APIPort 0: a free
+	// one).
 	Render render.Options
 	// NewDataPlane makes the data plane for a state directory.
-	NewDataPlane func(stateDir string) (DataPlane, error)
+	NewDataPlane instance.NewProcess
 	// DrainPeriod is how long readiness fails before nghttpx stops (default 5s).
 	DrainPeriod time.Duration
 	// StopTimeout bounds nghttpx's graceful stop (default 30s).
@@ -101,15 +96,11 @@ type Options struct {
 
 // Agent serves one Gateway.
 type Agent struct {
-	opts    Options
-	st      state
-	apiPort int
-	// internalPort is nghttpx's internal frontend for the mirror tee; teePort
-	// is where the tee listens, 0 until Run starts it (mirrors off until then).
-	internalPort, teePort int
-
-	mu sync.Mutex // guards dp between the build loop and shutdown
-	dp DataPlane
+	opts Options
+	st   state
+	// inst is the Gateway's data plane: its ports, the mirror tee (from Run on;
+	// mirrors are off until then) and nghttpx (from the first Sync on).
+	inst *instance.Instance
 	// retry re-runs a failed build after a backoff.
 	retry time.Duration
 	// keys follows the keys Secret (nil without Options.KeysSecret) through
@@ -149,16 +140,10 @@ func New(opts Options) (*Agent, error) {
 	}
 	opts.StateDir = dir
 	a := &Agent{opts: opts}
-	if opts.Render.APIPort == 0 {
-		// The backend API listens on 127.0.0.1 in this pod only; any free port does.
-		if a.apiPort, err = freePort(); err != nil {
-			return nil, err
-		}
-	} else {
-		a.apiPort = opts.Render.APIPort
-	}
-	if a.internalPort, err = freePort(); err != nil {
-		return nil, err
+	gwDir := pipeline.StateDirFor(opts.StateDir, &model.Gateway{Source: model.ObjectRef{Namespace: opts.Gateway.Namespace, Name: opts.Gateway.Name}})
+	a.inst, err = instance.New(instance.Options{StateDir: gwDir, APIPort: opts.Render.APIPort, NewProcess: opts.NewDataPlane, Log: opts.Log})
+	if err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
 	}
 	a.st.counters = a.counters
 	a.st.features = opts.Features
@@ -177,13 +162,10 @@ func (a *Agent) Handler() http.Handler { return a.st.handler() }
 func (a *Agent) Status() Status { return a.st.snapshot() }
 
 func (a *Agent) counters(s *Status) {
-	a.mu.Lock()
-	dp := a.dp
-	a.mu.Unlock()
-	if dp == nil {
+	st := a.inst.Stats()
+	if st == nil {
 		return
 	}
-	st := dp.Stats()
 	s.Reloads, s.BackendPosts, s.RouteWrites, s.Restarts = st.Reloads.Load(), st.BackendPosts.Load(), st.RouteWrites.Load(), st.Restarts.Load()
 }
 
@@ -242,10 +224,9 @@ func (a *Agent) Run(ctx context.Context, c cache.Cache) error {
 		}
 	}()
 	defer srv.Close()
-	// The RequestMirror tee (dataplane/mirror) outlives nghttpx's graceful stop.
-	teeCtx, stopTee := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopTee()
-	if err := a.startTee(teeCtx); err != nil {
+	// The RequestMirror tee outlives nghttpx's graceful stop (shutdown closes
+	// the instance).
+	if err := a.inst.StartMirror(ctx); err != nil {
 		return err
 	}
 
@@ -317,15 +298,9 @@ func (a *Agent) shutdown(loopDone <-chan struct{}, stopLoop func(), drain time.D
 	}
 	stopLoop()
 	<-loopDone
-	a.mu.Lock()
-	dp := a.dp
-	a.mu.Unlock()
-	if dp == nil {
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.opts.StopTimeout)
 	defer cancel()
-	if err := dp.Stop(ctx); err != nil {
+	if err := a.inst.Close(ctx); err != nil {
 		a.opts.Log.Error(err, "stopping nghttpx")
 	}
 }
@@ -359,7 +334,7 @@ func (a *Agent) Sync(ctx context.Context, in *gateway.Input) error {
 	gw := a.opts.Gateway
 	ro := a.opts.Render
 	var keyFiles map[string][]byte
-	gwDir := pipeline.StateDirFor(a.opts.StateDir, &model.Gateway{Source: model.ObjectRef{Namespace: gw.Namespace, Name: gw.Name}})
+	gwDir := a.inst.StateDir()
 	if a.keys != nil {
 		keyFiles = a.keys.configure(&ro, gwDir)
 	}
@@ -379,13 +354,11 @@ func (a *Agent) Sync(ctx context.Context, in *gateway.Input) error {
 			// cannot read the parameters ConfigMap.
 			SkipParameters: true,
 		},
-		Render:     ro,
-		StateDir:   a.opts.StateDir,
-		APIPortFor: func(*model.Gateway) int { return a.apiPort },
+		Render:   ro,
+		StateDir: a.opts.StateDir,
 	}
-	if a.teePort != 0 {
-		po.Render.MirrorTeePort, po.Render.MirrorInternalPort = a.teePort, a.internalPort
-	}
+	ports := a.inst.Ports()
+	po.Render.APIPort, po.Render.MirrorTeePort, po.Render.MirrorInternalPort = ports.API, ports.MirrorTee, ports.MirrorInternal
 	po.Gateway.ReservedPorts = a.reservedPorts()
 	if a.opts.Ingress != nil {
 		po.Ingress, po.ProxyProtocol = *a.opts.Ingress, a.opts.ProxyProtocol
@@ -426,24 +399,13 @@ func (a *Agent) Sync(ctx context.Context, in *gateway.Input) error {
 		}
 		maps.Copy(cfg.Files, keyFiles)
 	}
-	a.mu.Lock()
-	dp := a.dp
-	a.mu.Unlock()
-	var err error
-	if dp == nil {
-		if dp, err = a.opts.NewDataPlane(rg.StateDir); err == nil {
-			if err = os.MkdirAll(rg.StateDir, 0o755); err == nil {
-				err = dp.Start(ctx, cfg)
-			}
-			if err == nil {
-				a.mu.Lock()
-				a.dp = dp
-				a.mu.Unlock()
-				a.opts.Log.Info("nghttpx started", "stateDir", rg.StateDir, "modelHash", hash)
-			}
-		}
-	} else {
-		err = dp.Apply(ctx, cfg)
+	if rg.StateDir != gwDir {
+		return fmt.Errorf("the Gateway's state directory %s is not the instance's %s (a bug)", rg.StateDir, gwDir)
+	}
+	running := a.inst.Running()
+	err := a.inst.Apply(ctx, cfg)
+	if err == nil && !running {
+		a.opts.Log.Info("nghttpx started", "stateDir", rg.StateDir, "modelHash", hash)
 	}
 	if err != nil {
 		err = fmt.Errorf("apply configuration %s: %w", hash[:12], err)
@@ -467,35 +429,6 @@ func (a *Agent) setResult(hash string, err error) {
 	a.st.hash, a.st.applied, a.st.err, a.st.ready = hash, true, "", true
 }
 
-// startTee serves the RequestMirror tee on 127.0.0.1 until ctx is done.
-func (a *Agent) startTee(ctx context.Context) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fmt.Errorf("mirror tee port: %w", err)
-	}
-	tee, err := mirror.New(mirror.Options{Internal: net.JoinHostPort("127.0.0.1", strconv.Itoa(a.internalPort)), Log: a.opts.Log.WithName("mirror")})
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	a.teePort = ln.Addr().(*net.TCPAddr).Port
-	go func() {
-		if err := tee.Serve(ctx, ln); err != nil {
-			a.opts.Log.Error(err, "mirror tee stopped")
-		}
-	}()
-	return nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // reservedPorts are the ports of this pod the agent and nghttpx use besides the
 // listeners: a listener on one is not accepted (the controller reserves the admin
 // port too, so both translate the Gateway alike).
@@ -506,11 +439,5 @@ func (a *Agent) reservedPorts() map[int32]string {
 			r[int32(p)] = "the proxy's admin endpoint"
 		}
 	}
-	for p, what := range map[int]string{a.apiPort: "nghttpx's backend API", a.internalPort: "the request mirror's internal frontend",
-		a.teePort: "the request mirror tee"} {
-		if p > 0 && r[int32(p)] == "" {
-			r[int32(p)] = what
-		}
-	}
-	return r
+	return a.inst.ReservedPorts(r)
 }

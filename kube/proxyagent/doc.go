@@ -4,7 +4,7 @@
 // Contract: it watches (read-only) what a translation of its Gateway needs and
 // reacts only to what that Gateway references (package source); it runs the same
 // pipeline as every other role for that one Gateway, with the model bound to the
-// wildcard address, and applies the result with dataplane/apply. Its admin port
+// wildcard address, and applies the result to its dataplane/instance. Its admin port
 // serves /healthz, /readyz (200 only after the first successful apply and until
 // draining starts) and /status (the applied model.Hash, the applier counters and
 // the detected nghttpx features), which the controller polls to decide Programmed
@@ -15,8 +15,9 @@
 // response's nextUpdate schedules a rebuild (internal/recheck), so an expired
 // response stops being stapled with no object changing. On shutdown (SIGTERM) it fails
 // readiness, keeps serving and applying for the drain period, then stops nghttpx
-// gracefully. It never writes to the API server. It also runs the RequestMirror
-// tee (dataplane/mirror) on 127.0.0.1 for its nghttpx, until nghttpx has stopped.
+// gracefully. It never writes to the API server. Its data plane is one
+// dataplane/instance: nghttpx, its ports and the RequestMirror tee on 127.0.0.1,
+// which runs until nghttpx has stopped.
 //
 // For a synthetic Gateway of the Ingress shim (Options.Ingress, `proxy --ingress`
 // plus the Ingress controller's flags, which the controller passes on) it also

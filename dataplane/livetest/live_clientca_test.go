@@ -1,6 +1,6 @@
 //go:build integration
 
-package render
+package livetest
 
 import (
 	"crypto/ecdsa"
@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"io"
 	"math/big"
 	"net/http"
@@ -90,10 +91,10 @@ func TestLiveClientValidation(t *testing.T) {
 	echo := testenv.StartEcho(t, "v1")
 	ports := testenv.FreePorts(t, 5)
 	portA, portB, portF, portPlain := ports[0], ports[1], ports[2], ports[3]
-	opts := Options{StateDir: dir, APIPort: ports[4], Workers: 1, GracePeriod: time.Second,
-		HTTP3: true, Features: Features{QUIC: true, ClientVerify: true}}
+	opts := render.Options{StateDir: dir, APIPort: ports[4], Workers: 1, GracePeriod: time.Second,
+		HTTP3: true, Features: render.Features{QUIC: true, ClientVerify: true}}
 	read := func(n string) []byte {
-		b, err := os.ReadFile(filepath.Join("testdata/certs", n))
+		b, err := os.ReadFile(filepath.Join("../render/testdata/certs", n))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,12 +130,12 @@ func TestLiveClientValidation(t *testing.T) {
 		Certificates: []model.Certificate{{Name: "default/a-tls", Source: model.ObjectRef{Kind: "Secret", Namespace: "default", Name: "a-tls"},
 			CertPEM: read("a.example.com.crt"), KeyPEM: read("a.example.com.key")}},
 	}
-	cfg, err := Render(gw, opts)
+	cfg, err := render.Render(gw, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeState(t, dir, cfg)
-	testenv.StartNghttpx(t, filepath.Join(dir, MainFile), opts.APIPort, portA, portB, portF, portPlain)
+	testenv.StartNghttpx(t, filepath.Join(dir, render.MainFile), opts.APIPort, portA, portB, portF, portPlain)
 
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(read("a.example.com.crt"))

@@ -1,6 +1,6 @@
 //go:build integration
 
-package render
+package livetest
 
 import (
 	"bufio"
@@ -10,12 +10,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,10 +30,16 @@ import (
 // The live suite renders one Gateway that exercises every feature, runs a real
 // nghttpx on it with three echo backends, and checks what clients and backends see.
 
+// chunkSize is render's (rubylit.go): the rules one route table literal holds.
+const chunkSize = 64
+
+// respKeyRE finds the first response-modifier key of a route table.
+var respKeyRE = regexp.MustCompile(`:resp => \[\s*\[\s*"([^"]+)"`)
+
 // liveEnv is the running data plane of the suite.
 type liveEnv struct {
 	dir                  string
-	opts                 Options
+	opts                 render.Options
 	ngx                  *testenv.Nghttpx
 	v1, v2, v3           *testenv.Echo
 	httpA, httpB, httpsC int
@@ -187,7 +195,7 @@ func liveModel(e *liveEnv, certA, keyA, certB, keyB []byte) *model.Gateway {
 }
 
 // writeState writes a rendered configuration the way an applier would at start-up.
-func writeState(t *testing.T, dir string, cfg *Config) {
+func writeState(t *testing.T, dir string, cfg *render.Config) {
 	t.Helper()
 	for name, body := range cfg.Files {
 		mode := os.FileMode(0o644)
@@ -198,17 +206,17 @@ func writeState(t *testing.T, dir string, cfg *Config) {
 			t.Fatal(err)
 		}
 	}
-	writeAtomic(t, dir, BackendFile, BackendConf(cfg.Backends))
+	writeAtomic(t, dir, render.BackendFile, render.BackendConf(cfg.Backends))
 	writeRouteTable(t, dir, cfg.RouteTable)
-	writeAtomic(t, dir, MainFile, cfg.Main)
+	writeAtomic(t, dir, render.MainFile, cfg.Main)
 }
 
 // writeRouteTable replaces routes.rb, then bumps routes.version: the routers reload on
 // their next request.
 func writeRouteTable(t *testing.T, dir string, table []byte) {
 	t.Helper()
-	writeAtomic(t, dir, RouteTableFile, table)
-	writeAtomic(t, dir, RouteVersionFile, (&Config{RouteTable: table}).RouteVersion())
+	writeAtomic(t, dir, render.RouteTableFile, table)
+	writeAtomic(t, dir, render.RouteVersionFile, (&render.Config{RouteTable: table}).RouteVersion())
 }
 
 func writeAtomic(t *testing.T, dir, name string, body []byte) {
@@ -228,21 +236,21 @@ func startLive(t *testing.T) *liveEnv {
 	e.v1, e.v2, e.v3 = testenv.StartEcho(t, "v1"), testenv.StartEcho(t, "v2"), testenv.StartEcho(t, "v3")
 	ports := testenv.FreePorts(t, 5)
 	e.httpA, e.httpB, e.httpsC = ports[0], ports[1], ports[2]
-	e.opts = Options{StateDir: e.dir, APIPort: ports[3], HealthPort: ports[4], Workers: 1, GracePeriod: time.Second}
+	e.opts = render.Options{StateDir: e.dir, APIPort: ports[3], HealthPort: ports[4], Workers: 1, GracePeriod: time.Second}
 	read := func(n string) []byte {
-		b, err := os.ReadFile(filepath.Join("testdata/certs", n))
+		b, err := os.ReadFile(filepath.Join("../render/testdata/certs", n))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return b
 	}
 	gw := liveModel(e, read("a.example.com.crt"), read("a.example.com.key"), read("b.example.com.crt"), read("b.example.com.key"))
-	cfg, err := Render(gw, e.opts)
+	cfg, err := render.Render(gw, e.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeState(t, e.dir, cfg)
-	e.ngx = testenv.StartNghttpx(t, filepath.Join(e.dir, MainFile), e.opts.APIPort, e.httpA, e.httpB, e.httpsC)
+	e.ngx = testenv.StartNghttpx(t, filepath.Join(e.dir, render.MainFile), e.opts.APIPort, e.httpA, e.httpB, e.httpsC)
 
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	h1 := &http.Transport{DisableCompression: true}
@@ -295,7 +303,7 @@ func (e *liveEnv) expectPod(t *testing.T, c *http.Client, method string, port in
 	if resp.StatusCode != 200 || ec == nil || ec.Pod != pod {
 		t.Fatalf("%s %s%s on port %d: status %d, echo %+v; want 200 from %s", method, host, path, port, resp.StatusCode, ec, pod)
 	}
-	if strings.HasPrefix(ec.Path, ClusterPathPrefix) {
+	if strings.HasPrefix(ec.Path, render.ClusterPathPrefix) {
 		t.Fatalf("%s %s%s: the synthetic cluster path reached the backend: %s", method, host, path, ec.Path)
 	}
 	return ec
@@ -365,6 +373,10 @@ func TestLive(t *testing.T) {
 	})
 
 	t.Run("LongRuleList", func(t *testing.T) {
+		// The table was written in pieces, or this proves nothing about them.
+		if table, err := os.ReadFile(filepath.Join(e.dir, render.RouteTableFile)); err != nil || !strings.Contains(string(table), "lambda {") {
+			t.Fatalf("the route table is not chunked (err %v): raise chunkSize here to render's", err)
+		}
 		for _, i := range []int{0, 1, chunkSize, 2*chunkSize + 1, 3*chunkSize + 6} {
 			pod := map[bool]string{true: "v1", false: "v2"}[i%2 == 0]
 			e.expectPod(t, e.h1, "GET", e.httpA, "many.example.com", fmt.Sprintf("/r%d/x", i), pod)
@@ -561,19 +573,13 @@ func TestLive(t *testing.T) {
 	// Clients cannot smuggle the router's internal headers to steer restore.rb: not a
 	// path, and not a real response-modifier key (the /headers rule's).
 	t.Run("InternalHeadersStripped", func(t *testing.T) {
-		table, err := os.ReadFile(filepath.Join(e.dir, RouteTableFile))
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := parseRouteTable(table)
+		table, err := os.ReadFile(filepath.Join(e.dir, render.RouteTableFile))
 		if err != nil {
 			t.Fatal(err)
 		}
 		var respKey string
-		for _, p := range v.([]decodedPair) {
-			if p.Key == decodedSym("resp") {
-				respKey = p.Val.([]any)[0].([]any)[0].(string)
-			}
+		if m := respKeyRE.FindSubmatch(table); m != nil {
+			respKey = string(m[1])
 		}
 		if respKey == "" {
 			t.Fatal("no response modifier key in the table")
@@ -674,7 +680,7 @@ func TestLive(t *testing.T) {
 			Endpoints: []model.Endpoint{{IP: "127.0.0.1", Port: int32(e.v2.HTTPPort)}}})
 		gw.Ports[0].Listeners[2].VirtualHosts[5].Rules = append(gw.Ports[0].Listeners[2].VirtualHosts[5].Rules,
 			model.Rule{Name: "new", Match: prefix("/new"), Backends: []model.WeightedBackend{backendRef("v2-again", 1)}})
-		cfg, err := Render(gw, e.opts)
+		cfg, err := render.Render(gw, e.opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -684,8 +690,8 @@ func TestLive(t *testing.T) {
 		e.expectStatus(t, e.h1, e.httpA, "x.example.com", "/new/thing", 503)
 		// An applier adds groups first (the API replaces all backend lines), then
 		// writes the table.
-		postBackends(t, e.opts.APIPort, BackendConf(cfg.Backends))
-		writeAtomic(t, e.dir, BackendFile, BackendConf(cfg.Backends))
+		postBackends(t, e.opts.APIPort, render.BackendConf(cfg.Backends))
+		writeAtomic(t, e.dir, render.BackendFile, render.BackendConf(cfg.Backends))
 		for range 5 {
 			e.expectPod(t, e.h1, "GET", e.httpA, "x.example.com", "/weights", "v3")
 		}
@@ -708,7 +714,7 @@ func TestLive(t *testing.T) {
 	// A table that makes the router raise still gets answers (500), the worker keeps
 	// serving other requests, and a good table heals it.
 	t.Run("RouterExceptionAnswers500", func(t *testing.T) {
-		good, err := os.ReadFile(filepath.Join(e.dir, RouteTableFile))
+		good, err := os.ReadFile(filepath.Join(e.dir, render.RouteTableFile))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -736,7 +742,7 @@ func TestLive(t *testing.T) {
 // testdata again).
 func liveModelFromDisk(t *testing.T, e *liveEnv) *model.Gateway {
 	read := func(n string) []byte {
-		b, err := os.ReadFile(filepath.Join("testdata/certs", n))
+		b, err := os.ReadFile(filepath.Join("../render/testdata/certs", n))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -819,9 +825,9 @@ func TestLiveHTTP3(t *testing.T) {
 	port := testenv.FreeTCPUDPPort(t)
 	api := testenv.FreePorts(t, 1)[0]
 	dir := t.TempDir()
-	opts := Options{StateDir: dir, APIPort: api, HTTP3: true, Features: Features{QUIC: true}, GracePeriod: time.Second}
+	opts := render.Options{StateDir: dir, APIPort: api, HTTP3: true, Features: render.Features{QUIC: true}, GracePeriod: time.Second}
 	read := func(n string) []byte {
-		b, err := os.ReadFile(filepath.Join("testdata/certs", n))
+		b, err := os.ReadFile(filepath.Join("../render/testdata/certs", n))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -837,7 +843,7 @@ func TestLiveHTTP3(t *testing.T) {
 		Clusters:     []model.Cluster{{Name: "v1", Protocol: model.BackendHTTP1, Endpoints: []model.Endpoint{{IP: "127.0.0.1", Port: int32(v1.HTTPPort)}}}},
 		Certificates: []model.Certificate{{Name: "a", CertPEM: read("a.example.com.crt"), KeyPEM: read("a.example.com.key")}},
 	}
-	cfg, err := Render(gw, opts)
+	cfg, err := render.Render(gw, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -845,7 +851,7 @@ func TestLiveHTTP3(t *testing.T) {
 		t.Fatalf("main config without QUIC frontend or no-quic-bpf:\n%s", cfg.Main)
 	}
 	writeState(t, dir, cfg)
-	testenv.StartNghttpx(t, filepath.Join(dir, MainFile), api, port)
+	testenv.StartNghttpx(t, filepath.Join(dir, render.MainFile), api, port)
 	for _, tc := range []struct{ path, status string }{{"/h3/x", "4 2xx, 0 3xx, 0 4xx, 0 5xx"}, {"/other", "0 2xx, 0 3xx, 4 4xx, 0 5xx"}} {
 		out, err := exec.Command(testenv.H2loadBin(t), "--npn-list=h3", "-n", "4", "-c", "1",
 			fmt.Sprintf("https://127.0.0.1:%d%s", port, tc.path)).CombinedOutput()

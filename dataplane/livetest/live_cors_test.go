@@ -1,9 +1,11 @@
 //go:build integration
 
-package render
+package livetest
 
 import (
 	"fmt"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/validate"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -65,13 +67,13 @@ func TestLiveCORS(t *testing.T) {
 	echo := testenv.StartEcho(t, "v1")
 	ports := testenv.FreePorts(t, 3)
 	e := &liveEnv{dir: t.TempDir()}
-	e.opts = Options{StateDir: e.dir, APIPort: ports[1], HealthPort: ports[2], Workers: 1, GracePeriod: time.Second}
-	cfg, err := Render(corsLiveModel(ports[0], echo), e.opts)
+	e.opts = render.Options{StateDir: e.dir, APIPort: ports[1], HealthPort: ports[2], Workers: 1, GracePeriod: time.Second}
+	cfg, err := render.Render(corsLiveModel(ports[0], echo), e.opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeState(t, e.dir, cfg)
-	e.ngx = testenv.StartNghttpx(t, filepath.Join(e.dir, MainFile), ports[0])
+	e.ngx = testenv.StartNghttpx(t, filepath.Join(e.dir, render.MainFile), ports[0])
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	h1 := &http.Transport{DisableCompression: true}
 	h2c := &http.Transport{DisableCompression: true, Protocols: new(http.Protocols)}
@@ -130,7 +132,7 @@ func TestLiveCORS(t *testing.T) {
 		}
 		if ec != nil {
 			for k := range ec.Headers {
-				if strings.HasPrefix(strings.ToLower(k), internalHeaderPrefix) {
+				if strings.HasPrefix(strings.ToLower(k), validate.InternalHeaderPrefix) {
 					t.Fatalf("%s %s: internal header %s reached the backend", method, path, k)
 				}
 			}

@@ -1,6 +1,6 @@
 //go:build integration
 
-package render
+package livetest
 
 import (
 	"crypto/ecdsa"
@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/testenv"
 )
@@ -61,8 +62,8 @@ func TestLiveSNICertificates(t *testing.T) {
 	dir := t.TempDir()
 	ports := testenv.FreePorts(t, 4)
 	pTenants, pCatchAll, pShim := ports[0], ports[1], ports[2]
-	opts := Options{StateDir: dir, APIPort: ports[3], Workers: 1, GracePeriod: time.Second,
-		Features: Features{SNICertMap: true}}
+	opts := render.Options{StateDir: dir, APIPort: ports[3], Workers: 1, GracePeriod: time.Second,
+		Features: render.Features{SNICertMap: true}}
 	a := selfSigned(t, "tenant-a", "a.example.com", "b.example.com")
 	b := selfSigned(t, "tenant-b", "b.example.com", "a.example.com")
 	c := selfSigned(t, "catch-all", "a.example.com", "c.example.com")
@@ -85,12 +86,12 @@ func TestLiveSNICertificates(t *testing.T) {
 		},
 		Certificates: []model.Certificate{c, d, a, b}, // sorted by name
 	}
-	cfg, err := Render(gw, opts)
+	cfg, err := render.Render(gw, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeState(t, dir, cfg)
-	testenv.StartNghttpx(t, filepath.Join(dir, MainFile), opts.APIPort, pTenants, pCatchAll, pShim)
+	testenv.StartNghttpx(t, filepath.Join(dir, render.MainFile), opts.APIPort, pTenants, pCatchAll, pShim)
 
 	const placeholder = "(placeholder)"
 	served := func(port int, sni string) string {

@@ -1,11 +1,12 @@
 //go:build integration
 
-package render
+package livetest
 
 import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"io"
 	"net"
 	"net/http"
@@ -40,7 +41,7 @@ func startTLSEcho(t *testing.T, pod string) *tlsEcho {
 	cmd := exec.Command(testenv.EchoBin(t))
 	cmd.Dir = t.TempDir()
 	abs := func(n string) string {
-		p, err := filepath.Abs(filepath.Join("testdata/certs", n))
+		p, err := filepath.Abs(filepath.Join("../render/testdata/certs", n))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,7 +129,7 @@ type ingressLive struct {
 	secure       *tlsEcho
 	h1           *http.Client
 	ngx          *testenv.Nghttpx
-	renderedOpts Options
+	renderedOpts render.Options
 }
 
 func ingressLiveModel(e *ingressLive) *model.Gateway {
@@ -187,22 +188,22 @@ func startIngressLive(t *testing.T) *ingressLive {
 	e.port, e.api = ports[0], ports[1]
 	// nghttpx verifies backend certificates: the operator trusts the echo's own
 	// (self-signed) certificate through nghttpx-conf.
-	cacert, err := filepath.Abs("testdata/certs/a.example.com.crt")
+	cacert, err := filepath.Abs("../render/testdata/certs/a.example.com.crt")
 	if err != nil {
 		t.Fatal(err)
 	}
-	extra, problems := ParseExtraConfig("cacert=" + cacert + "\nadd-response-header=x-extra: from-nghttpx-conf\nfrontend=*,1;no-tls\n")
+	extra, problems := render.ParseExtraConfig("cacert=" + cacert + "\nadd-response-header=x-extra: from-nghttpx-conf\nfrontend=*,1;no-tls\n")
 	if len(problems) != 1 || !strings.Contains(problems[0], "frontend is managed") {
 		t.Fatalf("extra configuration problems %q", problems)
 	}
-	e.renderedOpts = Options{StateDir: e.dir, APIPort: e.api, Workers: 1, GracePeriod: time.Second,
+	e.renderedOpts = render.Options{StateDir: e.dir, APIPort: e.api, Workers: 1, GracePeriod: time.Second,
 		AllowMruby: true, ExtraConfig: extra, GlobalMruby: operatorScript}
-	cfg, err := Render(ingressLiveModel(e), e.renderedOpts)
+	cfg, err := render.Render(ingressLiveModel(e), e.renderedOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeState(t, e.dir, cfg)
-	e.ngx = testenv.StartNghttpx(t, filepath.Join(e.dir, MainFile), e.api, e.port)
+	e.ngx = testenv.StartNghttpx(t, filepath.Join(e.dir, render.MainFile), e.api, e.port)
 	tr := &http.Transport{DisableCompression: true, DisableKeepAlives: true}
 	e.h1 = &http.Client{Transport: tr, Timeout: 10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -236,7 +237,7 @@ func (e *ingressLive) get(t *testing.T, path string, hdr map[string]string) (*ht
 	if err := json.Unmarshal(body, &ec); err != nil {
 		t.Fatalf("GET %s: decode echo: %v\n%s", path, err, body)
 	}
-	if strings.HasPrefix(ec.Path, ClusterPathPrefix) {
+	if strings.HasPrefix(ec.Path, render.ClusterPathPrefix) {
 		t.Fatalf("GET %s: the synthetic cluster path reached the backend: %s", path, ec.Path)
 	}
 	return resp, string(body), &ec
@@ -461,7 +462,7 @@ func TestLiveIngressBadOperatorScriptKeepsServing(t *testing.T) {
 	rev := liveConfigRevision(t, e.api)
 	opts := e.renderedOpts
 	opts.GlobalMruby = "class Op\n  def on_req(env)\nend\n" // does not compile
-	cfg, err := Render(ingressLiveModel(e), opts)
+	cfg, err := render.Render(ingressLiveModel(e), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -502,7 +503,7 @@ func TestLiveProxyProtocol(t *testing.T) {
 	v1 := testenv.StartEcho(t, "v1")
 	ports := testenv.FreePorts(t, 2)
 	dir := t.TempDir()
-	opts := Options{StateDir: dir, APIPort: ports[1], ProxyProtocol: true, GracePeriod: time.Second}
+	opts := render.Options{StateDir: dir, APIPort: ports[1], ProxyProtocol: true, GracePeriod: time.Second}
 	gw := &model.Gateway{
 		Addresses: []string{"127.0.0.1"},
 		Ports: []model.Port{{Port: int32(ports[0]), Protocol: model.ProtocolHTTP, Listeners: []model.Listener{{
@@ -510,12 +511,12 @@ func TestLiveProxyProtocol(t *testing.T) {
 		}}}},
 		Clusters: []model.Cluster{{Name: "v1", Protocol: model.BackendHTTP1, Endpoints: []model.Endpoint{{IP: "127.0.0.1", Port: int32(v1.HTTPPort)}}}},
 	}
-	cfg, err := Render(gw, opts)
+	cfg, err := render.Render(gw, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeState(t, dir, cfg)
-	testenv.StartNghttpx(t, filepath.Join(dir, MainFile), ports[1], ports[0])
+	testenv.StartNghttpx(t, filepath.Join(dir, render.MainFile), ports[1], ports[0])
 	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", ports[0]), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)

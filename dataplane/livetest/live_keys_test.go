@@ -1,6 +1,6 @@
 //go:build integration
 
-package render_test
+package livetest
 
 import (
 	"bytes"
@@ -84,11 +84,11 @@ type replica struct {
 // Applier. extra are operator lines (render.Options.ExtraConfig).
 func startReplica(t *testing.T, name, addr string, port, echoPort int, keys keyMaterial, extra ...string) *replica {
 	t.Helper()
-	cert, err := os.ReadFile("testdata/certs/a.example.com.crt")
+	cert, err := os.ReadFile("../render/testdata/certs/a.example.com.crt")
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := os.ReadFile("testdata/certs/a.example.com.key")
+	key, err := os.ReadFile("../render/testdata/certs/a.example.com.key")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,11 +1,12 @@
 //go:build integration
 
-package render
+package livetest
 
 import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"io"
 	"net/http"
 	"os"
@@ -32,14 +33,14 @@ import (
 func TestLiveBackendTLS(t *testing.T) {
 	dir := t.TempDir()
 	read := func(n string) []byte {
-		b, err := os.ReadFile(filepath.Join("testdata/certs", n))
+		b, err := os.ReadFile(filepath.Join("../render/testdata/certs", n))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return b
 	}
 	abs := func(n string) string {
-		p, err := filepath.Abs(filepath.Join("testdata/certs", n))
+		p, err := filepath.Abs(filepath.Join("../render/testdata/certs", n))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,9 +125,9 @@ func TestLiveBackendTLS(t *testing.T) {
 		Source:       model.ObjectRef{Kind: "Gateway", Namespace: "default", Name: "btls", Section: "http"},
 		VirtualHosts: []model.VirtualHost{{Rules: rules}},
 	}}}}
-	opts := Options{StateDir: dir, APIPort: apiPort, Workers: 1, GracePeriod: time.Second,
-		Features: Features{BackendTLSVerify: true}}
-	cfg, err := Render(gw, opts)
+	opts := render.Options{StateDir: dir, APIPort: apiPort, Workers: 1, GracePeriod: time.Second,
+		Features: render.Features{BackendTLSVerify: true}}
+	cfg, err := render.Render(gw, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +135,7 @@ func TestLiveBackendTLS(t *testing.T) {
 	// NGXGW_DEBUG_LOG=<file>: nghttpx INFO log there, to see which callback
 	// finished a backend handshake when a verdict flakes.
 	if os.Getenv("NGXGW_DEBUG_LOG") != "" {
-		f, err := os.OpenFile(filepath.Join(dir, MainFile), os.O_APPEND|os.O_WRONLY, 0)
+		f, err := os.OpenFile(filepath.Join(dir, render.MainFile), os.O_APPEND|os.O_WRONLY, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -149,7 +150,7 @@ func TestLiveBackendTLS(t *testing.T) {
 	// BoringSSL's default trust store (the "System" certificates) comes from here.
 	t.Setenv("SSL_CERT_FILE", abs("backend-ca.crt"))
 	t.Setenv("SSL_CERT_DIR", t.TempDir())
-	ngx := testenv.StartNghttpx(t, filepath.Join(dir, MainFile), apiPort, httpPort)
+	ngx := testenv.StartNghttpx(t, filepath.Join(dir, render.MainFile), apiPort, httpPort)
 
 	clientCert, _ := pem.Decode(read("backend-client.crt"))
 	// A fresh client connection per request: nghttpx may close the client side
@@ -207,11 +208,11 @@ func TestLiveBackendTLS(t *testing.T) {
 	// Without the patch's parameters the renderer refuses to connect: 500.
 	unpatched := opts
 	unpatched.Features.BackendTLSVerify = false
-	cfg2, err := Render(gw, unpatched)
+	cfg2, err := render.Render(gw, unpatched)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(BackendConf(cfg2.Backends)), "tls-ca=") || strings.Contains(string(BackendConf(cfg2.Backends)), "tls-san=") {
-		t.Errorf("unpatched rendering uses tls-ca=/tls-san=:\n%s", BackendConf(cfg2.Backends))
+	if strings.Contains(string(render.BackendConf(cfg2.Backends)), "tls-ca=") || strings.Contains(string(render.BackendConf(cfg2.Backends)), "tls-san=") {
+		t.Errorf("unpatched rendering uses tls-ca=/tls-san=:\n%s", render.BackendConf(cfg2.Backends))
 	}
 }

@@ -1,10 +1,12 @@
 //go:build integration
 
-package render
+package livetest
 
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/validate"
 	"io"
 	"net"
 	"net/http"
@@ -48,7 +50,7 @@ func (f *flaky) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	a := flakyAttempt{at: time.Now(), body: string(body), proto: r.Proto}
 	for k := range r.Header {
-		if strings.HasPrefix(strings.ToLower(k), internalHeaderPrefix) {
+		if strings.HasPrefix(strings.ToLower(k), validate.InternalHeaderPrefix) {
 			a.internal = append(a.internal, k)
 		}
 	}
@@ -112,14 +114,14 @@ func TestLiveRetry(t *testing.T) {
 		},
 	}
 	dir := t.TempDir()
-	opts := Options{StateDir: dir, APIPort: ports[1], HealthPort: ports[2], Workers: 1, GracePeriod: time.Second,
-		Features: Features{StatusRetry: true}}
-	cfg, err := Render(gw, opts)
+	opts := render.Options{StateDir: dir, APIPort: ports[1], HealthPort: ports[2], Workers: 1, GracePeriod: time.Second,
+		Features: render.Features{StatusRetry: true}}
+	cfg, err := render.Render(gw, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeState(t, dir, cfg)
-	ngx := testenv.StartNghttpx(t, filepath.Join(dir, MainFile), ports[0])
+	ngx := testenv.StartNghttpx(t, filepath.Join(dir, render.MainFile), ports[0])
 
 	h1 := &http.Transport{DisableCompression: true}
 	h2c := &http.Transport{DisableCompression: true, Protocols: new(http.Protocols)}

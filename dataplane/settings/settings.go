@@ -1,0 +1,116 @@
+package settings
+
+import (
+	"flag"
+	"strconv"
+	"time"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+)
+
+// Defaults of the proxy role (Proxy).
+const (
+	DefaultAdminPort = 9901
+	// ProxyStateDir is where the proxy keeps nghttpx's files: an emptyDir per pod.
+	ProxyStateDir      = "/var/lib/nghttpx-gateway"
+	DefaultDrainPeriod = 5 * time.Second
+)
+
+// Settings of one data plane.
+type Settings struct {
+	// Workers is nghttpx's number of worker threads.
+	Workers int
+	// HTTP3 serves HTTP/3 on HTTPS listeners when nghttpx can.
+	HTTP3 bool
+	// QUICRequireToken: QUIC clients must present a valid token (address
+	// validation). It means nothing without HTTP3, and Args leaves it out then.
+	QUICRequireToken bool
+	// ProxyProtocol: every TCP listener requires a PROXY protocol header.
+	ProxyProtocol bool
+
+	// The proxy role's own (Flags with proxy set).
+
+	// AdminPort serves /healthz, /readyz and /status.
+	AdminPort int
+	// StateDir is the parent of nghttpx's state directory.
+	StateDir string
+	// DrainPeriod is how long readiness fails before nghttpx stops.
+	DrainPeriod time.Duration
+}
+
+// Proxy returns the proxy role's defaults, which are its flags' defaults.
+func Proxy() Settings {
+	return Settings{Workers: 1, HTTP3: true, AdminPort: DefaultAdminPort, StateDir: ProxyStateDir, DrainPeriod: DefaultDrainPeriod}
+}
+
+// Resolve lays a Gateway's resolved settings (GatewayClass parameters and
+// annotations, from its model; nil: none) over s: HTTP3 when set, PROXY
+// protocol, and QUIC address validation, which they can only turn on.
+func (s Settings) Resolve(m *model.Settings) Settings {
+	if m == nil {
+		return s
+	}
+	if m.HTTP3 != nil {
+		s.HTTP3 = *m.HTTP3
+	}
+	s.ProxyProtocol = m.ProxyProtocol
+	s.QUICRequireToken = s.QUICRequireToken || m.QUICRequireToken
+	return s
+}
+
+// Of reads the settings that ro carries (the inverse of RenderOptions for those
+// fields).
+func Of(ro render.Options) Settings {
+	return Settings{Workers: ro.Workers, HTTP3: ro.HTTP3, QUICRequireToken: ro.QUICRequireToken, ProxyProtocol: ro.ProxyProtocol}
+}
+
+// RenderOptions returns base with the settings that shape nghttpx's
+// configuration. HTTP/3 is on only where base.Features has QUIC.
+func (s Settings) RenderOptions(base render.Options) render.Options {
+	base.Workers = s.Workers
+	base.HTTP3 = s.HTTP3 && base.Features.QUIC
+	base.QUICRequireToken = s.QUICRequireToken
+	base.ProxyProtocol = s.ProxyProtocol
+	return base
+}
+
+// Args are the proxy command's arguments for s: what Flags(fs, true) parses
+// back into s. Defaults the controller never changes (one worker) are left out,
+// so that the provisioned Deployments stay as they were.
+func (s Settings) Args() []string {
+	args := []string{
+		"--admin-port=" + strconv.Itoa(s.AdminPort),
+		"--state-dir=" + s.StateDir,
+		"--http3=" + strconv.FormatBool(s.HTTP3),
+		"--drain-period=" + s.DrainPeriod.String(),
+	}
+	if s.Workers != 1 {
+		args = append(args, "--workers="+strconv.Itoa(s.Workers))
+	}
+	if s.ProxyProtocol {
+		args = append(args, "--proxy-proto")
+	}
+	if s.HTTP3 && s.QUICRequireToken {
+		args = append(args, "--quic-require-token")
+	}
+	return args
+}
+
+// Flags defines the flags of s on fs, with s's current values as defaults:
+// workers, http3 and state-dir for every role that runs nghttpx; with proxy also
+// proxy-proto, quic-require-token, admin-port and drain-period.
+func (s *Settings) Flags(fs *flag.FlagSet, proxy bool) {
+	fs.IntVar(&s.Workers, "workers", s.Workers, "nghttpx worker threads per Gateway")
+	fs.BoolVar(&s.HTTP3, "http3", s.HTTP3, "also serve HTTP/3 (QUIC, same port over UDP) on HTTPS listeners when nghttpx supports it")
+	fs.StringVar(&s.StateDir, "state-dir", s.StateDir, "directory for nghttpx's files, one subdirectory per Gateway")
+	if !proxy {
+		return
+	}
+	fs.BoolVar(&s.ProxyProtocol, "proxy-proto", s.ProxyProtocol, "every TCP listener requires a PROXY protocol (v1/v2) header")
+	fs.BoolVar(&s.QUICRequireToken, "quic-require-token", s.QUICRequireToken,
+		"QUIC clients must present a token (address validation): one without gets a Retry (GatewayClass parameter quicRequireToken)")
+	fs.IntVar(&s.AdminPort, "admin-port", s.AdminPort,
+		"port of /healthz, /readyz and /status (all interfaces; /status needs the admin token of the Gateway's keys Secret)")
+	fs.DurationVar(&s.DrainPeriod, "drain-period", s.DrainPeriod, "on SIGTERM, how long readiness fails before nghttpx stops")
+}
