@@ -267,9 +267,7 @@ func TestLiveOriginalSecretKeysShared(t *testing.T) {
 	t.Cleanup(func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if a.dp != nil {
-			_ = a.dp.Stop(sctx)
-		}
+		_ = a.inst.Close(sctx)
 	})
 	ours := net.JoinHostPort("127.0.0.3", strconv.Itoa(ourPort))
 	origAddr := net.JoinHostPort(orig.addr, strconv.Itoa(orig.port))
