@@ -60,7 +60,7 @@ func TestClassify(t *testing.T) {
 		"Redistribution and use in source and binary forms ... Neither the name of":  "BSD-3-Clause",
 		"Redistribution and use in source and binary forms, with or without":         "BSD-2-Clause",
 		"ISC License\n\nPermission to use, copy, modify, and/or distribute":          "ISC",
-		"All rights reserved.":                                                       "see text",
+		"All rights reserved.": "see text",
 	} {
 		if got := classify(text); got != want {
 			t.Errorf("classify(%.40q) = %s, want %s", text, got, want)
