@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Lints the main module: go vet and staticcheck (pinned in hack/tools/lint/go.mod), once per
+# Lints the main module: gofmt, go vet and staticcheck (pinned in hack/tools/lint/go.mod), once per
 # build tag set the project uses (none, integration, e2e, conformance), so tagged test files
 # are checked too. staticcheck runs its default checks; false positives are silenced where they
 # occur with a //lint:ignore comment that says why.
@@ -26,6 +26,13 @@ fi
 
 cd "$repo"
 status=0
+echo "[lint] gofmt -l" >&2
+unformatted=$(git ls-files -z '*.go' | xargs -0 "$("$GO" env GOROOT)/bin/gofmt" -l)
+if [[ -n $unformatted ]]; then
+	echo "[lint] not gofmt-formatted (run gofmt -w on them):" >&2
+	echo "$unformatted" >&2
+	status=1
+fi
 for tags in "" integration e2e conformance; do
 	echo "[lint] go vet -tags '$tags'" >&2
 	"$GO" vet -tags "$tags" ./... || status=1
