@@ -5,7 +5,8 @@
 # E2E_ARGS passes extra flags to go test, e.g. E2E_ARGS='-run TestGateway -v'.
 # E2E_KUBECONFIG=<file> runs against an existing cluster instead (see hack/kind/README.md).
 # E2E_NODE=real (default) runs every pod on a real node (kubelet, containerd) from the
-# project image that make image builds; E2E_NODE=podrunner uses the kubelet stand-in.
+# project image that make image builds; E2E_NODE=podrunner uses the kubelet stand-in and adds
+# the in-process controller smoke test (kube/controller), whose path the real-node suites cover.
 E2E_TIMEOUT ?= 45m
 E2E_ARGS ?=
 E2E_NODE ?= real
@@ -18,4 +19,4 @@ e2e: build echo node-deps
 	img=$$($(if $(filter real,$(E2E_NODE)),$(BUILD_IMAGE) | tail -n 1)) && \
 	E2E_NODE=$(E2E_NODE) E2E_IMAGE_ARCHIVE=$$img \
 	NGHTTPX_BIN=$$n K8S_BIN_DIR=$$k ECHO_BIN=$(ECHO_BIN) E2E_GATEWAY_BIN=$(CURDIR)/$(BIN) \
-	$(GO) test -tags e2e -count=1 -p 1 -timeout $(E2E_TIMEOUT) $(E2E_ARGS) ./e2e/... ./kube/controller/
+	$(GO) test -tags e2e -count=1 -p 1 -timeout $(E2E_TIMEOUT) $(E2E_ARGS) ./e2e/... $(if $(filter podrunner,$(E2E_NODE)),./kube/controller/)

@@ -15,5 +15,7 @@
 // Why it still exists: make e2e and make conformance run on a real node (package
 // e2e/node, the default E2E_NODE=real). The stand-in remains for E2E_NODE=podrunner
 // (machines without containerd or overlayfs), for e2e/cluster's own tests of it, and
-// for the kube/controller smoke test, which has not moved to the real node yet.
+// for the kube/controller smoke test (the controller in the test process), which
+// make e2e runs only with E2E_NODE=podrunner: on the real node, e2e/gateway's
+// TestBasic, TestRouteChangeUnderLoad and TestDeleteGateway cover its path.
 package podrunner
