@@ -156,12 +156,12 @@ rm -rf "$build" && cp -a "$SRC/nghttp2" "$build"
 rm -rf "$build/third-party/mruby" && cp -a "$SRC/mruby" "$build/third-party/mruby"
 cd "$build"
 
-# Source patches, in series order (see hack/nghttpx-patches/README.md). --fuzz=0: a
+# Source patches, in series order (see hack/nghttpx-patches.md). --fuzz=0: a
 # patch whose context lines changed fails here instead of being applied approximately.
 for p in "${PATCHES[@]}"; do
   echo "build-nghttpx: applying $p" >&2
   patch -p1 --fuzz=0 --forward --no-backup-if-mismatch --quiet -i "$PATCH_DIR/$p" >&2 ||
-    die "patch $p does not apply to nghttp2 $NGHTTP2_SRC_VERSION with --fuzz=0 (rejects: $build/**/*.rej): regenerate it against the pristine source, see hack/nghttpx-patches/README.md"
+    die "patch $p does not apply to nghttp2 $NGHTTP2_SRC_VERSION with --fuzz=0 (rejects: $build/**/*.rej): regenerate it against the pristine source, see hack/nghttpx-patches.md"
 done
 step "configuring nghttp2"
 autoreconf -fi >/dev/null 2>&1
