@@ -55,6 +55,10 @@ func legacyFlags() []flagInfo {
 		{"nghttpx-max-worker-processes", false, "the data plane limits worker processes"},
 		{"deferred-shutdown-period", false, "the data plane drains on shutdown"},
 		{"reconcile-timeout", false, "reconciliation is bounded by the data plane"},
+		{"share-tls-ticket-key", true, "the replicas of a data plane always share TLS ticket keys (with --nghttpx-secret, the original controller's)"},
+		{"stale-assets-threshold", false, "the data plane rewrites its files on every apply and keeps no stale ones"},
+		{"gateway-api", true, "Gateway API is always served"},
+		{"feature-gates", false, "there are no feature gates; features are detected from the nghttpx binary"},
 	}
 }
 
@@ -72,6 +76,7 @@ func clusterFlags(cluster bool) []flagInfo {
 		{"leader-elect-lease-duration", false, why}, {"leader-elect-renew-deadline", false, why},
 		{"leader-elect-retry-period", false, why}, {"leader-elect-resource-name", false, why},
 		{"client-qps", false, why}, {"client-burst", false, why},
+		{"nghttpx-secret", false, why}, {"tls-ticket-key-period", false, why}, {"quic-secret-period", false, why},
 	}
 }
 

@@ -66,3 +66,41 @@ func TestServeAcceptsClusterFlags(t *testing.T) {
 		t.Errorf("stderr %q", errOut)
 	}
 }
+
+// The original's key and Gateway API flags: the periods and the class
+// controller are aliases, --nghttpx-secret is taken, the rest warn.
+func TestServeAcceptsOriginalKeyAndGatewayFlags(t *testing.T) {
+	code, _, errOut := run(t, "serve", "--kubeconfig=/nonexistent", "--nghttpx-secret=nghttpx-km", "--share-tls-ticket-key",
+		"--tls-ticket-key-period=2h", "--quic-secret-period=3h", "--stale-assets-threshold=1h", "--gateway-api",
+		"--gateway-class-controller=zlab.co.jp/nghttpx", "--feature-gates=A=true")
+	if code == 0 {
+		t.Fatal("serve with a missing kubeconfig succeeded")
+	}
+	if strings.Contains(errOut, "flag provided but not defined") || strings.Contains(errOut, "--nghttpx-secret \"") {
+		t.Errorf("a flag was refused: %q", errOut)
+	}
+	for _, f := range []string{"share-tls-ticket-key", "stale-assets-threshold", "gateway-api", "feature-gates"} {
+		if !strings.Contains(errOut, "warning: --"+f+" is no longer supported") {
+			t.Errorf("no warning for --%s: %q", f, errOut)
+		}
+	}
+	for _, bad := range []string{"a/b/c", "Upper", "ns/"} {
+		code, _, errOut := run(t, "serve", "--kubeconfig=/nonexistent", "--nghttpx-secret="+bad)
+		if code == 0 || !strings.Contains(errOut, "--nghttpx-secret") {
+			t.Errorf("--nghttpx-secret=%s: code %d, stderr %q", bad, code, errOut)
+		}
+	}
+	if code, _, errOut := run(t, "serve", "--kubeconfig=/nonexistent", "--serve-ingress=false", "--nghttpx-secret=nghttpx-km"); code == 0 ||
+		!strings.Contains(errOut, "needs the Ingress front-end") {
+		t.Errorf("--nghttpx-secret without the Ingress front-end: code %d, stderr %q", code, errOut)
+	}
+}
+
+func TestParseNghttpxSecret(t *testing.T) {
+	for in, want := range map[string]string{"": "/", "nghttpx-km": "sys/nghttpx-km", "ing/keys": "ing/keys"} {
+		got, err := parseNghttpxSecret(in, "sys")
+		if err != nil || got.Namespace+"/"+got.Name != want {
+			t.Errorf("parseNghttpxSecret(%q) = %v, %v; want %s", in, got, err, want)
+		}
+	}
+}

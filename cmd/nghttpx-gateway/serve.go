@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/klog/v2"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -66,6 +67,14 @@ func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	ticketRotation := fs.Duration("tls-ticket-key-rotation-period", controller.DefaultTicketKeyRotation,
 		"rotation period of each Gateway's shared TLS session ticket keys (same Secret); 0: never rotate")
 	// client-go's 5/s (burst 10) made status for 1000 new routes take 3 minutes.
+	// The original Ingress controller's names for the same periods.
+	fs.DurationVar(quicRotation, "quic-secret-period", *quicRotation, "alias of --quic-key-rotation-period (the original Ingress controller's name)")
+	fs.DurationVar(ticketRotation, "tls-ticket-key-period", *ticketRotation, "alias of --tls-ticket-key-rotation-period (the original Ingress controller's name)")
+	fs.StringVar(controllerName, "gateway-class-controller", *controllerName, "alias of --controller-name (the original Ingress controller's name)")
+	nghttpxSecret := fs.String("nghttpx-secret", "",
+		"[namespace/]name of the original nghttpx Ingress controller's keys Secret (its --nghttpx-secret, there nghttpx-km by default): "+
+			"the leader keeps it in that controller's format and the Ingress data planes take their QUIC and TLS ticket keys from it, "+
+			"so pods of both controllers share keys during a rolling replacement (docs/migrating-keys.md); empty: Ingress data planes keep their own keys")
 	qps := fs.Float64("client-qps", 50, "API server requests per second (0: client-go's default of 5)")
 	burst := fs.Int("client-burst", 100, "API server request burst (0: client-go's default of 10)")
 	var ocspF ocspFlags
@@ -106,6 +115,13 @@ func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	if *leaseNS == "" {
 		*leaseNS = *namespace
+	}
+	origKeys, err := parseNghttpxSecret(*nghttpxSecret, *namespace)
+	if err != nil {
+		return err
+	}
+	if origKeys.Name != "" && !*serveIngress {
+		return fmt.Errorf("--nghttpx-secret needs the Ingress front-end (--serve-ingress): only Ingress data planes share the original controller's keys")
 	}
 	log := newLogger(stderr, *verbose)
 	ctrllog.SetLogger(log)
@@ -158,9 +174,26 @@ func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 			ProxyClusterRole: *proxyRole,
 			IngressArgs:      ingressProxyArgs(shim, ing.proxyProto),
 		},
-		Ingress:     ingress,
-		OCSP:        ocspF.options(true),
-		KeyRotation: keys.Periods{QUIC: *quicRotation, Tickets: *ticketRotation},
-		Log:         log,
+		Ingress:       ingress,
+		OCSP:          ocspF.options(true),
+		KeyRotation:   keys.Periods{QUIC: *quicRotation, Tickets: *ticketRotation},
+		NghttpxSecret: origKeys,
+		Log:           log,
 	})
+}
+
+// parseNghttpxSecret reads --nghttpx-secret: "name" (in the controller's
+// namespace, as the original resolves it) or "namespace/name"; empty is off.
+func parseNghttpxSecret(v, namespace string) (types.NamespacedName, error) {
+	if v == "" {
+		return types.NamespacedName{}, nil
+	}
+	ns, name, ok := strings.Cut(v, "/")
+	if !ok {
+		ns, name = namespace, v
+	}
+	if errs := validation.IsDNS1123Subdomain(name); ns == "" || name == "" || len(errs) != 0 || len(validation.IsDNS1123Label(ns)) != 0 {
+		return types.NamespacedName{}, fmt.Errorf("--nghttpx-secret %q: want a Secret name or namespace/name", v)
+	}
+	return types.NamespacedName{Namespace: ns, Name: name}, nil
 }
