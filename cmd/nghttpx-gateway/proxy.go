@@ -39,7 +39,8 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	// leave --proxy-proto to them.
 	st := settings.Proxy()
 	st.Flags(fs, true)
-	verbose := fs.Bool("v", false, "verbose logs")
+	var lf logFlags
+	lf.register(fs)
 	ingressGW := fs.Bool("ingress", false,
 		"the Gateway is the Ingress front-end's Gateway of an IngressClass: run the Ingress shim with the Ingress flags below (the controller sets them)")
 	nghttpxSecret := fs.String("nghttpx-secret", "",
@@ -75,7 +76,11 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if *gwName == "" || *gwNamespace == "" {
 		return errors.New("--gateway-name and --gateway-namespace (or $POD_NAMESPACE) are required")
 	}
-	log := newLogger(stderr, *verbose).WithValues("gateway", *gwNamespace+"/"+*gwName)
+	log, err := lf.logger(stderr)
+	if err != nil {
+		return err
+	}
+	log = log.WithValues("gateway", *gwNamespace+"/"+*gwName)
 	ctrllog.SetLogger(log)
 	klog.SetLogger(log)
 

@@ -25,7 +25,8 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	// --workers, --http3, --state-dir
 	st := settings.Settings{Workers: 1, HTTP3: true, StateDir: defaultStateDir()}
 	st.Flags(fs, false)
-	verbose := fs.Bool("v", false, "verbose logs")
+	var lf logFlags
+	lf.register(fs)
 	var ocspF ocspFlags
 	ocspF.register(fs)
 	var ing ingressFlags
@@ -43,7 +44,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *configDir == "" {
 		return errors.New("--config is required: the directory holding your Gateway, HTTPRoute, Service and EndpointSlice YAML files")
 	}
-	log := newLogger(stderr, *verbose)
+	log, err := lf.logger(stderr)
+	if err != nil {
+		return err
+	}
 	ctx = logr.NewContext(ctx, log)
 	for _, w := range ing.warnings {
 		log.Info("warning: " + w)

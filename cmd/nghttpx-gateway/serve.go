@@ -49,7 +49,8 @@ func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	// kubebuilder's names for the same two settings.
 	fs.StringVar(metricsAddr, "metrics-bind-address", *metricsAddr, "alias of --metrics-addr")
 	fs.StringVar(healthAddr, "health-probe-bind-address", *healthAddr, "alias of --health-addr")
-	verbose := fs.Bool("v", false, "verbose logs")
+	var lf logFlags
+	lf.register(fs)
 	// The Ingress front-end: the original nghttpx Ingress controller's flags.
 	serveIngress := fs.Bool("serve-ingress", true,
 		"also serve Ingresses of the IngressClasses whose controller is --ingress-class-controller (drop-in for the nghttpx Ingress controller)")
@@ -123,7 +124,10 @@ func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if origKeys.Name != "" && !*serveIngress {
 		return fmt.Errorf("--nghttpx-secret needs the Ingress front-end (--serve-ingress): only Ingress data planes share the original controller's keys")
 	}
-	log := newLogger(stderr, *verbose)
+	log, err := lf.logger(stderr)
+	if err != nil {
+		return err
+	}
 	ctrllog.SetLogger(log)
 	klog.SetLogger(log)
 	for _, w := range ing.warnings {
@@ -139,11 +143,7 @@ func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if *burst > 0 {
 		cfg.Burst = *burst
 	}
-	var proxyArgs []string
-	if *verbose {
-		proxyArgs = append(proxyArgs, "-v")
-	}
-	proxyArgs = append(proxyArgs, ocspF.proxyArgs()...)
+	proxyArgs := append(lf.args(), ocspF.proxyArgs()...)
 	var ingress *controller.IngressOptions
 	if *serveIngress {
 		shim.Namespace = *ingressNS
