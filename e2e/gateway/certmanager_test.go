@@ -203,9 +203,23 @@ func TestCertManager(t *testing.T) {
 			s.waitServes(ctx, t, tg, trafficTimeout, "200 over HTTP", func(status int, e *echoResponse) bool {
 				return status == http.StatusOK && e != nil
 			})
-			for pod, logs := range s.controllerLogs(ctx, t) {
-				if !strings.Contains(logs, awarenessOn) {
-					t.Errorf("controller %s did not log %q after the CRD was installed:\n%s", pod, awarenessOn, e2eutil.Tail(logs, 20))
+			// Every replica checks discovery on its own timer (30 s), so the others
+			// may notice later than the leader that named the Certificate.
+			var logs map[string]string
+			err := e2eutil.Poll(ctx, certManagerTimeout, func(ctx context.Context) (bool, error) {
+				logs = s.controllerLogs(ctx, t)
+				for _, l := range logs {
+					if !strings.Contains(l, awarenessOn) {
+						return false, nil
+					}
+				}
+				return true, nil
+			})
+			if err != nil {
+				for pod, l := range logs {
+					if !strings.Contains(l, awarenessOn) {
+						t.Errorf("controller %s did not log %q after the CRD was installed:\n%s", pod, awarenessOn, e2eutil.Tail(l, 20))
+					}
 				}
 			}
 			return ctx
