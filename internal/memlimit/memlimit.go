@@ -1,7 +1,3 @@
-// Package memlimit sets the Go runtime's soft memory limit from the cgroup's hard
-// one, so that the garbage collector works harder as a container approaches its
-// limit instead of the kernel killing it there (Go sizes GOMAXPROCS from the cgroup,
-// but not the heap). An explicit GOMEMLIMIT always wins.
 package memlimit
 
 import (
