@@ -3,15 +3,8 @@
 package livetest
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os/exec"
 	"path/filepath"
@@ -21,31 +14,19 @@ import (
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/selfsigned"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/testenv"
 )
 
 // selfSigned returns a model certificate whose commonName is cn and whose
-// subjectAltNames are sans.
+// subjectAltNames are sans (and the loopback addresses).
 func selfSigned(t *testing.T, cn string, sans ...string) model.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p, err := selfsigned.Named(cn, sans...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn}, DNSNames: sans,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kd, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return model.Certificate{Name: cn, Source: model.ObjectRef{Kind: "Secret", Namespace: cn, Name: "cert"},
-		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd})}
+	return model.Certificate{Name: cn, Source: model.ObjectRef{Kind: "Secret", Namespace: cn, Name: "cert"}, CertPEM: p.CertPEM, KeyPEM: p.KeyPEM}
 }
 
 // TestLiveSNICertificates: tenants a and b have listeners for a.example.com and

@@ -21,7 +21,11 @@ type Pair struct {
 }
 
 // New creates a certificate for 127.0.0.1, ::1 and the given DNS names, valid for a day.
-func New(dnsNames ...string) (Pair, error) {
+func New(dnsNames ...string) (Pair, error) { return Named("nghttpx-gateway self-signed", dnsNames...) }
+
+// Named is New with the given subject common name, for tests that tell
+// certificates apart by it.
+func Named(commonName string, dnsNames ...string) (Pair, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return Pair{}, fmt.Errorf("generate key: %w", err)
@@ -33,7 +37,7 @@ func New(dnsNames ...string) (Pair, error) {
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "nghttpx-gateway self-signed"},
+		Subject:               pkix.Name{CommonName: commonName},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(24 * time.Hour),
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
