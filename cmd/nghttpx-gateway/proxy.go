@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -52,13 +51,10 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	var origKeys types.NamespacedName
-	if *nghttpxSecret != "" {
-		ns, name, ok := strings.Cut(*nghttpxSecret, "/")
-		if !ok || ns == "" || name == "" || strings.Contains(name, "/") {
-			return fmt.Errorf("--nghttpx-secret %q is not of the form namespace/name", *nghttpxSecret)
-		}
-		origKeys = types.NamespacedName{Namespace: ns, Name: name}
+	// The controller passes namespace/name: no default namespace here.
+	origKeys, err := parseNghttpxSecret(*nghttpxSecret, "")
+	if err != nil {
+		return err
 	}
 	if err := ocspF.validate(); err != nil {
 		return err
