@@ -116,7 +116,8 @@ func (f *ingressFlags) legacy(fs *flag.FlagSet, l flagInfo) {
 	if fs.Lookup(l.name) != nil {
 		return
 	}
-	fs.Var(&legacyValue{f: f, info: l}, l.name, "accepted for compatibility and ignored: "+l.replace)
+	fs.Var(&legacyValue{info: l, warnings: &f.warnings, warning: fmt.Sprintf("--%s is no longer supported and is ignored: %s", l.name, l.replace)},
+		l.name, "accepted for compatibility and ignored: "+l.replace)
 }
 
 // options returns the shim's options once the flags are parsed.
@@ -175,11 +176,13 @@ func ingressProxyArgs(o ingressshim.Options, proxyProto bool) []string {
 	return args
 }
 
-// legacyValue accepts any value for a flag we no longer use and records a warning.
+// legacyValue accepts any value for a flag we no longer use and appends its
+// warning to warnings (the logging flags use it too).
 type legacyValue struct {
-	f     *ingressFlags
-	info  flagInfo
-	value string
+	info     flagInfo
+	warning  string
+	warnings *[]string
+	value    string
 }
 
 func (v *legacyValue) String() string {
@@ -196,7 +199,7 @@ func (v *legacyValue) Set(s string) error {
 		}
 	}
 	v.value = s
-	v.f.warnings = append(v.f.warnings, fmt.Sprintf("--%s is no longer supported and is ignored: %s", v.info.name, v.info.replace))
+	*v.warnings = append(*v.warnings, v.warning)
 	return nil
 }
 

@@ -27,8 +27,10 @@ const maxVerbosity = 4
 func (l *logFlags) register(fs *flag.FlagSet) {
 	fs.Var(&l.v, "v", "log verbosity: 0 (default), 1-4, or -v alone for 4")
 	fs.StringVar(&l.format, "logging-format", "text", "log format: text or json")
+	const why = "logs are not buffered and -v applies to every file"
 	for _, name := range []string{"vmodule", "log-flush-frequency"} {
-		fs.Var(&warnValue{name: name, warnings: &l.warnings}, name, "accepted and ignored: logs are not buffered and -v applies to every file")
+		fs.Var(&legacyValue{info: flagInfo{name: name}, warnings: &l.warnings, warning: "--" + name + " is accepted and ignored: " + why},
+			name, "accepted and ignored: "+why)
 	}
 }
 
@@ -86,18 +88,3 @@ func (v *verbosity) Set(s string) error {
 }
 
 func (v *verbosity) IsBoolFlag() bool { return true }
-
-// warnValue accepts any value for a flag that has no effect and records why.
-type warnValue struct {
-	name     string
-	warnings *[]string
-	value    string
-}
-
-func (w *warnValue) String() string { return w.value }
-
-func (w *warnValue) Set(s string) error {
-	w.value = s
-	*w.warnings = append(*w.warnings, fmt.Sprintf("--%s is accepted and ignored: logs are not buffered and -v applies to every file", w.name))
-	return nil
-}
