@@ -9,7 +9,7 @@ include hack/cluster.mk
 include hack/e2e.mk
 include hack/conformance.mk
 
-.PHONY: conformance-ci all build nghttpx echo test unit integration fuzz run bench bench-peers translate-golden fmt vet lint golden clean
+.PHONY: conformance-ci all build nghttpx echo test unit integration fuzz run bench bench-peers faults translate-golden fmt vet lint golden clean
 
 all: build
 
@@ -54,6 +54,10 @@ test: lint build unit integration fuzz e2e conformance-ci
 # Translation/render benchmarks and apply latency against a real nghttpx -> bench/results.md.
 bench: echo
 	GO=$(GO) bash hack/bench.sh
+
+# The fault suite (kills of nghttpx, hostile clients) with longer phases -> bench/reliability.md.
+faults:
+	GO=$(GO) bash hack/faults.sh
 
 # The data plane next to plain nghttpx, nginx and HAProxy (Debian), one worker pinned
 # to CPU 0: req/s and CPU per request, 1 and 5000 routes -> bench/peers.md.
