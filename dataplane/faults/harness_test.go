@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -93,7 +94,7 @@ spec:
 	r := &standalone.Runner{
 		ConfigDir: g.dir,
 		StateDir:  t.TempDir(),
-		Render:    render.Options{Workers: 1, GracePeriod: 2 * time.Second},
+		Render:    render.Options{Workers: faultsWorkers(), GracePeriod: 2 * time.Second},
 		Log:       sink,
 		Out:       io.Discard,
 		Poll:      50 * time.Millisecond,
@@ -378,6 +379,28 @@ func rssOf(t *testing.T, main int) int64 {
 	return total
 }
 
+// cpuOf sums the CPU time (user + system) nghttpx's main process and its
+// workers used so far.
+func cpuOf(t *testing.T, main int) time.Duration {
+	t.Helper()
+	var total time.Duration
+	for _, pid := range append([]int{main}, testenv.WorkerPIDs(t, main)...) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatalf("cpu of %d: %v", pid, err)
+		}
+		// Fields after the command name, which is in parentheses and may hold spaces.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		total += time.Duration(ut+st) * time.Second / clockTicks
+	}
+	return total
+}
+
+// clockTicks is USER_HZ, 100 on Linux for every architecture Go supports here.
+const clockTicks = 100
+
 // row is one line of bench/reliability.md.
 type row struct {
 	Scenario, Traffic string
@@ -431,3 +454,11 @@ func or(s, def string) string {
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+// faultsWorkers is nghttpx's worker threads: FAULTS_WORKERS, else 1.
+func faultsWorkers() int {
+	if n, err := strconv.Atoi(os.Getenv("FAULTS_WORKERS")); err == nil && n > 0 {
+		return n
+	}
+	return 1
+}

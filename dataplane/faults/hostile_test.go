@@ -68,6 +68,7 @@ func TestHostileClients(t *testing.T) {
 			main := g.data().PID()
 			restarts := g.data().Stats().Restarts.Load()
 			before := rssOf(t, main)
+			cpu0 := cpuOf(t, main)
 			loads := []*traffic{g.startTraffic("h1", 2), g.startTraffic("h2c", 2)}
 			stop := make(chan struct{})
 			var seen string
@@ -91,11 +92,12 @@ func TestHostileClients(t *testing.T) {
 				l.stop()
 			}
 			after := rssOf(t, main)
+			busy := float64(cpuOf(t, main)-cpu0) / float64(hold) * 100
 			if g.data().PID() != main || g.data().Stats().Restarts.Load() != restarts {
 				t.Errorf("nghttpx restarted during the attack (pid %d -> %d)", main, g.data().PID())
 			}
 			growth := peak.Load() - before
-			t.Logf("attack: %s; nghttpx RSS %s before, %s peak, %s after", seen, mib(before), mib(peak.Load()), mib(after))
+			t.Logf("attack: %s; nghttpx RSS %s before, %s peak, %s after; nghttpx CPU %.0f%%", seen, mib(before), mib(peak.Load()), mib(after), busy)
 			if growth > tc.memBound {
 				t.Errorf("nghttpx grew by %s during the attack, bound %s", mib(growth), mib(tc.memBound))
 			}
@@ -110,7 +112,7 @@ func TestHostileClients(t *testing.T) {
 				}
 				report(t, row{Scenario: tc.name, Traffic: l.name, Requests: l.reqs.Load(), Failed: l.failed(), Allowed: "none",
 					MemBefore: mib(before), MemAfter: fmt.Sprintf("%s (peak %s)", mib(after), mib(peak.Load())),
-					Notes: fmt.Sprintf("%s; this traffic %.0f req/s, %.0f without the attack", seen, rate, base[l.name])})
+					Notes: fmt.Sprintf("%s; nghttpx CPU %.0f%%; this traffic %.0f req/s, %.0f without the attack", seen, busy, rate, base[l.name])})
 			}
 		})
 	}
