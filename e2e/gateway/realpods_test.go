@@ -769,6 +769,57 @@ func TestRealPodsRollingRestart(t *testing.T) {
 			requireNoFailures(t, "HTTP/1.1 keep-alive load across the rolling restart", r1, 500)
 			requireNoFailures(t, "h2c load across the rolling restart", r2, 500)
 			return ctx
+		}).
+		Assess("a deleted data-plane pod loses no request", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
+			// kubectl delete pod: the pod is terminated gracefully (as in a node drain)
+			// and its ReplicaSet makes a new one; the other replica serves meanwhile.
+			s, sc := suiteFrom(ctx), scenarioFrom(ctx)
+			pods := s.dataPlanePods(ctx, t, sc.ns, "gw")
+			if len(pods) != 2 {
+				t.Fatalf("%d data-plane pods, want 2", len(pods))
+			}
+			victim := pods[0].Name
+			h2tr := s.transport(4)
+			h2tr.Protocols = new(http.Protocols)
+			h2tr.Protocols.SetUnencryptedHTTP2(true)
+			h2tg := sc.tg
+			h2tg.path = "/roll/h2del"
+			h1 := s.startLoad(t, sc.tg, 4, 100, 4*time.Minute)
+			h2 := s.startLoadOn(t, h2tr, h2tg, 4, 100, 4*time.Minute)
+			time.Sleep(3 * time.Second)
+			if err := s.cs.CoreV1().Pods(sc.ns).Delete(ctx, victim, metav1.DeleteOptions{}); err != nil {
+				t.Fatalf("delete data-plane pod %s: %v", victim, err)
+			}
+			t0 := time.Now()
+			var names []string
+			err := e2eutil.Poll(ctx, 3*time.Minute, func(ctx context.Context) (bool, error) {
+				pods, err := e2eutil.Pods(ctx, s.cs, sc.ns, dataPlaneSelector(sc.ns, "gw"))
+				if err != nil {
+					return false, nil
+				}
+				names = names[:0]
+				ready := 0
+				for i := range pods {
+					names = append(names, pods[i].Name)
+					if pods[i].Name == victim {
+						return false, nil
+					}
+					if e2eutil.PodReady(&pods[i]) {
+						ready++
+					}
+				}
+				return len(pods) == 2 && ready == 2, nil
+			})
+			if err != nil {
+				t.Fatalf("pod %s not replaced by a ready one in 3 minutes: pods %v", victim, names)
+			}
+			took := time.Since(t0)
+			time.Sleep(3 * time.Second)
+			r1, r2 := h1.stop(), h2.stop()
+			t.Logf("data-plane pod %s deleted, replaced (%v) in %s", victim, names, took.Round(time.Millisecond))
+			requireNoFailures(t, "HTTP/1.1 keep-alive load across the pod deletion", r1, 500)
+			requireNoFailures(t, "h2c load across the pod deletion", r2, 500)
+			return ctx
 		}).Feature()
 	testenv.Test(t, f)
 }
