@@ -2,7 +2,9 @@
 // server, as the only writer of our status (the caller makes sure only the
 // elected leader calls it).
 //
-// Contract: every write starts from a fresh GET (never the cache) and changes only
+// Contract: every write starts from the informer cache's copy when there is one
+// (its resourceVersion makes the update fail if the cache lags; the retry then
+// starts from a fresh GET), else from a fresh GET, and changes only
 // what we own: the conditions, listeners, addresses and supportedFeatures of our
 // GatewayClasses and Gateways (condition types of other writers are kept; for
 // Gateways also attachedListenerSets), the conditions and listeners of the

@@ -24,7 +24,8 @@ type Counters struct {
 	Writes atomic.Int64
 	// Skipped counts objects whose status already was what we would write.
 	Skipped atomic.Int64
-	// Conflicts counts updates rejected because the object changed since the GET.
+	// Conflicts counts updates rejected because the object changed since it was
+	// read (from the cache or a GET).
 	Conflicts atomic.Int64
 }
 
@@ -35,8 +36,9 @@ type Writer struct {
 	// Client sends status updates.
 	Client client.Client
 	// Cache, when set, is consulted first: an object whose cached status already
-	// shows what we would write is skipped without a GET, so an unchanged
-	// translation costs no API requests.
+	// shows what we would write is skipped without a request, and a changed one
+	// is written from the cached copy (its resourceVersion guards against a
+	// stale cache), so a translation costs one request per changed object.
 	Cache          client.Reader
 	ControllerName string
 	Log            logr.Logger
@@ -115,12 +117,16 @@ func (w *Writer) HTTPRoute(ctx context.Context, desired *gatewayv1.HTTPRoute) er
 	}, func(obj client.Object) any { return obj.(*gatewayv1.HTTPRoute).Status })
 }
 
-// update GETs a fresh copy of desired, mutates it and writes it when its status
-// changed, retrying on conflict.
+// update mutates the cached copy of desired (else a fresh GET) and writes it
+// when its status changed, retrying on conflict from a fresh GET.
 func (w *Writer) update(ctx context.Context, desired client.Object, newObj func() client.Object, mutate func(client.Object), status func(client.Object) any) error {
 	key := client.ObjectKeyFromObject(desired)
 	kind := strings.TrimPrefix(fmt.Sprintf("%T", newObj()), "*v1.")
 	log := w.Log.WithValues("kind", kind, "object", key.String())
+	// The cached copy, mutated, is the first attempt: one request per changed
+	// object instead of a GET and an update. Its resourceVersion makes the update
+	// fail with a conflict when the cache lags, and the retry reads fresh.
+	var cached client.Object
 	if obj := newObj(); w.Cache != nil && w.Cache.Get(ctx, key, obj) == nil && obj.GetUID() == desired.GetUID() {
 		before := status(obj)
 		mutate(obj)
@@ -128,21 +134,26 @@ func (w *Writer) update(ctx context.Context, desired client.Object, newObj func(
 			w.counters.Skipped.Add(1)
 			return nil
 		}
+		cached = obj
 	}
 	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
-		obj := newObj() // decoding into a used object could keep stale fields
-		if err := w.Reader.Get(ctx, key, obj); err != nil {
-			return err
-		}
-		if desired.GetUID() != "" && obj.GetUID() != desired.GetUID() {
-			// Deleted and recreated since the translation; the next one covers it.
-			return apierrors.NewNotFound(gatewayv1.Resource(kind), key.Name)
-		}
-		before := status(obj)
-		mutate(obj)
-		if equality.Semantic.DeepEqual(before, status(obj)) {
-			w.counters.Skipped.Add(1)
-			return nil
+		obj := cached
+		cached = nil
+		if obj == nil {
+			obj = newObj() // decoding into a used object could keep stale fields
+			if err := w.Reader.Get(ctx, key, obj); err != nil {
+				return err
+			}
+			if desired.GetUID() != "" && obj.GetUID() != desired.GetUID() {
+				// Deleted and recreated since the translation; the next one covers it.
+				return apierrors.NewNotFound(gatewayv1.Resource(kind), key.Name)
+			}
+			before := status(obj)
+			mutate(obj)
+			if equality.Semantic.DeepEqual(before, status(obj)) {
+				w.counters.Skipped.Add(1)
+				return nil
+			}
 		}
 		err := w.Client.Status().Update(ctx, obj)
 		if apierrors.IsConflict(err) {
