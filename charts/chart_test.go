@@ -1,0 +1,417 @@
+package charts
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"helm.sh/helm/v4/pkg/chart/common"
+	chartutil "helm.sh/helm/v4/pkg/chart/common/util"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
+	"helm.sh/helm/v4/pkg/chart/v2/lint"
+	"helm.sh/helm/v4/pkg/chart/v2/lint/support"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	"helm.sh/helm/v4/pkg/engine"
+	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer/json"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/golden"
+)
+
+const (
+	chartDir  = "nghttpx-gateway"
+	namespace = "nghttpx-gateway-system" // config/rbac's, so objects compare literally
+)
+
+// valueSets are the golden cases: testdata/<name>.values.yaml -> <name>.golden.yaml.
+var valueSets = []string{"default", "experimental", "custom"}
+
+func loadChart(t *testing.T) *chart.Chart {
+	t.Helper()
+	c, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func readValues(t *testing.T, name string) map[string]any {
+	t.Helper()
+	v, err := common.ReadValuesFile(filepath.Join("testdata", name+".values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// render is `helm template --namespace nghttpx-gateway-system nghttpx-gateway`:
+// values checked against the schema, templates rendered, manifests in install order.
+func render(c *chart.Chart, vals map[string]any) ([]releaseutil.Manifest, error) {
+	caps := common.DefaultCapabilities.Copy()
+	kv, err := common.ParseKubeVersion("v1.36.3")
+	if err != nil {
+		return nil, err
+	}
+	caps.KubeVersion = *kv
+	rv, err := chartutil.ToRenderValues(c, vals, common.ReleaseOptions{Name: "nghttpx-gateway", Namespace: namespace, IsInstall: true, Revision: 1}, caps)
+	if err != nil {
+		return nil, err
+	}
+	files, err := engine.Render(c, rv)
+	if err != nil {
+		return nil, err
+	}
+	for name := range files {
+		if strings.HasSuffix(name, "NOTES.txt") {
+			delete(files, name)
+		}
+	}
+	_, ms, err := releaseutil.SortManifests(files, nil, releaseutil.InstallOrder)
+	return ms, err
+}
+
+func mustRender(t *testing.T, vals map[string]any) []releaseutil.Manifest {
+	t.Helper()
+	ms, err := render(loadChart(t), vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
+
+func TestLint(t *testing.T) {
+	for _, name := range valueSets {
+		t.Run(name, func(t *testing.T) {
+			l := lint.RunAll(chartDir, readValues(t, name), namespace)
+			for _, m := range l.Messages {
+				// Chart.yaml has no icon: the only remark allowed.
+				if m.Severity > support.InfoSev || !strings.Contains(m.Err.Error(), "icon is recommended") {
+					t.Errorf("helm lint: %s", m)
+				}
+			}
+		})
+	}
+}
+
+// TestTemplateGolden keeps `helm template` output for each value set. The CRDs are
+// shown by their metadata only (TestCRDsAreUpstream checks their bodies).
+func TestTemplateGolden(t *testing.T) {
+	for _, name := range valueSets {
+		t.Run(name, func(t *testing.T) {
+			var b bytes.Buffer
+			for _, m := range mustRender(t, readValues(t, name)) {
+				fmt.Fprintf(&b, "---\n# Source: %s\n", m.Name)
+				if m.Head.Kind == "CustomResourceDefinition" {
+					b.WriteString(crdSummary(t, m.Content))
+					continue
+				}
+				b.WriteString(strings.TrimSpace(m.Content) + "\n")
+			}
+			golden.Check(t, filepath.Join("testdata", name+".golden.yaml"), b.Bytes())
+		})
+	}
+}
+
+func crdSummary(t *testing.T, doc string) string {
+	t.Helper()
+	var crd apiextensionsv1.CustomResourceDefinition
+	if err := yaml.Unmarshal([]byte(doc), &crd); err != nil {
+		t.Fatal(err)
+	}
+	out, err := yaml.Marshal(map[string]any{
+		"apiVersion": crd.APIVersion, "kind": crd.Kind,
+		"metadata": map[string]any{"name": crd.Name, "annotations": crd.Annotations},
+		"spec":     "(" + fmt.Sprint(len(crd.Spec.Versions)) + " versions, from the Gateway API module)",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+func TestSchemaRejectsBadValues(t *testing.T) {
+	c := loadChart(t)
+	for _, tc := range []struct {
+		name, values, want string
+	}{
+		{"unknown top-level key", "replicas: 3", "replicas"},
+		{"unknown nested key", "controller: {replica: 3}", "replica"},
+		{"CRD channel", "crds: {channel: beta}", "channel"},
+		{"log format", "logging: {format: xml}", "format"},
+		{"log level", "logging: {level: 11}", "level"},
+		{"service type", "dataPlane: {serviceType: External}", "serviceType"},
+		{"boolean as string", `ingress: {enabled: "yes"}`, "enabled"},
+		{"port", "metrics: {port: 70000}", "port"},
+		{"duration", "leaderElection: {leaseDuration: 15}", "leaseDuration"},
+		{"namespace/name", "ingress: {defaultTLSSecret: just-a-name}", "defaultTLSSecret"},
+		{"extra arg", "controller: {extraArgs: [serve]}", "extraArgs"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vals, err := common.ReadValues([]byte(tc.values))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = render(c, vals)
+			if err == nil {
+				t.Fatalf("%s: rendered; want a schema error", tc.values)
+			}
+			if !strings.Contains(err.Error(), "schema") || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s: error %q does not name the schema and %q", tc.values, err, tc.want)
+			}
+		})
+	}
+	// The same check accepts every golden value set.
+	for _, name := range valueSets {
+		if err := chartutil.ValidateAgainstSchema(c, mustCoalesce(t, c, readValues(t, name))); err != nil {
+			t.Errorf("%s values: %v", name, err)
+		}
+	}
+}
+
+func mustCoalesce(t *testing.T, c *chart.Chart, vals map[string]any) map[string]any {
+	t.Helper()
+	v, err := chartutil.CoalesceValues(c, vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func scheme(t *testing.T) *runtime.Scheme {
+	t.Helper()
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, gatewayv1.Install} {
+		if err := add(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return s
+}
+
+// TestObjectsDecode decodes every rendered object strictly (unknown or duplicate
+// fields fail) as a kind the Kubernetes and Gateway API types know.
+func TestObjectsDecode(t *testing.T) {
+	s := scheme(t)
+	strict := json.NewSerializerWithOptions(json.DefaultMetaFactory, s, s, json.SerializerOptions{Yaml: true, Strict: true})
+	for _, name := range valueSets {
+		t.Run(name, func(t *testing.T) {
+			for _, m := range mustRender(t, readValues(t, name)) {
+				obj, gvk, err := strict.Decode([]byte(m.Content), nil, nil)
+				if err != nil {
+					t.Errorf("%s (%s): %v", m.Name, m.Head.Kind, err)
+					continue
+				}
+				if _, ok := obj.(*unstructured.Unstructured); ok {
+					t.Errorf("%s: %v is not a known kind", m.Name, gvk)
+				}
+			}
+		})
+	}
+}
+
+// objects renders vals into unstructured objects keyed kind/namespace/name.
+func objects(t *testing.T, docs []string) map[string]*unstructured.Unstructured {
+	t.Helper()
+	out := map[string]*unstructured.Unstructured{}
+	for _, d := range docs {
+		if strings.TrimSpace(d) == "" {
+			continue
+		}
+		var m map[string]any
+		if err := yaml.Unmarshal([]byte(d), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m == nil {
+			continue
+		}
+		u := &unstructured.Unstructured{Object: m}
+		out[u.GetKind()+"/"+u.GetNamespace()+"/"+u.GetName()] = u
+	}
+	return out
+}
+
+func manifestDocs(ms []releaseutil.Manifest) []string {
+	var docs []string
+	for _, m := range ms {
+		docs = append(docs, m.Content)
+	}
+	return docs
+}
+
+func fileDocs(t *testing.T, paths ...string) []string {
+	t.Helper()
+	var docs []string
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range releaseutil.SplitManifests(string(b)) {
+			docs = append(docs, d)
+		}
+	}
+	return docs
+}
+
+// rbacKinds are the objects config/rbac holds besides the ServiceAccount.
+var rbacKinds = map[string]bool{
+	"ClusterRole": true, "ClusterRoleBinding": true, "Role": true, "RoleBinding": true,
+	"ValidatingAdmissionPolicy": true, "ValidatingAdmissionPolicyBinding": true,
+}
+
+// TestRBACMatchesConfig: the chart's RBAC and admission policies are config/rbac's,
+// object for object (labels aside), and the chart grants nothing else.
+func TestRBACMatchesConfig(t *testing.T) {
+	files, err := filepath.Glob("../config/rbac/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("config/rbac: %v", err)
+	}
+	var want []string
+	for _, f := range files {
+		if filepath.Base(f) != "kustomization.yaml" {
+			want = append(want, f)
+		}
+	}
+	cfg := objects(t, fileDocs(t, want...))
+	got := objects(t, manifestDocs(mustRender(t, nil)))
+	for k, w := range cfg {
+		g := got[k]
+		if g == nil {
+			t.Errorf("%s of config/rbac is not in the chart", k)
+			continue
+		}
+		w, g = w.DeepCopy(), g.DeepCopy()
+		w.SetLabels(nil)
+		g.SetLabels(nil)
+		if !reflect.DeepEqual(w.Object, g.Object) {
+			wb, _ := yaml.Marshal(w.Object)
+			gb, _ := yaml.Marshal(g.Object)
+			t.Errorf("%s differs from config/rbac:\n--- config/rbac\n%s--- chart\n%s", k, wb, gb)
+		}
+	}
+	for k, g := range got {
+		if rbacKinds[g.GetKind()] && cfg[k] == nil && !strings.Contains(g.GetName(), "gateway.networking.k8s.io") {
+			t.Errorf("the chart has %s, which config/rbac does not", k)
+		}
+	}
+}
+
+// TestCRDsAreUpstream: each channel renders exactly the Gateway API module's files
+// (plus the keep annotation), and none renders no CRD.
+func TestCRDsAreUpstream(t *testing.T) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api").Output()
+	if err != nil {
+		t.Fatalf("go list -m sigs.k8s.io/gateway-api: %v", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	for _, tc := range []struct {
+		channel string
+		keep    bool
+	}{{"standard", true}, {"experimental", false}, {"none", true}} {
+		t.Run(tc.channel, func(t *testing.T) {
+			ms := mustRender(t, map[string]any{"crds": map[string]any{"channel": tc.channel, "keep": tc.keep}})
+			var docs []string
+			for _, m := range ms {
+				if strings.HasSuffix(m.Name, "/crds.yaml") {
+					docs = append(docs, m.Content)
+				}
+			}
+			got := objects(t, docs)
+			want := map[string]*unstructured.Unstructured{}
+			if tc.channel != "none" {
+				files, _ := filepath.Glob(filepath.Join(mod, "config/crd", tc.channel, "*.yaml"))
+				var paths []string
+				for _, f := range files {
+					if filepath.Base(f) != "kustomization.yaml" {
+						paths = append(paths, f)
+					}
+				}
+				want = objects(t, fileDocs(t, paths...))
+				if len(want) < 10 {
+					t.Fatalf("%d objects in the module's %s channel", len(want), tc.channel)
+				}
+			}
+			if len(got) != len(want) {
+				t.Errorf("rendered %d objects, the module has %d", len(got), len(want))
+			}
+			for k, w := range want {
+				g := got[k]
+				if g == nil {
+					t.Errorf("%s is not rendered", k)
+					continue
+				}
+				g = g.DeepCopy()
+				a := g.GetAnnotations()
+				if (a["helm.sh/resource-policy"] == "keep") != tc.keep {
+					t.Errorf("%s: annotations %v, keep %t", k, a, tc.keep)
+				}
+				delete(a, "helm.sh/resource-policy")
+				g.SetAnnotations(a)
+				if !reflect.DeepEqual(w.Object, g.Object) {
+					t.Errorf("%s differs from the module's file", k)
+				}
+			}
+		})
+	}
+}
+
+// TestArgsAreServeFlags: every flag the chart passes is one `nghttpx-gateway serve`
+// defines (built from this checkout, in its own module).
+func TestArgsAreServeFlags(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the controller")
+	}
+	cmd := exec.Command("go", "-C", "..", "run", "./cmd/nghttpx-gateway", "serve", "-h")
+	out, _ := cmd.CombinedOutput() // -h exits 2 after printing the flags
+	flags := map[string]bool{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if f, ok := strings.CutPrefix(strings.TrimSpace(line), "-"); ok && strings.HasPrefix(line, "  -") {
+			flags[strings.Fields(f)[0]] = true
+		}
+	}
+	if !flags["proxy-image"] || !flags["serve-ingress"] {
+		t.Fatalf("serve -h lists no known flag:\n%s", out)
+	}
+	for _, name := range valueSets {
+		for _, m := range mustRender(t, readValues(t, name)) {
+			if m.Head.Kind != "Deployment" {
+				continue
+			}
+			var d struct {
+				Spec struct {
+					Template struct {
+						Spec struct {
+							Containers []struct {
+								Args []string `json:"args"`
+							} `json:"containers"`
+						} `json:"spec"`
+					} `json:"template"`
+				} `json:"spec"`
+			}
+			if err := yaml.Unmarshal([]byte(m.Content), &d); err != nil {
+				t.Fatal(err)
+			}
+			args := d.Spec.Template.Spec.Containers[0].Args
+			if args[0] != "serve" {
+				t.Errorf("%s: args %v do not start with serve", name, args)
+			}
+			for _, a := range args[1:] {
+				f, _, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+				if !flags[f] {
+					t.Errorf("%s: %s is not a serve flag", name, a)
+				}
+			}
+		}
+	}
+}
