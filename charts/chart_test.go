@@ -2,6 +2,9 @@ package charts
 
 import (
 	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	stdjson "encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +19,7 @@ import (
 	"helm.sh/helm/v4/pkg/chart/v2/lint"
 	"helm.sh/helm/v4/pkg/chart/v2/lint/support"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	v2util "helm.sh/helm/v4/pkg/chart/v2/util"
 	"helm.sh/helm/v4/pkg/engine"
 	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -56,8 +60,12 @@ func readValues(t *testing.T, name string) map[string]any {
 }
 
 // render is `helm template --namespace nghttpx-gateway-system nghttpx-gateway`:
-// values checked against the schema, templates rendered, manifests in install order.
+// disabled subcharts dropped, values checked against the schema, templates
+// rendered, manifests in install order. It changes c.
 func render(c *chart.Chart, vals map[string]any) ([]releaseutil.Manifest, error) {
+	if err := v2util.ProcessDependencies(c, vals); err != nil {
+		return nil, err
+	}
 	caps := common.DefaultCapabilities.Copy()
 	kv, err := common.ParseKubeVersion("v1.36.3")
 	if err != nil {
@@ -141,13 +149,13 @@ func crdSummary(t *testing.T, doc string) string {
 }
 
 func TestSchemaRejectsBadValues(t *testing.T) {
-	c := loadChart(t)
 	for _, tc := range []struct {
 		name, values, want string
 	}{
 		{"unknown top-level key", "replicas: 3", "replicas"},
 		{"unknown nested key", "controller: {replica: 3}", "replica"},
-		{"CRD channel", "crds: {channel: beta}", "channel"},
+		{"CRD channel", "crds: {channel: standard}", "crds"},
+		{"both CRD channels", "crds-experimental: {enabled: true}", "not"},
 		{"log format", "logging: {format: xml}", "format"},
 		{"log level", "logging: {level: 11}", "level"},
 		{"service type", "dataPlane: {serviceType: External}", "serviceType"},
@@ -162,7 +170,7 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = render(c, vals)
+			_, err = render(loadChart(t), vals)
 			if err == nil {
 				t.Fatalf("%s: rendered; want a schema error", tc.values)
 			}
@@ -172,6 +180,7 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		})
 	}
 	// The same check accepts every golden value set.
+	c := loadChart(t)
 	for _, name := range valueSets {
 		if err := chartutil.ValidateAgainstSchema(c, mustCoalesce(t, c, readValues(t, name))); err != nil {
 			t.Errorf("%s values: %v", name, err)
@@ -308,7 +317,8 @@ func TestRBACMatchesConfig(t *testing.T) {
 }
 
 // TestCRDsAreUpstream: each channel renders exactly the Gateway API module's files
-// (plus the keep annotation), and none renders no CRD.
+// (plus the keep annotation), neither renders no CRD, and the release stores only
+// the enabled channel's subchart.
 func TestCRDsAreUpstream(t *testing.T) {
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api").Output()
 	if err != nil {
@@ -320,10 +330,25 @@ func TestCRDsAreUpstream(t *testing.T) {
 		keep    bool
 	}{{"standard", true}, {"experimental", false}, {"none", true}} {
 		t.Run(tc.channel, func(t *testing.T) {
-			ms := mustRender(t, map[string]any{"crds": map[string]any{"channel": tc.channel, "keep": tc.keep}})
+			vals := map[string]any{
+				"crds-standard":     map[string]any{"enabled": tc.channel == "standard", "keep": tc.keep},
+				"crds-experimental": map[string]any{"enabled": tc.channel == "experimental", "keep": tc.keep},
+			}
+			c := loadChart(t)
+			ms, err := render(c, vals)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var deps []string
+			for _, d := range c.Dependencies() {
+				deps = append(deps, d.Name())
+			}
+			if want := "crds-" + tc.channel; (tc.channel == "none" && len(deps) != 0) || (tc.channel != "none" && (len(deps) != 1 || deps[0] != want)) {
+				t.Errorf("the release would store subcharts %v", deps)
+			}
 			var docs []string
 			for _, m := range ms {
-				if strings.HasSuffix(m.Name, "/crds.yaml") {
+				if strings.Contains(m.Name, "/charts/crds-") {
 					docs = append(docs, m.Content)
 				}
 			}
@@ -361,6 +386,41 @@ func TestCRDsAreUpstream(t *testing.T) {
 				if !reflect.DeepEqual(w.Object, g.Object) {
 					t.Errorf("%s differs from the module's file", k)
 				}
+			}
+		})
+	}
+}
+
+// TestReleaseFitsInASecret: what Helm stores for a release (the chart as installed
+// and the manifest, JSON, gzip, base64) stays well under a Secret's 1 MiB.
+func TestReleaseFitsInASecret(t *testing.T) {
+	for _, name := range valueSets {
+		t.Run(name, func(t *testing.T) {
+			c := loadChart(t)
+			ms, err := render(c, readValues(t, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var man strings.Builder
+			for _, m := range ms {
+				man.WriteString(m.Content)
+			}
+			b, err := stdjson.Marshal(map[string]any{"chart": c, "manifest": man.String()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var z bytes.Buffer
+			w := gzip.NewWriter(&z)
+			if _, err := w.Write(b); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			n := base64.StdEncoding.EncodedLen(z.Len())
+			t.Logf("%s: release %d bytes as stored", name, n)
+			if n > 900<<10 {
+				t.Errorf("%s: the release takes %d bytes of its Secret's 1 MiB", name, n)
 			}
 		})
 	}

@@ -2,7 +2,7 @@
 // hack/release.sh) into a directory:
 //
 //	install.yaml             namespace, RBAC, admission policies, controller, GatewayClass
-//	                         (the chart rendered with crds.channel=none, image tag VERSION)
+//	                         (the chart rendered without CRDs, image tag VERSION)
 //	crds-standard.yaml       the Gateway API CRDs of each channel, as the module ships them
 //	crds-experimental.yaml
 //	nghttpx-gateway-X.Y.Z.tgz the chart, version X.Y.Z and appVersion VERSION
@@ -100,7 +100,8 @@ func Write(chartDir, version, out string) ([]string, error) {
 // nghttpx-gateway-system without CRDs, after a Namespace that enforces the
 // restricted Pod Security Standard (config/controller/namespace.yaml).
 func InstallYAML(c *chart.Chart) ([]byte, error) {
-	vals := map[string]any{"crds": map[string]any{"channel": "none"}}
+	c = withoutCRDs(c)
+	vals := map[string]any{"crds-standard": map[string]any{"enabled": false}}
 	rv, err := chartutil.ToRenderValues(c, vals, common.ReleaseOptions{Name: "nghttpx-gateway", Namespace: Namespace, IsInstall: true, Revision: 1}, nil)
 	if err != nil {
 		return nil, err
@@ -123,19 +124,37 @@ func InstallYAML(c *chart.Chart) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// CRDs concatenates the chart's copy of a channel's Gateway API CRDs.
+// withoutCRDs is a copy of c without its CRD subcharts (rendering drops disabled
+// subcharts from the chart it renders).
+func withoutCRDs(c *chart.Chart) *chart.Chart {
+	cp := *c
+	cp.SetDependencies()
+	return &cp
+}
+
+// CRDs concatenates the chart's copy of a channel's Gateway API CRDs (its
+// subchart crds-CHANNEL).
 func CRDs(c *chart.Chart, channel string) ([]byte, error) {
-	prefix := "files/crds/" + channel + "/"
+	var sub *chart.Chart
+	for _, d := range c.Dependencies() {
+		if d.Name() == "crds-"+channel {
+			sub = d
+		}
+	}
+	if sub == nil {
+		return nil, fmt.Errorf("the chart has no subchart crds-%s", channel)
+	}
+	const prefix = "files/"
 	var names []string
 	data := map[string][]byte{}
-	for _, f := range c.Files {
+	for _, f := range sub.Files {
 		if strings.HasPrefix(f.Name, prefix) && strings.HasSuffix(f.Name, ".yaml") {
 			names = append(names, f.Name)
 			data[f.Name] = f.Data
 		}
 	}
 	if len(names) == 0 {
-		return nil, fmt.Errorf("the chart has no %s*.yaml", prefix)
+		return nil, fmt.Errorf("subchart crds-%s has no %s*.yaml", channel, prefix)
 	}
 	sort.Strings(names)
 	var b bytes.Buffer
