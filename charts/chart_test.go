@@ -23,6 +23,7 @@ import (
 	"helm.sh/helm/v4/pkg/engine"
 	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer/json"
@@ -216,6 +217,15 @@ func TestObjectsDecode(t *testing.T) {
 	for _, name := range valueSets {
 		t.Run(name, func(t *testing.T) {
 			for _, m := range mustRender(t, readValues(t, name)) {
+				if m.Head.Kind == "ServiceMonitor" {
+					// Not in client-go: checked against the fields the template writes.
+					var sm serviceMonitor
+					if err := yaml.UnmarshalStrict([]byte(m.Content), &sm); err != nil || sm.APIVersion != "monitoring.coreos.com/v1" ||
+						len(sm.Spec.Endpoints) != 1 || sm.Spec.Endpoints[0].Port != "metrics" {
+						t.Errorf("%s: ServiceMonitor %+v: %v", m.Name, sm, err)
+					}
+					continue
+				}
 				obj, gvk, err := strict.Decode([]byte(m.Content), nil, nil)
 				if err != nil {
 					t.Errorf("%s (%s): %v", m.Name, m.Head.Kind, err)
@@ -227,6 +237,21 @@ func TestObjectsDecode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serviceMonitor is the part of the Prometheus Operator's ServiceMonitor the chart uses.
+type serviceMonitor struct {
+	APIVersion string            `json:"apiVersion"`
+	Kind       string            `json:"kind"`
+	Metadata   metav1.ObjectMeta `json:"metadata"`
+	Spec       struct {
+		Selector  metav1.LabelSelector `json:"selector"`
+		Endpoints []struct {
+			Port     string `json:"port"`
+			Path     string `json:"path"`
+			Interval string `json:"interval,omitempty"`
+		} `json:"endpoints"`
+	} `json:"spec"`
 }
 
 // objects renders vals into unstructured objects keyed kind/namespace/name.

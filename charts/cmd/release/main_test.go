@@ -91,6 +91,13 @@ func TestWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var deps []string
+	for _, d := range c.Dependencies() {
+		deps = append(deps, d.Name()+"-"+d.Metadata.Version)
+	}
+	if strings.Join(deps, " ") != "crds-experimental-1.6.3 crds-standard-1.6.3" && strings.Join(deps, " ") != "crds-standard-1.6.3 crds-experimental-1.6.3" {
+		t.Errorf("packaged chart holds subcharts %v, want both CRD channels", deps)
+	}
 	if c.Metadata.Version != "0.0.0-test" || c.Metadata.AppVersion != "v0.0.0-test" {
 		t.Errorf("packaged chart version %s appVersion %s", c.Metadata.Version, c.Metadata.AppVersion)
 	}
