@@ -113,23 +113,40 @@ func TestLint(t *testing.T) {
 	}
 }
 
-// TestTemplateGolden keeps `helm template` output for each value set. The CRDs are
-// shown by their metadata only (TestCRDsAreUpstream checks their bodies).
+// TestTemplateGolden keeps `helm template --include-crds` output for each value
+// set. The CRDs are shown by their metadata only (TestCRDsAreUpstream checks them).
 func TestTemplateGolden(t *testing.T) {
 	for _, name := range valueSets {
 		t.Run(name, func(t *testing.T) {
+			c := loadChart(t)
+			ms, err := render(c, readValues(t, name))
+			if err != nil {
+				t.Fatal(err)
+			}
 			var b bytes.Buffer
-			for _, m := range mustRender(t, readValues(t, name)) {
+			for _, crd := range c.CRDObjects() {
+				fmt.Fprintf(&b, "---\n# Source: %s\n", crd.Filename)
+				b.WriteString(crdSummary(t, string(crd.File.Data)))
+			}
+			for _, m := range ms {
 				fmt.Fprintf(&b, "---\n# Source: %s\n", m.Name)
-				if m.Head.Kind == "CustomResourceDefinition" {
-					b.WriteString(crdSummary(t, m.Content))
-					continue
-				}
 				b.WriteString(strings.TrimSpace(m.Content) + "\n")
 			}
 			golden.Check(t, filepath.Join("testdata", name+".golden.yaml"), b.Bytes())
 		})
 	}
+}
+
+// crdDocs are the documents of the CRDs Helm installs first (the crds/
+// directories of c and its enabled subcharts, once render has processed them).
+func crdDocs(c *chart.Chart) []string {
+	var docs []string
+	for _, crd := range c.CRDObjects() {
+		for _, d := range releaseutil.SplitManifests(string(crd.File.Data)) {
+			docs = append(docs, d)
+		}
+	}
+	return docs
 }
 
 func crdSummary(t *testing.T, doc string) string {
@@ -216,7 +233,15 @@ func TestObjectsDecode(t *testing.T) {
 	strict := json.NewSerializerWithOptions(json.DefaultMetaFactory, s, s, json.SerializerOptions{Yaml: true, Strict: true})
 	for _, name := range valueSets {
 		t.Run(name, func(t *testing.T) {
-			for _, m := range mustRender(t, readValues(t, name)) {
+			c := loadChart(t)
+			ms, err := render(c, readValues(t, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range crdDocs(c) {
+				ms = append(ms, releaseutil.Manifest{Name: "crds/", Content: d, Head: &releaseutil.SimpleHead{Kind: "CustomResourceDefinition"}})
+			}
+			for _, m := range ms {
 				if m.Head.Kind == "ServiceMonitor" {
 					// Not in client-go: checked against the fields the template writes.
 					var sm serviceMonitor
@@ -341,23 +366,20 @@ func TestRBACMatchesConfig(t *testing.T) {
 	}
 }
 
-// TestCRDsAreUpstream: each channel renders exactly the Gateway API module's files
-// (plus the keep annotation), neither renders no CRD, and the release stores only
-// the enabled channel's subchart.
+// TestCRDsAreUpstream: each channel installs exactly the Gateway API module's
+// files (CRDs from crds/, the safe-upgrades policy as a template), neither
+// installs none, and the release stores only the enabled channel's subchart.
 func TestCRDsAreUpstream(t *testing.T) {
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/gateway-api").Output()
 	if err != nil {
 		t.Fatalf("go list -m sigs.k8s.io/gateway-api: %v", err)
 	}
 	mod := strings.TrimSpace(string(out))
-	for _, tc := range []struct {
-		channel string
-		keep    bool
-	}{{"standard", true}, {"experimental", false}, {"none", true}} {
-		t.Run(tc.channel, func(t *testing.T) {
+	for _, channel := range []string{"standard", "experimental", "none"} {
+		t.Run(channel, func(t *testing.T) {
 			vals := map[string]any{
-				"crds-standard":     map[string]any{"enabled": tc.channel == "standard", "keep": tc.keep},
-				"crds-experimental": map[string]any{"enabled": tc.channel == "experimental", "keep": tc.keep},
+				"crds-standard":     map[string]any{"enabled": channel == "standard"},
+				"crds-experimental": map[string]any{"enabled": channel == "experimental"},
 			}
 			c := loadChart(t)
 			ms, err := render(c, vals)
@@ -368,10 +390,10 @@ func TestCRDsAreUpstream(t *testing.T) {
 			for _, d := range c.Dependencies() {
 				deps = append(deps, d.Name())
 			}
-			if want := "crds-" + tc.channel; (tc.channel == "none" && len(deps) != 0) || (tc.channel != "none" && (len(deps) != 1 || deps[0] != want)) {
+			if want := "crds-" + channel; (channel == "none" && len(deps) != 0) || (channel != "none" && (len(deps) != 1 || deps[0] != want)) {
 				t.Errorf("the release would store subcharts %v", deps)
 			}
-			var docs []string
+			docs := crdDocs(c)
 			for _, m := range ms {
 				if strings.Contains(m.Name, "/charts/crds-") {
 					docs = append(docs, m.Content)
@@ -379,8 +401,8 @@ func TestCRDsAreUpstream(t *testing.T) {
 			}
 			got := objects(t, docs)
 			want := map[string]*unstructured.Unstructured{}
-			if tc.channel != "none" {
-				files, _ := filepath.Glob(filepath.Join(mod, "config/crd", tc.channel, "*.yaml"))
+			if channel != "none" {
+				files, _ := filepath.Glob(filepath.Join(mod, "config/crd", channel, "*.yaml"))
 				var paths []string
 				for _, f := range files {
 					if filepath.Base(f) != "kustomization.yaml" {
@@ -389,26 +411,16 @@ func TestCRDsAreUpstream(t *testing.T) {
 				}
 				want = objects(t, fileDocs(t, paths...))
 				if len(want) < 10 {
-					t.Fatalf("%d objects in the module's %s channel", len(want), tc.channel)
+					t.Fatalf("%d objects in the module's %s channel", len(want), channel)
 				}
 			}
 			if len(got) != len(want) {
-				t.Errorf("rendered %d objects, the module has %d", len(got), len(want))
+				t.Errorf("installs %d objects, the module has %d", len(got), len(want))
 			}
 			for k, w := range want {
-				g := got[k]
-				if g == nil {
-					t.Errorf("%s is not rendered", k)
-					continue
-				}
-				g = g.DeepCopy()
-				a := g.GetAnnotations()
-				if (a["helm.sh/resource-policy"] == "keep") != tc.keep {
-					t.Errorf("%s: annotations %v, keep %t", k, a, tc.keep)
-				}
-				delete(a, "helm.sh/resource-policy")
-				g.SetAnnotations(a)
-				if !reflect.DeepEqual(w.Object, g.Object) {
+				if g := got[k]; g == nil {
+					t.Errorf("%s is not installed", k)
+				} else if !reflect.DeepEqual(w.Object, g.Object) {
 					t.Errorf("%s differs from the module's file", k)
 				}
 			}
@@ -416,8 +428,9 @@ func TestCRDsAreUpstream(t *testing.T) {
 	}
 }
 
-// TestReleaseFitsInASecret: what Helm stores for a release (the chart as installed
-// and the manifest, JSON, gzip, base64) stays well under a Secret's 1 MiB.
+// TestReleaseFitsInASecret: what Helm stores for a release (the chart as JSON,
+// which leaves subcharts out, and the manifest; gzip, base64) stays well under a
+// Secret's 1 MiB. CRDs kept in the parent chart's files would not fit.
 func TestReleaseFitsInASecret(t *testing.T) {
 	for _, name := range valueSets {
 		t.Run(name, func(t *testing.T) {

@@ -144,17 +144,27 @@ func CRDs(c *chart.Chart, channel string) ([]byte, error) {
 	if sub == nil {
 		return nil, fmt.Errorf("the chart has no subchart crds-%s", channel)
 	}
-	const prefix = "files/"
+	// The CRDs from crds/, the safe-upgrades policy from templates/ (crds/ may
+	// hold only CRDs), in the module's order of file names.
 	var names []string
 	data := map[string][]byte{}
+	add := func(name string, b []byte) {
+		base := filepath.Base(name)
+		names = append(names, base)
+		data[base] = b
+	}
 	for _, f := range sub.Files {
-		if strings.HasPrefix(f.Name, prefix) && strings.HasSuffix(f.Name, ".yaml") {
-			names = append(names, f.Name)
-			data[f.Name] = f.Data
+		if strings.HasPrefix(f.Name, "crds/") && strings.HasSuffix(f.Name, ".yaml") {
+			add(f.Name, f.Data)
+		}
+	}
+	for _, f := range sub.Templates {
+		if strings.HasSuffix(f.Name, ".yaml") {
+			add(f.Name, f.Data)
 		}
 	}
 	if len(names) == 0 {
-		return nil, fmt.Errorf("subchart crds-%s has no %s*.yaml", channel, prefix)
+		return nil, fmt.Errorf("subchart crds-%s has no crds/*.yaml", channel)
 	}
 	sort.Strings(names)
 	var b bytes.Buffer
