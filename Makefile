@@ -29,8 +29,10 @@ $(ECHO_BIN): go.mod go.sum
 
 NGHTTPX_BIN = $(shell bash hack/build-nghttpx.sh $(CACHE_DIR) 2>/dev/null | tail -n 1)
 
+# charts/ is a module of its own (Helm v4 needs newer Kubernetes modules than ours).
 unit:
 	$(GO) test ./...
+	cd charts && $(GO) test ./...
 
 # -p 1: one package at a time; the HTTP/3 reload and load tests measure refused
 # connections and set-up times, which two packages' h2load runs on 2 cores would skew.
@@ -81,6 +83,7 @@ vet:
 GOLDEN_PKGS = $(shell $(GO) list -f '{{range .TestImports}}{{if eq . "github.com/nghttpx-gateway/nghttpx-gateway/internal/golden"}}{{$$.ImportPath}}{{end}}{{end}}{{range .XTestImports}}{{if eq . "github.com/nghttpx-gateway/nghttpx-gateway/internal/golden"}}{{$$.ImportPath}}{{end}}{{end}}' ./...)
 golden:
 	$(GO) test -count=1 $(GOLDEN_PKGS) -update
+	cd charts && $(GO) test -count=1 . -update
 	@git diff --stat
 
 # go vet and the pinned staticcheck (hack/tools/lint) over every build tag set in use.
@@ -97,3 +100,11 @@ BUILD_IMAGE = IMAGE=$(IMAGE) GO=$(GO) bash hack/build-image.sh $(CACHE_DIR)
 .PHONY: image
 image:
 	@$(BUILD_IMAGE)
+
+# Release artefacts under dist/ (gitignored): image archive, binary, install.yaml,
+# crds-standard.yaml, crds-experimental.yaml, the chart .tgz and SHA256SUMS, all
+# stamped with VERSION (vX.Y.Z). Tags nothing. SKIP_IMAGE=1 leaves the image out.
+.PHONY: release
+release:
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=vX.Y.Z" >&2; exit 1; }
+	@GO=$(GO) bash hack/release.sh $(VERSION)

@@ -14,7 +14,9 @@
 #      packages.txt lists exactly the packages of the libraries the binaries link.
 # Usage: hack/build-image.sh CACHE_DIR
 # Env: IMAGE (reference, default ghcr.io/nghttpx-gateway/nghttpx-gateway:dev),
-#      OUT (archive path, default CACHE_DIR/images/nghttpx-gateway.tar), VERIFY.
+#      OUT (archive path, default CACHE_DIR/images/nghttpx-gateway.tar), VERIFY,
+#      IMAGE_VERSION (version stamped in the binary and the image label; default
+#      git describe; make release sets it).
 # Prints the reference, digest, image ID and size; the last line is the archive path.
 set -euo pipefail
 
@@ -91,7 +93,7 @@ STAGE=$work/stage
 sh hack/image/stage-nghttpx.sh "$nghttpx" "$STAGE"
 
 # 3. The controller and agent, version stamped as conformance.mk does.
-VERSION=$(git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION=${IMAGE_VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}
 REVISION=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || echo 0)
 step "nghttpx-gateway $VERSION (CGO_ENABLED=0)"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Lints the main module: gofmt, go vet and staticcheck (pinned in hack/tools/lint/go.mod), once per
+# Lints the main module and the charts module: gofmt, go vet and staticcheck (pinned in hack/tools/lint/go.mod), once per
 # build tag set the project uses (none, integration, e2e, conformance), so tagged test files
 # are checked too. staticcheck runs its default checks; false positives are silenced where they
 # occur with a //lint:ignore comment that says why.
@@ -39,4 +39,7 @@ for tags in "" integration e2e conformance; do
 	echo "[lint] staticcheck -tags '$tags'" >&2
 	"$sc" -tags "$tags" ./... || status=1
 done
+# charts/ is a module of its own (the Helm chart's tests and cmd/release).
+echo "[lint] go vet, staticcheck: charts module" >&2
+(cd charts && "$GO" vet ./... && "$sc" ./...) || status=1
 exit $status
