@@ -51,6 +51,9 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		usage(stderr)
 		return 2
 	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args[0] = "version"
+	}
 	if args[0] == ocspCommand { // hidden: what nghttpx runs, by hand
 		return ocspFetchMain(args[1:], stdout, stderr, time.Now())
 	}

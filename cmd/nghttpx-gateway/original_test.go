@@ -105,3 +105,10 @@ func TestOriginalFlagsOverrideDefaults(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, stderr.String())
 	}
 }
+
+// --version stays ours (it is a flag, but not the original invocation).
+func TestVersionFlag(t *testing.T) {
+	if code, _, errOut := run(t, "--version"); code != 0 {
+		t.Errorf("--version: exit %d, stderr %q", code, errOut)
+	}
+}
