@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -104,4 +105,43 @@ func defaultsKV(defs []flagDefault) []any {
 		kv = append(kv, d.name, d.value)
 	}
 	return kv
+}
+
+// parseOriginal parses args as the original's parser (spf13/pflag) does where
+// Go's flag package differs: flags may follow arguments that are not flags
+// (those are returned, and ignored as the original ignores them), and -v/--v
+// takes its level as the next argument ("--v 2"), as it is an int flag there.
+// Everything after "--" is an argument.
+func parseOriginal(fs *flag.FlagSet, args []string) ([]string, error) {
+	var joined []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if (a == "-v" || a == "--v") && i+1 < len(args) {
+			if _, err := strconv.Atoi(args[i+1]); err == nil {
+				joined = append(joined, a+"="+args[i+1])
+				i++
+				continue
+			}
+		}
+		if a == "--" {
+			joined = append(joined, args[i:]...)
+			break
+		}
+		joined = append(joined, a)
+	}
+	var ignored []string
+	for rest := joined; ; {
+		if err := fs.Parse(rest); err != nil {
+			return nil, err
+		}
+		left := fs.Args()
+		if len(left) == 0 {
+			return ignored, nil
+		}
+		if used := len(rest) - len(left); used > 0 && rest[used-1] == "--" {
+			return append(ignored, left...), nil
+		}
+		ignored = append(ignored, left[0])
+		rest = left[1:]
+	}
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
+	"io"
 	"reflect"
 	"regexp"
 	"strings"
@@ -110,5 +112,39 @@ func TestOriginalFlagsOverrideDefaults(t *testing.T) {
 func TestVersionFlag(t *testing.T) {
 	if code, _, errOut := run(t, "--version"); code != 0 {
 		t.Errorf("--version: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// The original's command-line syntax: flags after arguments that are not
+// flags still count, "--v 2" is level 2, and "--" ends the flags.
+func TestParseOriginal(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		v       verbosity
+		http3   bool
+		ns      string
+		ignored []string
+	}{
+		{[]string{"--v", "2", "--http3"}, 2, true, "", nil},
+		{[]string{"stray", "--watch-namespace", "apps", "-v"}, maxVerbosity, false, "apps", []string{"stray"}},
+		{[]string{"--http3", "false", "--v=1"}, 1, true, "", []string{"false"}},
+		{[]string{"--v=3", "--", "--http3", "x"}, 3, false, "", []string{"--http3", "x"}},
+	} {
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		var lf logFlags
+		lf.register(fs)
+		http3 := fs.Bool("http3", false, "")
+		var ing ingressFlags
+		ing.register(fs, true)
+		ignored, err := parseOriginal(fs, tc.args)
+		if err != nil || lf.v != tc.v || *http3 != tc.http3 || ing.opts.WatchNamespace != tc.ns || !reflect.DeepEqual(ignored, tc.ignored) {
+			t.Errorf("%q: v=%d http3=%v namespace=%q ignored=%q err=%v; want v=%d http3=%v namespace=%q ignored=%q",
+				tc.args, lf.v, *http3, ing.opts.WatchNamespace, ignored, err, tc.v, tc.http3, tc.ns, tc.ignored)
+		}
+	}
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if _, err := parseOriginal(fs, []string{"x", "--unknown"}); err == nil {
+		t.Error("an unknown flag after an argument was accepted")
 	}
 }

@@ -93,7 +93,15 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 	if err := applyDefaults(fs, defaults); err != nil {
 		return err
 	}
-	if err := fs.Parse(args); err != nil {
+	parse := fs.Parse
+	var ignored []string
+	if defaults != nil { // the original's command-line syntax
+		parse = func(args []string) (err error) {
+			ignored, err = parseOriginal(fs, args)
+			return err
+		}
+	}
+	if err := parse(args); err != nil {
 		return err
 	}
 	healthzAddr, err := hp.addr()
@@ -150,6 +158,9 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 	}
 	if defaults != nil {
 		log.Info("running as the original "+originalProgramName+": the original's defaults apply where no flag is given", defaultsKV(defaults)...)
+		if len(ignored) > 0 {
+			log.Info("warning: arguments that are not flags are ignored, as the original ignores them", "arguments", ignored)
+		}
 	}
 	cfg, err := restConfig(*kubeconfig, "nghttpx-gateway-controller/"+version)
 	if err != nil {
