@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 )
 
 // healthPortFlags are the original controller's --healthz-port and --profiling,
@@ -36,4 +37,17 @@ func (h *healthPortFlags) addr() (string, error) {
 		return "", nil
 	}
 	return net.JoinHostPort(h.host, strconv.Itoa(h.port)), nil
+}
+
+// maxDeferredShutdown leaves nghttpx's graceful stop room within the Ingress
+// data-plane pods' termination grace period (kube/provision: 60 s).
+const maxDeferredShutdown = 50 * time.Second
+
+// checkDeferredShutdown bounds --deferred-shutdown-period: the Ingress data
+// planes drain that long after SIGTERM, within their grace period.
+func checkDeferredShutdown(d time.Duration) error {
+	if d > maxDeferredShutdown {
+		return fmt.Errorf("--deferred-shutdown-period %v: at most %v, as the Ingress data-plane pods stop within 60 s", d, maxDeferredShutdown)
+	}
+	return nil
 }

@@ -112,6 +112,9 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 	if err != nil {
 		return err
 	}
+	if err := checkDeferredShutdown(shim.DeferredShutdownPeriod); err != nil {
+		return err
+	}
 	if err := ocspF.validate(); err != nil {
 		return err
 	}
