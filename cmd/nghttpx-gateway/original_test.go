@@ -148,3 +148,15 @@ func TestParseOriginal(t *testing.T) {
 		t.Error("an unknown flag after an argument was accepted")
 	}
 }
+
+// --deferred-shutdown-period must fit the data-plane pods' grace period.
+func TestDeferredShutdownBound(t *testing.T) {
+	code, _, errOut := run(t, "serve", "--kubeconfig=/nonexistent", "--deferred-shutdown-period=2m")
+	if code == 0 || !strings.Contains(errOut, "--deferred-shutdown-period 2m0s: at most 50s") {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+	if code, _, errOut := run(t, "serve", "--kubeconfig=/nonexistent", "--deferred-shutdown-period=-1s"); code == 0 ||
+		!strings.Contains(errOut, "is negative") {
+		t.Errorf("negative period: exit %d, stderr %q", code, errOut)
+	}
+}
