@@ -48,6 +48,9 @@ RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends libcap2
  && setcap cap_net_bind_service,cap_bpf,cap_perfmon+ep /usr/local/bin/nghttpx-bpf \
  && apt-get purge -y -qq --auto-remove libcap2-bin >/dev/null \
  && sh /tmp/image/finish-rootfs.sh / && rm -rf /tmp/image
+# The original nghttpx Ingress controller's command: run under that name, the
+# binary is its drop-in (serve with the original's defaults).
+RUN ln -s /usr/local/bin/nghttpx-gateway /nghttpx-ingress-controller
 ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 ENV NGHTTPX_BIN=/usr/local/bin/nghttpx
 LABEL org.opencontainers.image.source=https://github.com/nghttpx-gateway/nghttpx-gateway

@@ -315,10 +315,16 @@ func deref[T any](p *T, def T) T {
 
 // defaultRoute gives the Gateway its default route unless an Ingress claims
 // every host and path "/": the --default-backend-service Service (its first
-// port), or the internal default backend (404, /healthz 200).
+// port), or the internal default backend (404, /healthz 200). With
+// --deferred-shutdown-period it also holds /nghttpx-healthz, even when an
+// Ingress claims every host and path "/".
 func (t *translator) defaultRoute(gs *gatewayState) {
 	root := matchKey{typ: gatewayv1.PathMatchPathPrefix, value: "/"}
 	if gs.claims[root] != nil {
+		rs := &routeSpec{gw: gs, defaultBackend: true, internal: true, namespace: t.cfg.Namespace}
+		if t.healthClaim(gs, rs); len(rs.claims) > 0 {
+			gs.defaultRoute = rs
+		}
 		return
 	}
 	s := pathSettings{redirect: t.cfg.defaultTLSSecret != nil && t.redirectPossible()}
@@ -348,5 +354,26 @@ func (t *translator) defaultRoute(gs *gatewayState) {
 		}
 		rs.claims = append(rs.claims, &claim{key: root, settings: s, directStatus: 404, directBody: "default backend - 404"})
 	}
+	t.healthClaim(gs, rs)
 	gs.defaultRoute = rs
+}
+
+// NghttpxHealthPath is the original's health endpoint for external load
+// balancers (--deferred-shutdown-period).
+const NghttpxHealthPath = "/nghttpx-healthz"
+
+// healthClaim adds /nghttpx-healthz to rs unless no deferred shutdown is set
+// or an Ingress rule for every host claims the path. Like the original's
+// backend line for it, it is never redirected to HTTPS.
+func (t *translator) healthClaim(gs *gatewayState, rs *routeSpec) {
+	hz := matchKey{typ: gatewayv1.PathMatchExact, value: NghttpxHealthPath}
+	if t.cfg.DeferredShutdownPeriod <= 0 || gs.claims[hz] != nil ||
+		gs.claims[matchKey{typ: gatewayv1.PathMatchPathPrefix, value: NghttpxHealthPath}] != nil {
+		return
+	}
+	c := &claim{key: hz, directStatus: 200, directBody: "ok"}
+	if t.cfg.ShuttingDown {
+		c.directStatus, c.directBody = 503, "shutting down"
+	}
+	rs.claims = append(rs.claims, c)
 }

@@ -51,7 +51,9 @@
 //     field on its own (as missing); each with an InvalidAnnotation event.
 //   - Default route, when no Ingress claims every host and path "/": the oldest
 //     Ingress defaultBackend, else --default-backend-service (first port), else
-//     the internal default backend (404; /healthz answers 200).
+//     the internal default backend (404; /healthz answers 200). With
+//     DeferredShutdownPeriod the default route also holds /nghttpx-healthz (200,
+//     503 with ShuttingDown), kept even when an Ingress claims every host and "/".
 //
 // Synthetic names are readable (Ingress name, then ".host"); a name that collides,
 // is invalid or too long gets a hash suffix. A real object of the same kind,

@@ -52,6 +52,14 @@ func goldenOptions(t *testing.T, data []byte) (Options, bool) {
 			o.DefaultBackendService = v
 		case "internalDefaultBackend":
 			o.InternalDefaultBackend = b
+		case "deferredShutdownPeriod":
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				t.Fatalf("option %s: %v", k, err)
+			}
+			o.DeferredShutdownPeriod = d
+		case "shuttingDown":
+			o.ShuttingDown = b
 		case "noDefaultBackendOverride":
 			o.NoDefaultBackendOverride = b
 		case "httpPort":

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 )
@@ -58,6 +59,14 @@ type Options struct {
 	// NghttpxConfigMap is "namespace/name" of the operator ConfigMap
 	// (--nghttpx-configmap); see Result.Operator.
 	NghttpxConfigMap string
+	// DeferredShutdownPeriod, when positive, adds /nghttpx-healthz on every
+	// host (--deferred-shutdown-period), as the original: 200 "ok", or 503
+	// once ShuttingDown, so an external load balancer stops sending traffic
+	// during the period the data plane keeps serving after SIGTERM.
+	DeferredShutdownPeriod time.Duration
+	// ShuttingDown is set by a draining data plane (never a flag): the
+	// /nghttpx-healthz of DeferredShutdownPeriod answers 503.
+	ShuttingDown bool
 
 	// Namespace holds the synthetic Gateways (normally the controller's own
 	// namespace); default DefaultNamespace.
@@ -114,6 +123,9 @@ func (o Options) Validate() error {
 		if p.v < 0 || p.v > 65535 {
 			errs = append(errs, fmt.Errorf("--%s: %d is not a port number", p.flag, p.v))
 		}
+	}
+	if o.DeferredShutdownPeriod < 0 {
+		errs = append(errs, fmt.Errorf("--deferred-shutdown-period: %v is negative", o.DeferredShutdownPeriod))
 	}
 	return errors.Join(errs...)
 }

@@ -6,6 +6,9 @@
 // program nghttpx runs to fetch a certificate's OCSP response (run and proxy
 // install it as a symlink named nghttpx-gateway-fetch-ocsp-response, and main
 // dispatches on that name because nghttpx passes only the certificate path).
+// Run as nghttpx-ingress-controller (the image's /nghttpx-ingress-controller
+// link), with that path as the first argument, or with flags and no command, it
+// is serve with the original nghttpx Ingress controller's defaults (original.go).
 //
 // Contract: wiring only. Flags are parsed here and handed to the packages that do the
 // work (pipeline, standalone, kube/..., dataplane/...); no translation logic lives here.

@@ -40,8 +40,8 @@ func legacyFlags() []flagInfo {
 		{"nghttpx-workers", false, "use --workers (run)"},
 		{"nghttpx-api-port", false, "the backend API port is chosen per Gateway"},
 		{"nghttpx-health-port", false, "the health port is chosen per Gateway"},
-		{"healthz-port", false, "the controller's health endpoint belongs to serve"},
-		{"profiling", true, "profiling endpoints are not served"},
+		{"healthz-port", false, "only serve has the health port"},
+		{"profiling", true, "only serve has the health port, where profiling is served"},
 		{"endpoint-slices", true, "EndpointSlices are always used"},
 		{"reload-rate", false, "changes are batched, and route and endpoint changes never reload nghttpx"},
 		{"reload-burst", false, "changes are batched, and route and endpoint changes never reload nghttpx"},
@@ -53,7 +53,6 @@ func legacyFlags() []flagInfo {
 		{"nghttpx-health-timeout", false, "the data plane supervises nghttpx itself"},
 		{"nghttpx-worker-process-grace-shutdown-period", false, "the data plane sets the grace period"},
 		{"nghttpx-max-worker-processes", false, "the data plane limits worker processes"},
-		{"deferred-shutdown-period", false, "the data plane drains on shutdown"},
 		{"reconcile-timeout", false, "reconciliation is bounded by the data plane"},
 		{"share-tls-ticket-key", true, "the replicas of a data plane always share TLS ticket keys (with --nghttpx-secret, the original controller's)"},
 		{"stale-assets-threshold", false, "the data plane rewrites its files on every apply and keeps no stale ones"},
@@ -103,6 +102,9 @@ func (f *ingressFlags) register(fs *flag.FlagSet, cluster bool) {
 	if fs.Lookup("proxy-proto") == nil { // proxy: its settings.Settings flag
 		fs.BoolVar(&f.proxyProto, "proxy-proto", false, "accept a PROXY protocol header on the Ingress listeners")
 	}
+	fs.DurationVar(&o.DeferredShutdownPeriod, "deferred-shutdown-period", 0,
+		"serve /nghttpx-healthz on the Ingress listeners (every host): 200, then 503 for this long after SIGTERM while the data plane "+
+			"keeps serving, so external load balancers stop sending traffic first; 0: no such path")
 	fs.StringVar(&o.WatchNamespace, "watch-namespace", "", "serve only the Ingresses of this namespace (default: all)")
 	fs.BoolVar(&o.AllowMruby, "allow-mruby", false,
 		"honour the mruby key of path-config. DANGEROUS: every Ingress author can then run code inside the proxy, "+
@@ -162,6 +164,9 @@ func ingressProxyArgs(o ingressshim.Options, proxyProto bool) []string {
 		"--nghttpx-https-port=" + port(o.HTTPSPort, o.DisableHTTPS),
 		"--proxy-proto=" + strconv.FormatBool(proxyProto),
 		"--allow-mruby=" + strconv.FormatBool(o.AllowMruby),
+	}
+	if o.DeferredShutdownPeriod > 0 {
+		args = append(args, "--deferred-shutdown-period="+o.DeferredShutdownPeriod.String())
 	}
 	for _, f := range []struct{ name, v string }{
 		{"default-tls-secret", o.DefaultTLSSecret},

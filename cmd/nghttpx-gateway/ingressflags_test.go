@@ -19,7 +19,7 @@ func TestIngressProxyArgsRoundTrip(t *testing.T) {
 		{"--ingress-class-controller=example.com/x", "--require-ingress-class", "--default-tls-secret=kube-system/cert",
 			"--default-backend-service=kube-system/fallback", "--nghttpx-configmap=kube-system/nghttpx", "--nghttpx-http-port=0",
 			"--nghttpx-https-port=8443", "--proxy-proto", "--watch-namespace=apps", "--allow-mruby", "--no-default-backend-override",
-			"--internal-default-backend", "--nghttpx-workers=4"},
+			"--internal-default-backend", "--nghttpx-workers=4", "--deferred-shutdown-period=20s"},
 	} {
 		serve := flag.NewFlagSet("serve", flag.ContinueOnError)
 		serve.SetOutput(io.Discard)

@@ -40,6 +40,9 @@ func main() {
 	if filepath.Base(os.Args[0]) == ocspProgramName { // run by nghttpx
 		os.Exit(ocspFetchMain(os.Args[1:], os.Stdout, os.Stderr, time.Now()))
 	}
+	if args, ok := originalArgs(os.Args[0], os.Args[1:]); ok {
+		os.Exit(originalMain(ctx, args, os.Stderr))
+	}
 	os.Exit(dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 

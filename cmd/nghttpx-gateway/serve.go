@@ -30,7 +30,13 @@ func proxyImage() string {
 }
 
 func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	return serve(ctx, "serve", args, stderr, nil)
+}
+
+// serve is serve's flags and start; defaults replace flag defaults first (the
+// original invocation, original.go).
+func serve(ctx context.Context, name string, args []string, stderr io.Writer, defaults []flagDefault) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, else the in-cluster service account)")
 	controllerName := fs.String("controller-name", gateway.DefaultControllerName, "GatewayClass controllerName this controller serves")
@@ -80,13 +86,33 @@ func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	burst := fs.Int("client-burst", 100, "API server request burst (0: client-go's default of 10)")
 	var ocspF ocspFlags
 	ocspF.register(fs)
+	var hp healthPortFlags
+	hp.register(fs)
 	var ing ingressFlags
 	ing.register(fs, true)
-	if err := fs.Parse(args); err != nil {
+	if err := applyDefaults(fs, defaults); err != nil {
+		return err
+	}
+	parse := fs.Parse
+	var ignored []string
+	if defaults != nil { // the original's command-line syntax
+		parse = func(args []string) (err error) {
+			ignored, err = parseOriginal(fs, args)
+			return err
+		}
+	}
+	if err := parse(args); err != nil {
+		return err
+	}
+	healthzAddr, err := hp.addr()
+	if err != nil {
 		return err
 	}
 	shim, err := ing.options()
 	if err != nil {
+		return err
+	}
+	if err := checkDeferredShutdown(shim.DeferredShutdownPeriod); err != nil {
 		return err
 	}
 	if err := ocspF.validate(); err != nil {
@@ -133,6 +159,12 @@ func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	for _, w := range ing.warnings {
 		log.Info("warning: " + w)
 	}
+	if defaults != nil {
+		log.Info("running as the original "+originalProgramName+": the original's defaults apply where no flag is given", defaultsKV(defaults)...)
+		if len(ignored) > 0 {
+			log.Info("warning: arguments that are not flags are ignored, as the original ignores them", "arguments", ignored)
+		}
+	}
 	cfg, err := restConfig(*kubeconfig, "nghttpx-gateway-controller/"+version)
 	if err != nil {
 		return err
@@ -164,6 +196,8 @@ func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 		RetryPeriod:      retryPeriod,
 		MetricsAddr:      *metricsAddr,
 		HealthAddr:       *healthAddr,
+		HealthzAddr:      healthzAddr,
+		Profiling:        hp.profiling,
 		Provision: provision.Options{
 			Image:            *image,
 			ImagePullPolicy:  corev1.PullPolicy(*pullPolicy),

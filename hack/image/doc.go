@@ -5,6 +5,6 @@
 // config for cmd/imagebuild, and verify.sh checks a built archive.
 //
 // The test fails when the Dockerfile's final stage and image.args describe different
-// images: copied files, file capabilities, user, entrypoint, env and labels, packages
+// images: copied files, symlinks, file capabilities, user, entrypoint, env and labels, packages
 // installed from anywhere but packages.txt, or a build step one of them skips.
 package image

@@ -86,9 +86,11 @@ func TestDockerfileMatchesImageArgs(t *testing.T) {
 		labels     = map[string]string{}
 		files      = map[string]string{} // dst -> image.args form of the source
 		caps       = map[string]ociimage.FileCaps{}
+		links      = map[string]string{} // link -> target
 		runs       []string
 	)
 	setcap := regexp.MustCompile(`setcap (\S+) (\S+)`)
+	ln := regexp.MustCompile(`ln -s (\S+) (\S+)`)
 	for _, in := range finalStage(t) {
 		switch in.cmd {
 		case "USER":
@@ -138,6 +140,9 @@ func TestDockerfileMatchesImageArgs(t *testing.T) {
 				}
 				caps[m[2]] = fc
 			}
+			for _, m := range ln.FindAllStringSubmatch(in.args, -1) {
+				links[m[2]] = m[1]
+			}
 		case "WORKDIR", "VOLUME", "EXPOSE", "CMD", "STOPSIGNAL", "HEALTHCHECK", "SHELL", "ONBUILD", "ADD":
 			t.Errorf("Dockerfile final stage uses %s, which image.args cannot express yet", in.cmd)
 		}
@@ -161,6 +166,13 @@ func TestDockerfileMatchesImageArgs(t *testing.T) {
 	}
 	if !reflect.DeepEqual(files, argFiles) {
 		t.Errorf("files (destination: source)\n Dockerfile COPY: %q\n image.args:      %q", files, argFiles)
+	}
+	argLinks := map[string]string{}
+	for _, l := range s.Symlinks {
+		argLinks[l.Link] = l.Target
+	}
+	if !reflect.DeepEqual(links, argLinks) {
+		t.Errorf("symlinks (link: target)\n Dockerfile ln -s: %q\n image.args:       %q", links, argLinks)
 	}
 	argCaps := map[string]ociimage.FileCaps{}
 	for p, text := range s.Caps {

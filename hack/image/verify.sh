@@ -2,7 +2,8 @@
 # Checks a project image archive the way a runtime sees it: unpacks its layers (with
 # xattrs, as containerd does) and, in a chroot as uid 65532,
 #   - runs nghttpx --version, h2load --version and nghttpx-gateway version (so every
-#     library is present and loads);
+#     library is present and loads), and /nghttpx-ingress-controller --help (the
+#     original Ingress controller's command: serve with its defaults);
 #   - finds the file capability of image.args on nghttpx-bpf and none on nghttpx;
 #   - resolves every library nghttpx and h2load link to its package and compares that
 #     set with hack/image/packages.txt (lines marked "# data" are not libraries).
@@ -29,6 +30,12 @@ for cmd in "nghttpx --version" "h2load --version" "nghttpx-gateway version"; do
   v=$(as_user "/usr/local/bin/$1" "$2" 2>&1) || fail "$cmd failed as uid 65532 in the image: $v"
   echo "ok: $cmd as uid 65532: $(echo "$v" | head -n 1)"
 done
+
+# The original Ingress controller's command, as its manifests run it.
+v=$(as_user /nghttpx-ingress-controller --help 2>&1) || fail "/nghttpx-ingress-controller --help failed as uid 65532: $v"
+[[ $v == *"Usage of nghttpx-ingress-controller"* && $v == *'(default "nghttpx-ingress-lb")'* ]] ||
+  fail "/nghttpx-ingress-controller --help does not show serve with the original's defaults: $v"
+echo "ok: /nghttpx-ingress-controller --help as uid 65532: serve with the original's defaults"
 
 want=$(sed -n 's/^--cap=\/usr\/local\/bin\/nghttpx-bpf=//p' "$here/image.args")
 got=$(getcap "$root/usr/local/bin/nghttpx-bpf" | sed 's/.* //')

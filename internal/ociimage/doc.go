@@ -4,7 +4,8 @@
 //
 // Contract:
 //   - An image is at most two layers: an optional root filesystem directory (for
-//     example one made by mmdebstrap) and the extra files (binaries, data). Without a
+//     example one made by mmdebstrap) and the extra files (binaries, data, and
+//     symbolic links such as a second name for a binary). Without a
 //     root filesystem the image holds only the files and their parent directories, which
 //     suits static single-binary images.
 //   - File capabilities are written as the PAX record SCHILY.xattr.security.capability

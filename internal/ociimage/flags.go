@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// Flags binds a command line to a Spec. Repeatable flags: --file, --cap, --env,
+// Flags binds a command line to a Spec. Repeatable flags: --file, --symlink, --cap, --env,
 // --label, --entrypoint and --cmd (one argv element each, or a JSON array).
 type Flags struct {
 	Spec Spec
@@ -49,6 +49,11 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 		s.Files = append(s.Files, file)
 		return err
 	}), "file", "SRC:DST[:MODE] file to add (repeatable; MODE octal, default the source's)")
+	fs.Var(funcValue(func(v string) error {
+		l, err := ParseSymlink(v)
+		s.Symlinks = append(s.Symlinks, l)
+		return err
+	}), "symlink", "TARGET:LINK symbolic link to add, in ln -s order (repeatable)")
 	fs.Var(funcValue(func(v string) error {
 		p, caps, ok := strings.Cut(v, "=")
 		if !ok || p == "" || caps == "" {

@@ -16,13 +16,14 @@ func TestParseArgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append(lines, "--ref=r:t", "--out=o.tar", "--user=65532", "--env=A=B", "--label=k=v=w", "--cap=/usr/local/bin/proxy=cap_bpf+ep")
+	args := append(lines, "--ref=r:t", "--out=o.tar", "--user=65532", "--env=A=B", "--label=k=v=w", "--cap=/usr/local/bin/proxy=cap_bpf+ep", "--symlink=/usr/local/bin/proxy:/legacy")
 	f, err := ParseArgs("t", args, env(map[string]string{"SOURCE_DATE_EPOCH": "42"}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Spec{
 		Files:      []File{{Src: "/tmp/b/proxy", Dst: "/usr/local/bin/proxy", Mode: 0o755}},
+		Symlinks:   []Symlink{{Target: "/usr/local/bin/proxy", Link: "/legacy"}},
 		Caps:       map[string]string{"/usr/local/bin/proxy": "cap_bpf+ep"},
 		User:       "65532",
 		Entrypoint: []string{"/a", "b c"},
@@ -41,7 +42,7 @@ func TestParseArgsRejects(t *testing.T) {
 	if _, err := SpecArgs("--file=${UNSET}/x:/x\n", env(nil)); err == nil {
 		t.Error("unset variable accepted")
 	}
-	for _, a := range []string{"--file=a", "--file=a:/b:999", "--cap=/x", "--label==v", "--epoch=soon", "--entrypoint=[1]", "stray"} {
+	for _, a := range []string{"--file=a", "--file=a:/b:999", "--cap=/x", "--label==v", "--epoch=soon", "--entrypoint=[1]", "--symlink=/x", "--symlink=:/x", "stray"} {
 		if _, err := ParseArgs("t", []string{a}, env(nil), io.Discard); err == nil {
 			t.Errorf("%s accepted", a)
 		}

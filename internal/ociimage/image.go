@@ -68,14 +68,17 @@ func Build(s Spec) (v1.Image, error) {
 		}
 		adds = append(adds, mutate.Addendum{Layer: l, History: v1.History{Created: v1.Time{Time: rootEpoch}, CreatedBy: "root filesystem"}})
 	}
-	if len(s.Files) > 0 {
-		l, err := layer(epoch, func(w *layerWriter) error { return filesLayer(w, s.RootFS, s.Files) })
+	if len(s.Files) > 0 || len(s.Symlinks) > 0 {
+		l, err := layer(epoch, func(w *layerWriter) error { return filesLayer(w, s.RootFS, s.Files, s.Symlinks) })
 		if err != nil {
 			return nil, fmt.Errorf("files layer: %w", err)
 		}
 		var dsts []string
 		for _, f := range s.Files {
 			dsts = append(dsts, f.Dst)
+		}
+		for _, l := range s.Symlinks {
+			dsts = append(dsts, l.Link+"->"+l.Target)
 		}
 		sort.Strings(dsts)
 		adds = append(adds, mutate.Addendum{Layer: l, History: v1.History{Created: v1.Time{Time: epoch}, CreatedBy: "files " + strings.Join(dsts, " ")}})

@@ -231,6 +231,37 @@ func TestLayers(t *testing.T) {
 	}
 }
 
+// The image's second name for a binary (as the project image's
+// /nghttpx-ingress-controller): a symlink in the files layer.
+func TestSymlinks(t *testing.T) {
+	root, files := fixture(t, time.Unix(5, 0))
+	s := spec(root, files)
+	s.Symlinks = []Symlink{{Target: "/usr/local/bin/proxy", Link: "/proxy-legacy"}, {Target: "proxy", Link: "/usr/local/bin/proxy2"}}
+	img, err := Build(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := entries(t, img)[1]
+	for name, target := range map[string]string{"proxy-legacy": "/usr/local/bin/proxy", "usr/local/bin/proxy2": "proxy"} {
+		if h := top[name]; h == nil || h.Typeflag != tar.TypeSymlink || h.Linkname != target || h.Uid != 0 || !h.ModTime.Equal(s.Epoch) {
+			t.Errorf("%s: %+v, want a symlink to %s owned by 0 at the epoch", name, h, target)
+		}
+	}
+	// Links alone make an image too.
+	if _, err := Build(Spec{Symlinks: s.Symlinks[:1], Epoch: time.Unix(0, 0)}); err != nil {
+		t.Errorf("symlink-only image: %v", err)
+	}
+	for name, bad := range map[string]Spec{
+		"relative link":  {Symlinks: []Symlink{{Target: "/x", Link: "x"}}},
+		"link over file": {Files: files, Symlinks: []Symlink{{Target: "/x", Link: files[0].Dst}}},
+		"parent symlink": {RootFS: root, Symlinks: []Symlink{{Target: "/x", Link: "/bin/x"}}},
+	} {
+		if _, err := Build(bad); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
 func TestConfig(t *testing.T) {
 	root, files := fixture(t, time.Unix(5, 0))
 	img, err := Build(spec(root, files))

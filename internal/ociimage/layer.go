@@ -133,25 +133,40 @@ func rootfsLayer(w *layerWriter, root string) error {
 // filesLayer tars the extra files and the parent directories they need. A parent
 // that exists in the root filesystem is written with the same metadata, so the upper
 // layer changes nothing about it; one that is not a directory there is an error.
-func filesLayer(w *layerWriter, root string, files []File) error {
+func filesLayer(w *layerWriter, root string, files []File, links []Symlink) error {
 	type item struct {
 		name string
 		file *File
+		link *Symlink
 	}
 	var items []item
 	dirs := map[string]bool{}
-	for i := range files {
-		name, _ := imagePath(files[i].Dst)
-		items = append(items, item{name, &files[i]})
-		for d := path.Dir(name); d != "."; d = path.Dir(d) {
+	add := func(it item) {
+		items = append(items, it)
+		for d := path.Dir(it.name); d != "."; d = path.Dir(d) {
 			dirs[d] = true
 		}
+	}
+	for i := range files {
+		name, _ := imagePath(files[i].Dst)
+		add(item{name: name, file: &files[i]})
+	}
+	for i := range links {
+		name, _ := imagePath(links[i].Link)
+		add(item{name: name, link: &links[i]})
 	}
 	for d := range dirs {
 		items = append(items, item{name: d})
 	}
 	sort.Slice(items, func(i, j int) bool { return items[i].name < items[j].name })
 	for _, it := range items {
+		if it.link != nil {
+			h := &tar.Header{Typeflag: tar.TypeSymlink, Name: it.name, Linkname: it.link.Target, Mode: 0o777}
+			if err := w.write(h, nil); err != nil {
+				return err
+			}
+			continue
+		}
 		if it.file == nil {
 			h := &tar.Header{Typeflag: tar.TypeDir, Name: it.name + "/", Mode: 0o755}
 			if root != "" {

@@ -16,12 +16,30 @@ type File struct {
 	Mode fs.FileMode // permission bits in the image; 0 keeps the source's
 }
 
+// Symlink is a symbolic link added to the image (ln -s Target Link).
+type Symlink struct {
+	Target string // what the link points to, as written
+	Link   string // absolute path of the link in the image
+}
+
+// ParseSymlink reads TARGET:LINK, in ln -s order.
+func ParseSymlink(s string) (Symlink, error) {
+	target, link, ok := strings.Cut(s, ":")
+	if !ok || target == "" || link == "" || strings.Contains(link, ":") {
+		return Symlink{}, fmt.Errorf("symlink %q: want TARGET:LINK", s)
+	}
+	return Symlink{Target: target, Link: link}, nil
+}
+
 // Spec is everything an image is made from.
 type Spec struct {
 	// RootFS is a root filesystem directory for the first layer; empty for an image
 	// of Files only.
 	RootFS string
 	Files  []File
+	// Symlinks are added with the files (their layer), e.g. a second name for a
+	// binary that dispatches on its name.
+	Symlinks []Symlink
 	// Caps maps an absolute image path (a File's Dst or a RootFS file) to its file
 	// capabilities in setcap's text form, e.g. "cap_net_bind_service,cap_bpf+ep".
 	Caps map[string]string
@@ -73,7 +91,7 @@ func imagePath(p string) (string, error) {
 }
 
 func (s Spec) validate() error {
-	if s.RootFS == "" && len(s.Files) == 0 {
+	if s.RootFS == "" && len(s.Files) == 0 && len(s.Symlinks) == 0 {
 		return fmt.Errorf("nothing to put in the image: give a root filesystem, files or both")
 	}
 	seen := map[string]bool{}
@@ -84,6 +102,16 @@ func (s Spec) validate() error {
 		}
 		if seen[p] {
 			return fmt.Errorf("file destination %s given twice", f.Dst)
+		}
+		seen[p] = true
+	}
+	for _, l := range s.Symlinks {
+		p, err := imagePath(l.Link)
+		if err != nil {
+			return err
+		}
+		if seen[p] {
+			return fmt.Errorf("symlink %s: the path is given twice", l.Link)
 		}
 		seen[p] = true
 	}

@@ -9,6 +9,7 @@
 //	load := testenv.StartLoad(t, testenv.Target{URL: u, Host: h}, 4)
 //	res := load.Stop()                                 // res.Requests, res.Failures
 //	r, err := testenv.QUICHandshake(ctx, udp, addr, sni, tok) // r.Retried, r.NewToken
+//	api := testenv.DiscoveryServer(t, scheme)          // discovery only: managers start, caches never sync
 //
 // Contract: test-only; a missing or unset binary fails the test (never skips).
 // Processes run in their own process group, die with the test binary and are

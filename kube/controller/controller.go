@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/http"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -158,12 +157,10 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return nil, err
 	}
-	if err := mgr.AddReadyzCheck("built", func(*http.Request) error {
-		if !c.built.Load() {
-			return errors.New("the first translation has not run yet")
-		}
-		return nil
-	}); err != nil {
+	if err := mgr.AddReadyzCheck("built", c.builtCheck); err != nil {
+		return nil, err
+	}
+	if err := c.addHealthPort(); err != nil {
 		return nil, err
 	}
 	registerMetrics(c)

@@ -45,4 +45,10 @@
 // overwrites a Secret it did not create, and deletes the Secrets of Gateways
 // that are no longer ours. The schedule lives in the Secret, so a new leader
 // carries it on.
+//
+// Health port (Options.HealthzAddr, the original's --healthz-port): a second
+// probe server (package healthport) that starts with the manager's HTTP servers,
+// before the caches sync: /healthz is the process answering, /readyz also needs
+// the first translation (the original's "nghttpx reloaded once"), /metrics is
+// the manager's registry, pprof only with Options.Profiling.
 package controller

@@ -28,6 +28,11 @@ type Options struct {
 	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 	// MetricsAddr and HealthAddr are bind addresses ("0" disables).
 	MetricsAddr, HealthAddr string
+	// HealthzAddr is the original nghttpx Ingress controller's health port
+	// (--healthz-port): /healthz, /readyz, /metrics and, with Profiling, pprof
+	// (package healthport). Empty or "0" disables it.
+	HealthzAddr string
+	Profiling   bool
 	// Provision shapes the data-plane objects (image, Service type, admin port...).
 	Provision provision.Options
 	// DialContext reaches data-plane pods' admin ports (default: a plain dialer).

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -109,6 +110,9 @@ type Agent struct {
 	reader client.Reader
 	// recheck rebuilds when a translation's OCSPRecheck passes (set by Run).
 	recheck *recheck.Timer
+	// notify is the build loop's Notify (a func(), set by Run): shutdown
+	// rebuilds so /nghttpx-healthz turns 503.
+	notify atomic.Value
 }
 
 // New checks opts.
@@ -247,6 +251,7 @@ func (a *Agent) Run(ctx context.Context, c cache.Cache) error {
 	src := source.New(c, source.Options{ControllerName: a.opts.ControllerName, Gateway: a.opts.Gateway, Ingress: a.sourceIngress(),
 		Named: named, Log: log})
 	b := &source.Batcher{}
+	a.notify.Store(b.Notify)
 	// A stapled OCSP response expires with no object changing: rebuild then.
 	a.recheck = &recheck.Timer{Fire: b.Notify}
 	defer a.recheck.Stop()
@@ -283,7 +288,11 @@ func (a *Agent) Run(ctx context.Context, c cache.Cache) error {
 		a.shutdown(loopDone, stopLoop, 0)
 		return fmt.Errorf("watching the API server (check the proxy's RBAC): %w", err)
 	}
-	a.shutdown(loopDone, stopLoop, a.opts.DrainPeriod)
+	drain := a.opts.DrainPeriod
+	if a.opts.Ingress != nil { // the original's --deferred-shutdown-period
+		drain = max(drain, a.opts.Ingress.DeferredShutdownPeriod)
+	}
+	a.shutdown(loopDone, stopLoop, drain)
 	return nil
 }
 
@@ -292,6 +301,10 @@ func (a *Agent) shutdown(loopDone <-chan struct{}, stopLoop func(), drain time.D
 	a.st.mu.Lock()
 	a.st.draining = true
 	a.st.mu.Unlock()
+	// An Ingress data plane's /nghttpx-healthz turns 503 (Sync reads draining).
+	if n, ok := a.notify.Load().(func()); ok && a.opts.Ingress != nil && a.opts.Ingress.DeferredShutdownPeriod > 0 {
+		n()
+	}
 	if drain > 0 {
 		a.opts.Log.Info("draining: readiness fails, nghttpx keeps serving", "period", drain)
 		time.Sleep(drain)
@@ -362,6 +375,7 @@ func (a *Agent) Sync(ctx context.Context, in *gateway.Input) error {
 	po.Gateway.ReservedPorts = a.reservedPorts()
 	if a.opts.Ingress != nil {
 		po.Ingress, po.ProxyProtocol = *a.opts.Ingress, a.opts.ProxyProtocol
+		po.Ingress.ShuttingDown = a.draining()
 	} else {
 		// A real Gateway: the pipeline renders Render.ProxyProtocol for it.
 		po.Render.ProxyProtocol = a.opts.ProxyProtocol
@@ -440,4 +454,11 @@ func (a *Agent) reservedPorts() map[int32]string {
 		}
 	}
 	return a.inst.ReservedPorts(r)
+}
+
+// draining reports whether shutdown began.
+func (a *Agent) draining() bool {
+	a.st.mu.Lock()
+	defer a.st.mu.Unlock()
+	return a.st.draining
 }

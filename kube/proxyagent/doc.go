@@ -23,6 +23,10 @@
 // plus the Ingress controller's flags, which the controller passes on) it also
 // watches Ingresses, IngressClasses and the operator ConfigMap and runs the shim
 // with the controller's options, so it computes the model the controller expects.
+// With the shim's DeferredShutdownPeriod (the original's --deferred-shutdown-period)
+// it drains at least that long, and on SIGTERM rebuilds with ShuttingDown so
+// /nghttpx-healthz answers 503 (a route table change: no reload) while the
+// Ingress rules keep serving.
 //
 // Secrets and ConfigMaps (Options.Clientset): read one by name (source.Named),
 // which is all RBAC lets a proxy do; the controller grants each proxy the ones
