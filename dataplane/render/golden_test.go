@@ -49,10 +49,10 @@ type goldenOptions struct {
 	BackendTLSVerify bool   `json:"backendTLSVerify,omitempty"`
 	AccessLogFile    string `json:"accessLogFile,omitempty"`
 	// AccessLog is the access log format (json, nghttpx, off).
-	AccessLog string `json:"accessLog,omitempty"`
-	GraceSeconds     int    `json:"graceSeconds,omitempty"`
-	AllowMruby       bool   `json:"allowMruby,omitempty"`
-	ProxyProtocol    bool   `json:"proxyProtocol,omitempty"`
+	AccessLog     string `json:"accessLog,omitempty"`
+	GraceSeconds  int    `json:"graceSeconds,omitempty"`
+	AllowMruby    bool   `json:"allowMruby,omitempty"`
+	ProxyProtocol bool   `json:"proxyProtocol,omitempty"`
 	// QUICRequireToken: QUIC address validation (class parameter quicRequireToken).
 	QUICRequireToken bool `json:"quicRequireToken,omitempty"`
 	// ExtraConfig is the operator's nghttpx-conf text; the lines ParseExtraConfig
