@@ -36,7 +36,7 @@ func (f Format) String() string { return string(f) }
 // millisecond resolution; $backend_pattern needs our nghttpx patch 60 (without
 // it nghttpx drops the variable and the field is empty).
 const NghttpxFormat = `{"time":"$time_iso8601","time_local":"$time_local","remote_addr":"$remote_addr",` +
-	`"method":"$method","authority":"$authority","path":"$path","protocol":"$protocol_version",` +
+	`"method":"$method","authority":"$http_host","path":"$path","protocol":"$protocol_version",` +
 	`"alpn":"$alpn","server_port":$server_port,"status":$status,"bytes":$body_bytes_sent,` +
 	`"request_time":$request_time,"backend_host":"$backend_host","backend_port":"$backend_port",` +
 	`"backend_pattern":"$backend_pattern","referer":"$http_referer","user_agent":"$http_user_agent"}`
