@@ -2,6 +2,8 @@ package accesslog
 
 import (
 	"bytes"
+	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 
@@ -125,3 +127,57 @@ func TestStream(t *testing.T) {
 }
 
 func logr0() logr.Logger { return logr.Discard() }
+
+// The fast parser and encoder agree with encoding/json.
+func TestFastMatchesEncodingJSON(t *testing.T) {
+	lines := []string{
+		sample,
+		strings.ReplaceAll(sample, `"bytes":12`, `"bytes":0`),
+		`{"time":"t","path":"/a\x0a\x7fb","status":200,"request_time":1.5,"extra":true,"user_agent":"x\x5c\x22y"}`,
+		`{ "status" : 204 , "path" : "/" }`,
+	}
+	for _, l := range lines {
+		var fast, slow Entry
+		if err := parseFast([]byte(l), &fast); err != nil {
+			t.Errorf("fast %s: %v", l, err)
+			continue
+		}
+		if err := json.Unmarshal(fixEscapes([]byte(l)), &slow); err != nil {
+			t.Fatalf("encoding/json %s: %v", l, err)
+		}
+		if fast != slow {
+			t.Errorf("%s\nfast %+v\nslow %+v", l, fast, slow)
+		}
+		id := Identity{Gateway: "g", Listener: "l\"", RouteKind: "HTTPRoute", Route: "r", Rule: "0", Backend: "b"}
+		var back map[string]any
+		if err := json.Unmarshal(appendJSON(nil, &fast, &id), &back); err != nil {
+			t.Errorf("output of %s is not JSON: %v", l, err)
+			continue
+		}
+		if back["path"] != fast.Path || back["user_agent"] != fast.UserAgent || back["listener"] != `l"` || back["status"] != float64(fast.Status) {
+			t.Errorf("output of %s reads back as %v", l, back)
+		}
+	}
+	for _, bad := range []string{`{"status":"x"}`, `{"path":"\q"}`, `{"path":"a`, `{"status":}`} {
+		var e Entry
+		if parseFast([]byte(bad), &e) == nil {
+			t.Errorf("fast parser accepted %s", bad)
+		}
+	}
+}
+
+func BenchmarkHandle(b *testing.B) {
+	sink, err := NewSink(prometheus.NewRegistry(), io.Discard, logr.Discard())
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := sink.Stream("ns/gw")
+	st.Set(FormatJSON, &Routes{Gateway: "ns/gw", Groups: map[string][]Identity{"/__ngxgw/g1/": {{Gateway: "ns/gw", Port: 8080,
+		Listener: "http", RouteKind: "HTTPRoute", Route: "ns/a", Rule: "0", Backend: "ns/svc:80"}}}})
+	line := []byte(sample + "\n")
+	var out []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		out = st.handle(out[:0], line)
+	}
+}

@@ -40,6 +40,10 @@ func Parse(line []byte) (Entry, error) {
 	if len(line) == 0 || line[0] != '{' {
 		return e, errors.New("not a JSON access log line")
 	}
+	if parseFast(line, &e) == nil {
+		return e, nil
+	}
+	e = Entry{}
 	if err := json.Unmarshal(fixEscapes(line), &e); err != nil {
 		return e, err
 	}

@@ -71,7 +71,7 @@ type Instance struct {
 	closed  bool
 	// fifo is the access log FIFO being read, nil until a configuration
 	// renders one; stream reads it.
-	fifo   *os.File
+	fifo   *fifoReader
 	stream *accesslog.Stream
 }
 
