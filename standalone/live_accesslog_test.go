@@ -113,12 +113,14 @@ func TestLiveAccessLogMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stats := &apply.StatsSet{}
+	reg.MustRegister(stats)
 	metrics := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	t.Cleanup(metrics.Close)
 	url := metrics.URL + "/metrics"
 
 	l := &live{t: t, dir: t.TempDir(), echo: map[string]*testenv.Echo{}, appliers: map[string]*apply.Applier{},
-		accessLog: sink, accessLogFormat: accesslog.FormatJSON}
+		accessLog: sink, accessLogFormat: accesslog.FormatJSON, stats: stats}
 	l.echo["a"] = testenv.StartEcho(t, "a")
 	l.port = testenv.FreePorts(t, 1)[0]
 	l.write("gateway.yaml", gatewayYAML(l.port))
@@ -231,4 +233,15 @@ func TestLiveAccessLogMetrics(t *testing.T) {
 	if len(count) != len(wantLines) {
 		t.Errorf("unexpected access log lines: %v", count)
 	}
+
+	// Applies are counted by kind: a new route is a route table rewrite.
+	routeWrites := `nghttpx_gateway_dataplane_applies_total{gateway="default/gw",kind="route_table"}`
+	before := scrape(t, url, routeWrites)
+	l.write("three.yaml", routeYAML("three", "three.example", stableRoute))
+	eventually(t, "the route table rewrite is counted", 10*time.Second, func() error {
+		if got := scrape(t, url, routeWrites); got != before+1 {
+			return fmt.Errorf("%s = %v, want %v", routeWrites, got, before+1)
+		}
+		return nil
+	})
 }

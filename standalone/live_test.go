@@ -46,6 +46,7 @@ type live struct {
 	// accessLogFormat (live_accesslog_test.go); unset: none.
 	accessLog       *accesslog.Sink
 	accessLogFormat accesslog.Format
+	stats           *apply.StatsSet
 }
 
 // lockedBuffer collects the runner's log and status output from its goroutine.
@@ -178,6 +179,7 @@ func (l *live) start(ctx context.Context) {
 		StateDir:  t.TempDir(),
 		Render:    render.Options{Workers: 1, GracePeriod: 2 * time.Second, AccessLog: l.accessLogFormat},
 		AccessLog: l.accessLog,
+		Stats:     l.stats,
 		Log:       sink,
 		Out:       &l.out,
 		Poll:      50 * time.Millisecond,

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/accesslog"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
 )
 
 // defaultMetricsAddr is where `run` serves its metrics.
@@ -23,8 +24,9 @@ const defaultMetricsAddr = "127.0.0.1:9113"
 
 // dataPlaneMetrics is the registry of a role that runs nghttpx: the request
 // metrics of every Gateway's access log (the sink, writing lines to out),
-// build information with nghttpx's version and features, and the process.
-func dataPlaneMetrics(dp dataPlane, out io.Writer, log logr.Logger) (*prometheus.Registry, *accesslog.Sink, error) {
+// the apply counters of every data plane (the stats set), build information
+// with nghttpx's version and features, and the process.
+func dataPlaneMetrics(dp dataPlane, out io.Writer, log logr.Logger) (*prometheus.Registry, *accesslog.Sink, *apply.StatsSet, error) {
 	reg := prometheus.NewRegistry()
 	info := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "nghttpx_gateway_dataplane_build_info",
@@ -34,16 +36,17 @@ func dataPlaneMetrics(dp dataPlane, out io.Writer, log logr.Logger) (*prometheus
 			"ocsp": strconv.FormatBool(dp.feat.OCSP)},
 	})
 	info.Set(1)
-	for _, c := range []prometheus.Collector{info, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+	stats := &apply.StatsSet{}
+	for _, c := range []prometheus.Collector{info, stats, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		if err := reg.Register(c); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	sink, err := accesslog.NewSink(reg, out, log.WithName("accesslog"))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return reg, sink, nil
+	return reg, sink, stats, nil
 }
 
 func metricsHandler(reg *prometheus.Registry) http.Handler {

@@ -86,7 +86,7 @@ func proxyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	ro := st.RenderOptions(render.Options{Features: dp.render})
 	// Access log lines on stdout (kubectl logs), metrics on the admin port.
-	reg, sink, err := dataPlaneMetrics(dp, stdout, log)
+	reg, sink, stats, err := dataPlaneMetrics(dp, stdout, log)
 	if err != nil {
 		return err
 	}
@@ -115,6 +115,7 @@ func proxyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Features:       &dp.feat,
 		Metrics:        metricsHandler(reg),
 		AccessLog:      sink,
+		Stats:          stats,
 		DrainPeriod:    st.DrainPeriod,
 		Ingress:        shim,
 		ProxyProtocol:  st.ProxyProtocol,

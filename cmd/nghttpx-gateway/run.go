@@ -64,7 +64,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	log.Info("data plane", "nghttpx", dp.bin, "version", dp.feat.Version, "http3", dp.feat.HTTP3, "bpf", dp.feat.BPF)
-	reg, sink, err := dataPlaneMetrics(dp, stdout, log)
+	reg, sink, stats, err := dataPlaneMetrics(dp, stdout, log)
 	if err != nil {
 		return err
 	}
@@ -90,6 +90,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		// Access logs go to stdout, next to the status lines.
 		AccessLog:        sink,
 		IngressAccessLog: ingressAccessLog,
+		Stats:            stats,
 	}
 	if r.OCSP, err = ocspF.setup(log, dp, &r.Render); err != nil {
 		return err

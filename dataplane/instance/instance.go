@@ -56,6 +56,10 @@ type Options struct {
 	// one into the state directory's FIFO (accesslog.go); nil: a sink of its
 	// own, writing to stdout, whose metrics nobody serves.
 	AccessLog *accesslog.Sink
+	// Stats, when set, exports the applier's counters under Gateway (its
+	// namespace/name) from the first start until Close.
+	Stats   *apply.StatsSet
+	Gateway string
 }
 
 // Instance is one Gateway's data plane. Its methods are safe for concurrent use.
@@ -218,6 +222,9 @@ func (i *Instance) Apply(ctx context.Context, cfg render.Config) error {
 		return err
 	}
 	i.p = p
+	if i.opts.Stats != nil {
+		i.opts.Stats.Put(i.opts.Gateway, p.Stats())
+	}
 	return nil
 }
 
@@ -231,6 +238,9 @@ func (i *Instance) Close(ctx context.Context) error {
 	var err error
 	if p != nil && !was {
 		err = p.Stop(ctx)
+		if i.opts.Stats != nil {
+			i.opts.Stats.Delete(i.opts.Gateway)
+		}
 	}
 	if stop != nil {
 		stop()

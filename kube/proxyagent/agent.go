@@ -23,6 +23,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/accesslog"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/features"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/instance"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
@@ -97,7 +98,9 @@ type Options struct {
 	Metrics http.Handler
 	// AccessLog receives nghttpx's access log (nil: the instance's own sink).
 	AccessLog *accesslog.Sink
-	Log       logr.Logger
+	// Stats, when set, exports the data plane's apply counters.
+	Stats *apply.StatsSet
+	Log   logr.Logger
 }
 
 // Agent serves one Gateway.
@@ -148,7 +151,7 @@ func New(opts Options) (*Agent, error) {
 	a := &Agent{opts: opts}
 	gwDir := pipeline.StateDirFor(opts.StateDir, &model.Gateway{Source: model.ObjectRef{Namespace: opts.Gateway.Namespace, Name: opts.Gateway.Name}})
 	a.inst, err = instance.New(instance.Options{StateDir: gwDir, APIPort: opts.Render.APIPort, NewProcess: opts.NewDataPlane, Log: opts.Log,
-		AccessLog: opts.AccessLog})
+		AccessLog: opts.AccessLog, Stats: opts.Stats, Gateway: opts.Gateway.String()})
 	if err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
