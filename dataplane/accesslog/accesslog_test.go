@@ -91,9 +91,10 @@ func TestStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := sink.Stream("ns/gw")
-	st.Set(FormatJSON, &Routes{Gateway: "ns/gw", Groups: map[string][]Identity{"/__ngxgw/g1/": {{Gateway: "ns/gw", Port: 8080,
+	// Port 9 is internal (the backend API, say): its line is dropped.
+	st.Set(FormatJSON, &Routes{Gateway: "ns/gw", InternalPorts: []int{9}, Groups: map[string][]Identity{"/__ngxgw/g1/": {{Gateway: "ns/gw", Port: 8080,
 		Listener: "http", RouteKind: "HTTPRoute", Route: "ns/a", Rule: "0", Backend: "ns/svc:80"}}}})
-	in := strings.Repeat(sample+"\n", 3) + "garbage\n"
+	in := strings.Repeat(sample+"\n", 3) + "garbage\n" + strings.Replace(sample, `"server_port":8080`, `"server_port":9`, 1) + "\n"
 	if err := st.Run(strings.NewReader(in)); err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,23 @@ type Identity struct {
 type Routes struct {
 	Gateway string                `json:"gateway"`
 	Groups  map[string][]Identity `json:"groups"`
+	// InternalPorts are nghttpx's own frontends (backend API, health check,
+	// the request mirror's internal frontend): their requests are the agent's
+	// or copies, and are neither logged nor counted.
+	InternalPorts []int `json:"internalPorts,omitempty"`
+}
+
+// internal reports whether port is one of InternalPorts.
+func (r *Routes) internal(port int) bool {
+	if r == nil {
+		return false
+	}
+	for _, p := range r.InternalPorts {
+		if p == port {
+			return true
+		}
+	}
+	return false
 }
 
 // Marshal is the JSON form written next to the configuration.

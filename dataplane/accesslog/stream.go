@@ -133,6 +133,9 @@ func (st *Stream) handle(out, line []byte) []byte {
 		out = append(out, body...)
 		return append(out, '\n')
 	}
+	if s.routes.internal(e.ServerPort) {
+		return out
+	}
 	id := s.routes.Lookup(e.BackendPattern, e.ServerPort)
 	k := seriesKey{id: id, class: e.StatusClass(), proto: e.Proto()}
 	k.id.Port, k.id.RouteKind = 0, ""

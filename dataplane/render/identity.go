@@ -72,6 +72,11 @@ func (tb *tableBuilder) used(key string, members []groupMember) {
 // routes is the Gateway's accesslog.Routes, each group's users sorted.
 func (tb *tableBuilder) routes(gw *model.Gateway) *accesslog.Routes {
 	r := &accesslog.Routes{Gateway: gw.Source.Namespace + "/" + gw.Source.Name, Groups: map[string][]accesslog.Identity{}}
+	for _, p := range []int{tb.opts.APIPort, tb.opts.HealthPort, tb.opts.MirrorInternalPort} {
+		if p != 0 {
+			r.InternalPorts = append(r.InternalPorts, p)
+		}
+	}
 	for pat, ids := range tb.idents {
 		out := make([]accesslog.Identity, len(ids))
 		for i, id := range ids {
