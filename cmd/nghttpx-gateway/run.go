@@ -69,12 +69,13 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if *metricsAddr != "" {
-		url, err := serveMetrics(ctx, log, *metricsAddr, reg)
-		if err != nil {
-			return err
+		// A second `run` on the machine still serves its Gateways.
+		if url, err := serveMetrics(ctx, log, *metricsAddr, reg); err != nil {
+			log.Error(err, "metrics are not served; pick another --metrics-addr (127.0.0.1:0 for any free port)")
+		} else {
+			fmt.Fprintf(stdout, "metrics: %s\n", url)
+			log.Info("serving metrics", "url", url)
 		}
-		fmt.Fprintf(stdout, "metrics: %s\n", url)
-		log.Info("serving metrics", "url", url)
 	}
 
 	r := &standalone.Runner{
