@@ -29,7 +29,8 @@ type Settings struct {
 	QUICRequireToken bool
 	// ProxyProtocol: every TCP listener requires a PROXY protocol header.
 	ProxyProtocol bool
-	// AccessLog is the access log format; "" is accesslog.FormatJSON.
+	// AccessLog is the access log format. "" leaves the render options' own
+	// (RenderOptions) and is json on the command line (Flags, Args).
 	AccessLog accesslog.Format
 
 	// The proxy role's own (Flags with proxy set).
@@ -80,7 +81,10 @@ func (s Settings) RenderOptions(base render.Options) render.Options {
 	base.HTTP3 = s.HTTP3 && base.Features.QUIC
 	base.QUICRequireToken = s.QUICRequireToken
 	base.ProxyProtocol = s.ProxyProtocol
-	base.AccessLog = s.accessLog()
+	if s.AccessLog != "" {
+		// Unset keeps base's: translate renders no access log unless asked.
+		base.AccessLog = s.AccessLog
+	}
 	return base
 }
 

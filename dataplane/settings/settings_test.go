@@ -107,7 +107,11 @@ func TestResolve(t *testing.T) {
 	if got := Proxy().Resolve(&model.Settings{AccessLog: "off"}); got.AccessLog != accesslog.FormatOff {
 		t.Errorf("access log %q, want off", got.AccessLog)
 	}
-	if ro := (Settings{Workers: 1}).RenderOptions(render.Options{}); ro.AccessLog != accesslog.FormatJSON {
-		t.Errorf("default access log %q, want json", ro.AccessLog)
+	if ro := Proxy().RenderOptions(render.Options{}); ro.AccessLog != accesslog.FormatJSON {
+		t.Errorf("proxy's default access log %q, want json", ro.AccessLog)
+	}
+	// Unset keeps the render options' (translate renders none unless asked).
+	if ro := (Settings{Workers: 1}).RenderOptions(render.Options{AccessLog: accesslog.FormatOff}); ro.AccessLog != accesslog.FormatOff {
+		t.Errorf("unset access log rendered %q, want off", ro.AccessLog)
 	}
 }
