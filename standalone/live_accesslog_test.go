@@ -21,6 +21,7 @@ import (
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/accesslog"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
+	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/testenv"
 )
 
@@ -248,4 +249,53 @@ func TestLiveAccessLogMetrics(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// An Ingress data plane writes the original nghttpx Ingress controller's log
+// format (nghttpx's default) while its metrics name the Ingress.
+func TestLiveAccessLogIngress(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	var logOut lockedBuffer
+	sink, err := accesslog.NewSink(reg, &logOut, logr.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	t.Cleanup(metrics.Close)
+	l := &live{t: t, dir: t.TempDir(), echo: map[string]*testenv.Echo{}, appliers: map[string]*apply.Applier{},
+		accessLog: sink, accessLogFormat: accesslog.FormatJSON}
+	l.echo["a"] = testenv.StartEcho(t, "a")
+	l.port = testenv.FreePorts(t, 1)[0]
+	l.ingress = ingressshim.Options{HTTPPort: int32(l.port), DisableHTTPS: true, InternalDefaultBackend: true}
+	l.write("app.yaml", l.serviceYAML("app", "a"))
+	l.write("ingress.yaml", `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: shop, namespace: default}
+spec:
+  rules:
+  - host: shop.example
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}
+`)
+	l.start(context.Background())
+	eventually(t, "the Ingress serves", 15*time.Second, wantPod(l.port, "shop.example", "/", "a"))
+	series := `nghttpx_gateway_requests_total{backend="default/app:80",gateway="nghttpx-ingress/nghttpx",listener="http",protocol="h1",route="default/shop",rule="0",status_class="2xx"}`
+	eventually(t, "the Ingress's requests are counted under its name", 10*time.Second, func() error {
+		if got := scrape(t, metrics.URL+"/metrics", series); got < 1 {
+			return fmt.Errorf("%s = %v", series, got)
+		}
+		return nil
+	})
+	line := ""
+	for _, l := range strings.Split(logOut.String(), "\n") {
+		if strings.Contains(l, "shop") || strings.Contains(l, `"GET / HTTP/1.1" 200`) {
+			line = l
+			break
+		}
+	}
+	// 127.0.0.1 - - [07/Dec/2026:15:00:00 +0000] "GET / HTTP/1.1" 200 394 "-" "Go-http-client/1.1"
+	if !strings.HasPrefix(line, "127.0.0.1 - - [") || !strings.Contains(line, `] "GET / HTTP/1.1" 200 `) || !strings.HasSuffix(line, `"-" "Go-http-client/1.1"`) {
+		t.Errorf("access log line %q is not in nghttpx's default format (all: %q)", line, logOut.String())
+	}
 }

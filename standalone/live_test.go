@@ -22,6 +22,7 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/instance"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/proc"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/testenv"
 	"github.com/nghttpx-gateway/nghttpx-gateway/standalone"
@@ -47,6 +48,7 @@ type live struct {
 	accessLog       *accesslog.Sink
 	accessLogFormat accesslog.Format
 	stats           *apply.StatsSet
+	ingress         ingressshim.Options
 }
 
 // lockedBuffer collects the runner's log and status output from its goroutine.
@@ -180,6 +182,7 @@ func (l *live) start(ctx context.Context) {
 		Render:    render.Options{Workers: 1, GracePeriod: 2 * time.Second, AccessLog: l.accessLogFormat},
 		AccessLog: l.accessLog,
 		Stats:     l.stats,
+		Ingress:   l.ingress,
 		Log:       sink,
 		Out:       &l.out,
 		Poll:      50 * time.Millisecond,
