@@ -33,6 +33,11 @@ const (
 // proxyProtocol parameter for that Gateway.
 const AnnotationProxyProtocol = "gateway.nghttpx.zlab.co.jp/proxy-protocol"
 
+// AnnotationAccessLog on a Gateway sets its data plane's access log format:
+// "json" (the default: one JSON object per request with its route), "nghttpx"
+// (nghttpx's default text format) or "off" (no access log, no request metrics).
+const AnnotationAccessLog = "gateway.nghttpx.zlab.co.jp/access-log"
+
 // classParams are the validated parameters of a GatewayClass; nil fields are unset.
 type classParams struct {
 	http3, proxyProtocol, quicBPF, quicRequireToken *bool
@@ -125,6 +130,18 @@ func gatewaySettings(g *gatewayv1.Gateway, p *classParams) (*model.Settings, str
 		} else {
 			problem = fmt.Sprintf("annotation %s: value %q is not \"true\" or \"false\", so the GatewayClass setting (proxyProtocol %t) applies; fix the annotation",
 				AnnotationProxyProtocol, v, s.ProxyProtocol)
+		}
+	}
+	if v, ok := g.Annotations[AnnotationAccessLog]; ok {
+		switch v {
+		case "json", "nghttpx", "off":
+			s.AccessLog, set = v, true
+		default:
+			if problem != "" {
+				problem += "; "
+			}
+			problem += fmt.Sprintf("annotation %s: value %q is not \"json\", \"nghttpx\" or \"off\", so the default access log applies; fix the annotation",
+				AnnotationAccessLog, v)
 		}
 	}
 	if !set {

@@ -21,9 +21,26 @@ BENCH_OUT="$tmp/apply.md" NGHTTPX_BIN="$nghttpx" \
   $go test -tags integration -count=1 -run '^TestApplyLatency$' -v ./bench >&2
 [[ -s $tmp/apply.md ]] || { echo "bench: TestApplyLatency wrote no table" >&2; exit 1; }
 
+echo "bench: access log cost against $nghttpx" >&2
+BENCH_ACCESSLOG_OUT="$tmp/accesslog.md" NGHTTPX_BIN="$nghttpx" ECHO_BIN="${ECHO_BIN:-$cache/bin/echo-basic}" \
+  $go test -tags integration -count=1 -run '^TestAccessLogCost$' -v ./bench >&2
+[[ -s $tmp/accesslog.md ]] || { echo "bench: TestAccessLogCost wrote no table" >&2; exit 1; }
+
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [[ -n $(git status --porcelain 2>/dev/null) ]]; then commit="$commit (with uncommitted changes)"; fi
 cpu=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+
+access_log_section() {
+  echo "## Access log cost (package bench, TestAccessLogCost, median of 3)"
+  echo
+  echo "One Gateway, one route to echo-basic, 20,000 h2c requests (h2load, 10 clients x 10"
+  echo "streams). nghttpx (main and worker processes) pinned to core 0, h2load and the backend to"
+  echo "core 1. *nghttpx CPU*: its utime+stime per request; *agent CPU*: the agent's (reading the"
+  echo "FIFO, metrics, formatting lines for a discarding writer). *off*: no access log and no"
+  echo "request metrics. req/s is not comparable on a shared machine; CPU per request is."
+  echo
+  cat "$1"
+}
 
 # Median of the -count runs per benchmark: ns/op, B/op, allocs/op.
 pipeline_table() {
@@ -79,5 +96,7 @@ pipeline_table() {
   echo "applied with SIGHUP (in brackets SIGHUP until the new configrevision)."
   echo
   cat "$tmp/apply.md"
+  echo
+  access_log_section "$tmp/accesslog.md"
 } >"$out"
 echo "bench: wrote $out" >&2

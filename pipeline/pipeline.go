@@ -6,6 +6,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/accesslog"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/settings"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
@@ -32,6 +33,10 @@ type Options struct {
 	// ProxyProtocol is --proxy-proto: the shim's Gateways accept a PROXY protocol
 	// header on their listeners.
 	ProxyProtocol bool
+	// IngressAccessLog is the access log format of the shim's Gateways; ""
+	// is the original Ingress controller's (accesslog.FormatNghttpx), unless
+	// Render's is off.
+	IngressAccessLog accesslog.Format
 }
 
 // Ports are the ports of one Gateway's data plane besides its listeners
@@ -124,6 +129,8 @@ func Render(out *Output, opts Options) {
 			ro.ProxyProtocol = opts.ProxyProtocol
 			ro.ExtraConfig = operator.extraConfig
 			ro.GlobalMruby = operator.globalMruby
+			ro.AccessLog = ingressAccessLog(opts, ro.AccessLog)
+			ro.IngressRoutes = ingressRoutes(out.Ingress)
 		} else if s := m.Settings; s != nil {
 			// GatewayClass parameters and Gateway annotations (`run`, `translate`;
 			// the proxy agent gets the same values as flags, from the same
@@ -204,4 +211,26 @@ func withReservedPorts(opts Options) gateway.Options {
 		g.ReservedPorts = r
 	}
 	return g
+}
+
+// ingressAccessLog is the access log format of an Ingress Gateway.
+func ingressAccessLog(opts Options, base accesslog.Format) accesslog.Format {
+	switch {
+	case opts.IngressAccessLog != "":
+		return opts.IngressAccessLog
+	case base == "" || base == accesslog.FormatOff:
+		return base
+	}
+	return accesslog.FormatNghttpx
+}
+
+// ingressRoutes maps each synthetic HTTPRoute (namespace/name) to its Ingress.
+func ingressRoutes(res *ingressshim.Result) map[string]string {
+	m := map[string]string{}
+	for _, ing := range res.Ingresses {
+		for _, r := range ing.HTTPRoutes {
+			m[ing.Namespace+"/"+r] = ing.Namespace + "/" + ing.Name
+		}
+	}
+	return m
 }

@@ -17,10 +17,12 @@ import (
 
 	"github.com/go-logr/logr/funcr"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/accesslog"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/instance"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/proc"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/testenv"
 	"github.com/nghttpx-gateway/nghttpx-gateway/standalone"
@@ -41,6 +43,12 @@ type live struct {
 	appliers  map[string]*apply.Applier // by state directory
 	runDone   chan error
 	cancelRun context.CancelFunc
+	// accessLog, when set, receives the access logs, written in
+	// accessLogFormat (live_accesslog_test.go); unset: none.
+	accessLog       *accesslog.Sink
+	accessLogFormat accesslog.Format
+	stats           *apply.StatsSet
+	ingress         ingressshim.Options
 }
 
 // lockedBuffer collects the runner's log and status output from its goroutine.
@@ -171,7 +179,10 @@ func (l *live) start(ctx context.Context) {
 	r := &standalone.Runner{
 		ConfigDir: l.dir,
 		StateDir:  t.TempDir(),
-		Render:    render.Options{Workers: 1, GracePeriod: 2 * time.Second},
+		Render:    render.Options{Workers: 1, GracePeriod: 2 * time.Second, AccessLog: l.accessLogFormat},
+		AccessLog: l.accessLog,
+		Stats:     l.stats,
+		Ingress:   l.ingress,
 		Log:       sink,
 		Out:       &l.out,
 		Poll:      50 * time.Millisecond,

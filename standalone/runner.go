@@ -14,6 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/accesslog"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/instance"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
@@ -41,6 +43,13 @@ type Runner struct {
 	ProxyProtocol bool
 	// OCSP is OCSP stapling from certificate Secrets (--ocsp-stapling).
 	OCSP gateway.OCSPOptions
+	// AccessLog receives every Gateway's access log (nil: each instance's
+	// own sink on stdout); IngressAccessLog is the Ingress Gateways' format
+	// (pipeline.Options).
+	AccessLog        *accesslog.Sink
+	IngressAccessLog accesslog.Format
+	// Stats, when set, exports each data plane's apply counters.
+	Stats *apply.StatsSet
 	// Poll is how often the directory is scanned; Settle is how long it must stay
 	// unchanged before a rebuild, so an editor's multi-step save is one batch.
 	Poll, Settle time.Duration
@@ -148,6 +157,8 @@ func (r *Runner) sync(ctx context.Context, in *gateway.Input) {
 		StateDir:      r.StateDir,
 		Ingress:       r.Ingress,
 		ProxyProtocol: r.ProxyProtocol,
+
+		IngressAccessLog: r.IngressAccessLog,
 	}
 	out := pipeline.Translate(in, po)
 	r.recheck.Set(out.Translation.OCSPRecheck)
@@ -162,7 +173,7 @@ func (r *Runner) sync(ctx context.Context, in *gateway.Input) {
 		}
 		if gs.inst == nil {
 			inst, err := instance.New(instance.Options{StateDir: pipeline.StateDirFor(r.StateDir, m), NewProcess: r.NewProcess,
-				Log: r.Log.WithValues("gateway", k)})
+				Log: r.Log.WithValues("gateway", k), AccessLog: r.AccessLog, Stats: r.Stats, Gateway: k})
 			if err != nil {
 				r.Log.Error(err, "no data plane for the Gateway", "gateway", k)
 				continue

@@ -89,7 +89,7 @@ data:
 	}
 
 	secret(nil)
-	run := testenv.Start(t, "nghttpx-gateway run", exec.Command(bin, "run", "--config", cfg, "--state-dir", state,
+	run := testenv.Start(t, "nghttpx-gateway run", exec.Command(bin, "run", "--config", cfg, "--state-dir", state, "--metrics-addr", "127.0.0.1:0",
 		"--nghttpx", nghttpxBin, "--http3=false", "--ocsp-stapling"))
 	testenv.WaitTCP(t, run, addr, 30*time.Second)
 	pid := nghttpxMainPID(t, run.PID)

@@ -24,7 +24,7 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/proxyagent"
 )
 
-func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
+func proxyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("proxy", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, else the in-cluster service account)")
@@ -85,6 +85,11 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	ro := st.RenderOptions(render.Options{Features: dp.render})
+	// Access log lines on stdout (kubectl logs), metrics on the admin port.
+	reg, sink, stats, err := dataPlaneMetrics(dp, stdout, log)
+	if err != nil {
+		return err
+	}
 	ocspOpts, err := ocspF.setup(log, dp, &ro)
 	if err != nil {
 		return err
@@ -108,6 +113,9 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 		Render:         ro,
 		OCSP:           ocspOpts,
 		Features:       &dp.feat,
+		Metrics:        metricsHandler(reg),
+		AccessLog:      sink,
+		Stats:          stats,
 		DrainPeriod:    st.DrainPeriod,
 		Ingress:        shim,
 		ProxyProtocol:  st.ProxyProtocol,

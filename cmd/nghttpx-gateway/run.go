@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/go-logr/logr"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/accesslog"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/instance"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
@@ -22,7 +24,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.SetOutput(stderr)
 	configDir := fs.String("config", "", "directory of YAML files with Gateway API objects or Ingresses, Services, EndpointSlices and Secrets (required)")
 	binary := fs.String("nghttpx", "", "nghttpx binary (default: $NGHTTPX_BIN, then the one `make nghttpx` built, then PATH)")
-	// --workers, --http3, --state-dir
+	metricsAddr := fs.String("metrics-addr", defaultMetricsAddr, "serve the data planes' Prometheus metrics on this address at /metrics (empty: none)")
+	var ingressAccessLog accesslog.Format
+	fs.Func("ingress-access-log", "access log format of the Ingress data plane: nghttpx (the original Ingress controller's, default), json or off",
+		func(s string) (err error) { ingressAccessLog, err = accesslog.ParseFormat(s); return err })
+	// --workers, --http3, --state-dir, --access-log
 	st := settings.Settings{Workers: 1, HTTP3: true, StateDir: defaultStateDir()}
 	st.Flags(fs, false)
 	var lf logFlags
@@ -58,6 +64,19 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	log.Info("data plane", "nghttpx", dp.bin, "version", dp.feat.Version, "http3", dp.feat.HTTP3, "bpf", dp.feat.BPF)
+	reg, sink, stats, err := dataPlaneMetrics(dp, stdout, log)
+	if err != nil {
+		return err
+	}
+	if *metricsAddr != "" {
+		// A second `run` on the machine still serves its Gateways.
+		if url, err := serveMetrics(ctx, log, *metricsAddr, reg); err != nil {
+			log.Error(err, "metrics are not served; pick another --metrics-addr (127.0.0.1:0 for any free port)")
+		} else {
+			fmt.Fprintf(stdout, "metrics: %s\n", url)
+			log.Info("serving metrics", "url", url)
+		}
+	}
 
 	r := &standalone.Runner{
 		ConfigDir: *configDir,
@@ -69,6 +88,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		// The Ingress Gateways accept a PROXY protocol header (--proxy-proto).
 		ProxyProtocol: ing.proxyProto,
 		NewProcess:    instance.Nghttpx(dp.bin, log, apply.Options{}),
+		// Access logs go to stdout, next to the status lines.
+		AccessLog:        sink,
+		IngressAccessLog: ingressAccessLog,
+		Stats:            stats,
 	}
 	if r.OCSP, err = ocspF.setup(log, dp, &r.Render); err != nil {
 		return err

@@ -16,7 +16,8 @@
 //   - Transient failures are retried with bounded exponential backoff. A crashed
 //     nghttpx is restarted from the last good config with backoff. Stop drains with
 //     SIGQUIT, then SIGKILLs the whole process group.
-//   - Stats counts reloads, backend API posts, route table writes and restarts.
+//   - Stats counts reloads, backend API posts, route table writes and restarts;
+//     StatsSet exports them as Prometheus metrics per Gateway.
 //
 // The route table is routes.rb; routes.version holds render.Config.RouteVersion() and
 // is written (atomically) after it, so routers reload the table when the version

@@ -10,6 +10,8 @@
 // them (pipeline.Render) and hands the result to Apply. New picks the ports;
 // StartMirror starts the tee; the first Apply starts nghttpx (a failed start is
 // retried by the next Apply); Close stops nghttpx gracefully and then the tee, so
-// mirrored requests in flight finish. Side effects (sockets, processes) live here,
-// not in the stages.
+// mirrored requests in flight finish. A configuration with an access log in the
+// state directory's FIFO (render.AccessLogPipeFile) gets the FIFO created and read
+// (Options.AccessLog) before nghttpx opens it. Side effects (sockets, processes,
+// FIFOs) live here, not in the stages.
 package instance

@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-logr/logr"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/accesslog"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/mirror"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
@@ -51,6 +52,14 @@ type Options struct {
 	// NewProcess makes nghttpx (required).
 	NewProcess NewProcess
 	Log        logr.Logger
+	// AccessLog receives nghttpx's access log when the configuration renders
+	// one into the state directory's FIFO (accesslog.go); nil: a sink of its
+	// own, writing to stdout, whose metrics nobody serves.
+	AccessLog *accesslog.Sink
+	// Stats, when set, exports the applier's counters under Gateway (its
+	// namespace/name) from the first start until Close.
+	Stats   *apply.StatsSet
+	Gateway string
 }
 
 // Instance is one Gateway's data plane. Its methods are safe for concurrent use.
@@ -64,6 +73,10 @@ type Instance struct {
 	stopTee context.CancelFunc
 	p       Process // nil until the first successful start
 	closed  bool
+	// fifo is the access log FIFO being read, nil until a configuration
+	// renders one; stream reads it.
+	fifo   *fifoReader
+	stream *accesslog.Stream
 }
 
 // New picks the instance's ports; nothing runs yet.
@@ -187,6 +200,10 @@ func (i *Instance) Apply(ctx context.Context, cfg render.Config) error {
 		i.mu.Unlock()
 		return apply.ErrStopped
 	}
+	if err := i.readAccessLog(cfg.AccessLog); err != nil {
+		i.mu.Unlock()
+		return err
+	}
 	p := i.p
 	if p != nil {
 		i.mu.Unlock()
@@ -205,6 +222,9 @@ func (i *Instance) Apply(ctx context.Context, cfg render.Config) error {
 		return err
 	}
 	i.p = p
+	if i.opts.Stats != nil {
+		i.opts.Stats.Put(i.opts.Gateway, p.Stats())
+	}
 	return nil
 }
 
@@ -212,15 +232,22 @@ func (i *Instance) Apply(ctx context.Context, cfg render.Config) error {
 // return apply.ErrStopped.
 func (i *Instance) Close(ctx context.Context) error {
 	i.mu.Lock()
-	p, stop, was := i.p, i.stopTee, i.closed
-	i.closed, i.stopTee = true, nil
+	p, stop, was, fifo := i.p, i.stopTee, i.closed, i.fifo
+	i.closed, i.stopTee, i.fifo = true, nil, nil
 	i.mu.Unlock()
 	var err error
 	if p != nil && !was {
 		err = p.Stop(ctx)
+		if i.opts.Stats != nil {
+			i.opts.Stats.Delete(i.opts.Gateway)
+		}
 	}
 	if stop != nil {
 		stop()
+	}
+	if fifo != nil {
+		// After nghttpx: its last lines are read before the FIFO closes.
+		fifo.Close()
 	}
 	return err
 }

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/accesslog"
 )
 
 // Config is everything one nghttpx needs, split by how a change is applied.
@@ -24,6 +26,21 @@ type Config struct {
 	// Dropped lists what was left out (drop.go); empty when the translator's
 	// validation and the renderer's agree, as they should.
 	Dropped []Dropped
+	// AccessLog is what the agent needs to read nghttpx's access log; nil when
+	// none is rendered (accesslog.FormatOff). Its Routes are also in Files as
+	// AccessLogRoutesFile.
+	AccessLog *AccessLog
+}
+
+// AccessLog is the access log of a rendered configuration.
+type AccessLog struct {
+	// Format is what the agent writes on its stdout.
+	Format accesslog.Format
+	// File is where nghttpx writes accesslog.NghttpxFormat lines: by default the
+	// FIFO AccessLogPipeFile, which the agent creates before nghttpx starts.
+	File string
+	// Routes name the Gateway API object behind each backend group pattern.
+	Routes *accesslog.Routes
 }
 
 // BackendGroup is the backend= lines of one nghttpx pattern.
@@ -47,6 +64,12 @@ const (
 	RestoreScriptFile = "restore.rb"
 	// FallbackScriptFile is the per-pattern program of the catch-all group.
 	FallbackScriptFile = "fallback.rb"
+
+	// AccessLogPipeFile is the default access log: a FIFO the agent reads.
+	AccessLogPipeFile = "access.log.fifo"
+	// AccessLogRoutesFile maps backend group patterns to route identities
+	// (accesslog.Routes as JSON), for people and tools reading raw lines.
+	AccessLogRoutesFile = "accesslog-routes.json"
 )
 
 // RouteVersion is the content of RouteVersionFile for this RouteTable: write it

@@ -55,6 +55,12 @@
 // per-process keys, so the caller checks content (TLSTicketKeySize bytes per
 // ticket key). The tls-ticket-key-* options are managed (not operator lines).
 //
+// Access log (Options.AccessLog, package dataplane/accesslog): nghttpx writes
+// accesslog.NghttpxFormat to AccessLogFile (the state directory's FIFO by
+// default), and Config.AccessLog carries, with AccessLogRoutesFile, the route
+// identity of every group pattern (identity.go), which nghttpx logs as
+// $backend_pattern (our nghttpx patch).
+//
 // How changes apply: Main needs SIGHUP; Backends go through the backend API;
 // RouteTable is rewritten in place and picked up by every worker on its next request
 // once routes.version (Config.RouteVersion) changes. Write Files first.

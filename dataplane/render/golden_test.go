@@ -11,6 +11,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/accesslog"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/golden"
 )
@@ -47,9 +48,11 @@ type goldenOptions struct {
 	// BackendTLSVerify: the binary has tls-ca=/tls-san= (our patch).
 	BackendTLSVerify bool   `json:"backendTLSVerify,omitempty"`
 	AccessLogFile    string `json:"accessLogFile,omitempty"`
-	GraceSeconds     int    `json:"graceSeconds,omitempty"`
-	AllowMruby       bool   `json:"allowMruby,omitempty"`
-	ProxyProtocol    bool   `json:"proxyProtocol,omitempty"`
+	// AccessLog is the access log format (json, nghttpx, off).
+	AccessLog     string `json:"accessLog,omitempty"`
+	GraceSeconds  int    `json:"graceSeconds,omitempty"`
+	AllowMruby    bool   `json:"allowMruby,omitempty"`
+	ProxyProtocol bool   `json:"proxyProtocol,omitempty"`
 	// QUICRequireToken: QUIC address validation (class parameter quicRequireToken).
 	QUICRequireToken bool `json:"quicRequireToken,omitempty"`
 	// ExtraConfig is the operator's nghttpx-conf text; the lines ParseExtraConfig
@@ -148,6 +151,7 @@ func loadGolden(t *testing.T, path string) (*model.Gateway, Options) {
 			opts.QUICSecretFile = "/var/lib/ngxgw/quic-secret"
 		}
 		opts.AccessLogFile = o.AccessLogFile
+		opts.AccessLog = accesslog.Format(o.AccessLog)
 		opts.GracePeriod = time.Duration(o.GraceSeconds) * time.Second
 		opts.AllowMruby = o.AllowMruby
 		opts.ProxyProtocol = o.ProxyProtocol
@@ -193,6 +197,9 @@ func TestGolden(t *testing.T) {
 			compareGolden(t, base+".backends.conf", groupsText(cfg.Backends))
 			compareGolden(t, base+".routes.rb", cfg.RouteTable)
 			compareGolden(t, base+".files.txt", filesText(cfg.Files))
+			if cfg.AccessLog != nil {
+				compareGolden(t, base+".accesslog-routes.json", cfg.Files[AccessLogRoutesFile])
+			}
 		})
 	}
 }

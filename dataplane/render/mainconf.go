@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/accesslog"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 )
 
@@ -219,8 +220,9 @@ func mainConfig(gw *model.Gateway, certs []tlsFiles, opts Options, mirror bool) 
 		}
 	}
 	add("errorlog-file", opts.ErrorLogFile)
-	if opts.AccessLogFile != "" {
+	if opts.AccessLog != accesslog.FormatOff {
 		add("accesslog-file", opts.AccessLogFile)
+		add("accesslog-format", accesslog.NghttpxFormat)
 	}
 	if len(opts.ExtraConfig) > 0 {
 		// Last, so that they override our tunables; validated in Options.validate.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"time"
+
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/accesslog"
 )
 
 // Features is what the nghttpx binary and its environment support.
@@ -75,9 +77,19 @@ type Options struct {
 	OCSPFetchProgram string
 	// GracePeriod is how long old workers drain after a reload (default 30s).
 	GracePeriod time.Duration
-	// ErrorLogFile defaults to /dev/stderr. AccessLogFile, when set, enables access logs.
-	ErrorLogFile  string
+	// ErrorLogFile defaults to /dev/stderr.
+	ErrorLogFile string
+	// AccessLog is the format the data plane writes its access log in;
+	// accesslog.FormatOff, and "" without AccessLogFile, render none. Otherwise nghttpx writes
+	// accesslog.NghttpxFormat to AccessLogFile (default: the FIFO
+	// AccessLogPipeFile in the state directory, which the data-plane agent
+	// reads; see Config.AccessLog).
+	AccessLog     accesslog.Format
 	AccessLogFile string
+	// IngressRoutes maps the Ingress shim's synthetic HTTPRoutes
+	// (namespace/name) to the Ingress they came from, so that access logs and
+	// metrics name the Ingress.
+	IngressRoutes map[string]string
 
 	// AllowMruby honours user scripts in the model (model.ProxyOptions.Mruby, from
 	// Ingress path-config). When false a rule carrying one answers 500: the script
@@ -121,6 +133,16 @@ func (o Options) withDefaults() Options {
 	if o.ErrorLogFile == "" {
 		o.ErrorLogFile = defaultErrorLog
 	}
+	if o.AccessLog == "" {
+		// An explicit file alone asks for the default format.
+		o.AccessLog = accesslog.FormatOff
+		if o.AccessLogFile != "" {
+			o.AccessLog = accesslog.FormatJSON
+		}
+	}
+	if o.AccessLog != accesslog.FormatOff && o.AccessLogFile == "" {
+		o.AccessLogFile = o.StateDir + "/" + AccessLogPipeFile
+	}
 	return o
 }
 
@@ -139,6 +161,9 @@ func (o Options) validate() error {
 	}
 	if o.Workers < 1 || o.Workers > 256 {
 		return fmt.Errorf("workers %d out of range 1-256", o.Workers)
+	}
+	if _, err := accesslog.ParseFormat(string(o.AccessLog)); err != nil {
+		return err
 	}
 	if o.GracePeriod < 0 {
 		return fmt.Errorf("negative grace period %s", o.GracePeriod)

@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/accesslog"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 )
 
@@ -60,5 +61,11 @@ func Render(gw *model.Gateway, opts Options) (*Config, error) {
 	}
 	scripts(opts, tb.users, files)
 	sortDropped(tb.dropped)
-	return &Config{Main: main, Backends: groups, RouteTable: table, Files: files, Dropped: tb.dropped}, nil
+	cfg := &Config{Main: main, Backends: groups, RouteTable: table, Files: files, Dropped: tb.dropped}
+	if opts.AccessLog != accesslog.FormatOff {
+		routes := tb.routes(gw)
+		files[AccessLogRoutesFile] = routes.Marshal()
+		cfg.AccessLog = &AccessLog{Format: opts.AccessLog, File: opts.AccessLogFile, Routes: routes}
+	}
+	return cfg, nil
 }

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/accesslog"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/validate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 )
@@ -38,6 +39,10 @@ type tableBuilder struct {
 	badTLS map[string]bool
 	// dropped is what was left out (drop.go).
 	dropped []Dropped
+	// idents are the users of each group pattern (identity.go); cur is the
+	// rule being rendered.
+	idents map[string][]accesslog.Identity
+	cur    accesslog.Identity
 }
 
 // groupUse is one backend group: its members' endpoints share one pattern and the
@@ -80,6 +85,7 @@ func newTableBuilder(gw *model.Gateway, opts Options) (*tableBuilder, error) {
 		cors:     map[string]rbValue{},
 		users:    map[userScript]bool{},
 		badTLS:   map[string]bool{},
+		idents:   map[string][]accesslog.Identity{},
 	}
 	for i := range gw.Clusters {
 		c := &gw.Clusters[i]
@@ -150,6 +156,7 @@ func (tb *tableBuilder) port(p model.Port) (rbValue, error) {
 				err := validate.Rule(&r)
 				var rv rbValue
 				if err == nil {
+					tb.cur = tb.identity(p, l, r)
 					rv, err = tb.rule(p, r)
 				}
 				if err != nil {
@@ -265,6 +272,7 @@ func (tb *tableBuilder) rule(p model.Port, r model.Rule) (rbValue, error) {
 			prof.dnf = true
 			key := groupKey(dnfCluster, prof)
 			tb.groups[key] = &groupUse{profile: prof}
+			tb.used(key, nil)
 			b := rbHash{}
 			b.add("weight", rbInt(1))
 			b.add("cluster", rbStr(key))
@@ -356,6 +364,7 @@ func (tb *tableBuilder) backendEntry(rb routedBackend, ruleProf profile) rbValue
 		key = foldedKey("affinity/"+members[0].cluster.Name, id)
 		tb.groups[key] = &groupUse{members: members, profile: ruleProf}
 	}
+	tb.used(key, members)
 	h.add("cluster", rbStr(key))
 	if len(rb.req) > 0 {
 		h.add("req", rb.req)

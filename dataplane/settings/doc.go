@@ -1,6 +1,6 @@
 // Package settings holds the one typed value of a data plane's settings that do
 // not come from its routes: workers, HTTP/3, QUIC address validation, PROXY
-// protocol, and for the proxy role its admin port, state directory and drain
+// protocol, the access log format, and for the proxy role its admin port, state directory and drain
 // period.
 //
 // Contract: settings flow one way. A Gateway's value is the controller-wide (or

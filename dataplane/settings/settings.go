@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/accesslog"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 )
@@ -28,6 +29,9 @@ type Settings struct {
 	QUICRequireToken bool
 	// ProxyProtocol: every TCP listener requires a PROXY protocol header.
 	ProxyProtocol bool
+	// AccessLog is the access log format. "" leaves the render options' own
+	// (RenderOptions) and is json on the command line (Flags, Args).
+	AccessLog accesslog.Format
 
 	// The proxy role's own (Flags with proxy set).
 
@@ -41,7 +45,8 @@ type Settings struct {
 
 // Proxy returns the proxy role's defaults, which are its flags' defaults.
 func Proxy() Settings {
-	return Settings{Workers: 1, HTTP3: true, AdminPort: DefaultAdminPort, StateDir: ProxyStateDir, DrainPeriod: DefaultDrainPeriod}
+	return Settings{Workers: 1, HTTP3: true, AccessLog: accesslog.FormatJSON, AdminPort: DefaultAdminPort, StateDir: ProxyStateDir,
+		DrainPeriod: DefaultDrainPeriod}
 }
 
 // Resolve lays a Gateway's resolved settings (GatewayClass parameters and
@@ -56,13 +61,17 @@ func (s Settings) Resolve(m *model.Settings) Settings {
 	}
 	s.ProxyProtocol = m.ProxyProtocol
 	s.QUICRequireToken = s.QUICRequireToken || m.QUICRequireToken
+	if m.AccessLog != "" {
+		s.AccessLog = accesslog.Format(m.AccessLog)
+	}
 	return s
 }
 
 // Of reads the settings that ro carries (the inverse of RenderOptions for those
 // fields).
 func Of(ro render.Options) Settings {
-	return Settings{Workers: ro.Workers, HTTP3: ro.HTTP3, QUICRequireToken: ro.QUICRequireToken, ProxyProtocol: ro.ProxyProtocol}
+	return Settings{Workers: ro.Workers, HTTP3: ro.HTTP3, QUICRequireToken: ro.QUICRequireToken, ProxyProtocol: ro.ProxyProtocol,
+		AccessLog: ro.AccessLog}
 }
 
 // RenderOptions returns base with the settings that shape nghttpx's
@@ -72,6 +81,10 @@ func (s Settings) RenderOptions(base render.Options) render.Options {
 	base.HTTP3 = s.HTTP3 && base.Features.QUIC
 	base.QUICRequireToken = s.QUICRequireToken
 	base.ProxyProtocol = s.ProxyProtocol
+	if s.AccessLog != "" {
+		// Unset keeps base's: translate renders no access log unless asked.
+		base.AccessLog = s.AccessLog
+	}
 	return base
 }
 
@@ -94,7 +107,35 @@ func (s Settings) Args() []string {
 	if s.HTTP3 && s.QUICRequireToken {
 		args = append(args, "--quic-require-token")
 	}
+	if f := s.accessLog(); f != accesslog.FormatJSON {
+		args = append(args, "--access-log="+string(f))
+	}
 	return args
+}
+
+func (s Settings) accessLog() accesslog.Format {
+	if s.AccessLog == "" {
+		return accesslog.FormatJSON
+	}
+	return s.AccessLog
+}
+
+// formatFlag parses --access-log into a Format.
+type formatFlag struct{ f *accesslog.Format }
+
+func (v formatFlag) String() string {
+	if v.f == nil {
+		return ""
+	}
+	return string(*v.f)
+}
+
+func (v formatFlag) Set(s string) error {
+	f, err := accesslog.ParseFormat(s)
+	if err == nil {
+		*v.f = f
+	}
+	return err
 }
 
 // Flags defines the flags of s on fs, with s's current values as defaults:
@@ -104,6 +145,12 @@ func (s *Settings) Flags(fs *flag.FlagSet, proxy bool) {
 	fs.IntVar(&s.Workers, "workers", s.Workers, "nghttpx worker threads per Gateway")
 	fs.BoolVar(&s.HTTP3, "http3", s.HTTP3, "also serve HTTP/3 (QUIC, same port over UDP) on HTTPS listeners when nghttpx supports it")
 	fs.StringVar(&s.StateDir, "state-dir", s.StateDir, "directory for nghttpx's files, one subdirectory per Gateway")
+	if s.AccessLog == "" {
+		s.AccessLog = accesslog.FormatJSON
+	}
+	fs.Var(formatFlag{&s.AccessLog}, "access-log",
+		"access log on stdout: json (one object per request with its route), nghttpx (nghttpx's default text format) or off (no log and no request metrics); a Gateway's annotation "+
+			"gateway.nghttpx.zlab.co.jp/access-log overrides it")
 	if !proxy {
 		return
 	}

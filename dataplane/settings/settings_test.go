@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/accesslog"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 )
@@ -37,12 +38,20 @@ func TestArgsRoundTrip(t *testing.T) {
 	}
 	odd := Settings{Workers: 2, AdminPort: 19901, StateDir: "/tmp/state dir", DrainPeriod: 1500 * time.Millisecond, HTTP3: true, QUICRequireToken: true}
 	cases = append(cases, odd)
+	for _, f := range []accesslog.Format{accesslog.FormatNghttpx, accesslog.FormatOff, ""} {
+		s := Proxy()
+		s.AccessLog = f
+		cases = append(cases, s)
+	}
 	feats := render.Features{QUIC: true}
 	for _, s := range cases {
 		got := parse(t, s.Args())
 		want := s
 		if !want.HTTP3 {
 			want.QUICRequireToken = false // meaningless without HTTP/3; not passed on
+		}
+		if want.AccessLog == "" {
+			want.AccessLog = accesslog.FormatJSON // the default
 		}
 		if got != want {
 			t.Errorf("round trip of %+v\nargs %q\nparsed %+v", s, s.Args(), got)
@@ -93,5 +102,16 @@ func TestResolve(t *testing.T) {
 	// HTTP/3 needs QUIC in the binary.
 	if ro := (Settings{Workers: 1, HTTP3: true}).RenderOptions(render.Options{}); ro.HTTP3 {
 		t.Error("HTTP/3 rendered without QUIC support")
+	}
+	// A Gateway's annotation picks its access log format.
+	if got := Proxy().Resolve(&model.Settings{AccessLog: "off"}); got.AccessLog != accesslog.FormatOff {
+		t.Errorf("access log %q, want off", got.AccessLog)
+	}
+	if ro := Proxy().RenderOptions(render.Options{}); ro.AccessLog != accesslog.FormatJSON {
+		t.Errorf("proxy's default access log %q, want json", ro.AccessLog)
+	}
+	// Unset keeps the render options' (translate renders none unless asked).
+	if ro := (Settings{Workers: 1}).RenderOptions(render.Options{AccessLog: accesslog.FormatOff}); ro.AccessLog != accesslog.FormatOff {
+		t.Errorf("unset access log rendered %q, want off", ro.AccessLog)
 	}
 }

@@ -52,6 +52,8 @@ type Settings struct {
 	// QUICRequireToken: QUIC clients must present a valid token (address
 	// validation; a Retry otherwise), when HTTP/3 is on.
 	QUICRequireToken bool `json:"quicRequireToken,omitempty"`
+	// AccessLog, when set, is the access log format: json, nghttpx or off.
+	AccessLog string `json:"accessLog,omitempty"`
 }
 
 // Port is one listening port with all listeners that share it.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -240,9 +241,7 @@ func Deployment(gw *gatewayv1.Gateway, opts Options) *appsv1ac.DeploymentApplyCo
 				WithSysctls(corev1ac.Sysctl().WithName("net.ipv4.ip_unprivileged_port_start").WithValue("0"))).
 			WithContainers(c).
 			WithVolumes(corev1ac.Volume().WithName("state").WithEmptyDir(corev1ac.EmptyDirVolumeSource())))
-	if len(a) > 0 {
-		tmpl.WithAnnotations(a)
-	}
+	tmpl.WithAnnotations(scrapeAnnotations(a, opts.AdminPort))
 	d := appsv1ac.Deployment(Name(gw.Name), gw.Namespace).
 		WithLabels(l).
 		WithOwnerReferences(owners(gw, opts)...).
@@ -290,4 +289,20 @@ func Service(gw *gatewayv1.Gateway, opts Options) *corev1ac.ServiceApplyConfigur
 		s.WithAnnotations(a)
 	}
 	return s
+}
+
+// scrapeAnnotations are the pod template's annotations: a and, unless the
+// Gateway's infrastructure sets them, the prometheus.io ones that point a
+// Prometheus using the common pod discovery at the proxy's /metrics.
+func scrapeAnnotations(a map[string]string, adminPort int32) map[string]string {
+	out := maps.Clone(a)
+	if out == nil {
+		out = map[string]string{}
+	}
+	for k, v := range map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": strconv.Itoa(int(adminPort)), "prometheus.io/path": "/metrics"} {
+		if _, set := out[k]; !set {
+			out[k] = v
+		}
+	}
+	return out
 }

@@ -39,6 +39,7 @@ type state struct {
 	err      string
 	counters func(*Status)
 	features *features.Features // set once by New
+	metrics  http.Handler       // set once by New
 	// token, when set, returns what /status requires in keys.AdminTokenHeader
 	// (nil while the keys Secret has not been read: /status then refuses).
 	token func() []byte
@@ -57,6 +58,9 @@ func (s *state) snapshot() Status {
 
 func (s *state) handler() http.Handler {
 	mux := http.NewServeMux()
+	if s.metrics != nil {
+		mux.Handle("GET /metrics", s.metrics)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
 	})

@@ -23,6 +23,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/accesslog"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/features"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/instance"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
@@ -92,7 +94,14 @@ type Options struct {
 	// Features are the detected features of the data plane's nghttpx,
 	// reported on /status (nil: not reported).
 	Features *features.Features
-	Log      logr.Logger
+	// Metrics, when set, is served on the admin port as GET /metrics (no
+	// token: Prometheus scrapes the pod, and the metrics hold no secret).
+	Metrics http.Handler
+	// AccessLog receives nghttpx's access log (nil: the instance's own sink).
+	AccessLog *accesslog.Sink
+	// Stats, when set, exports the data plane's apply counters.
+	Stats *apply.StatsSet
+	Log   logr.Logger
 }
 
 // Agent serves one Gateway.
@@ -145,12 +154,14 @@ func New(opts Options) (*Agent, error) {
 	opts.StateDir = dir
 	a := &Agent{opts: opts}
 	gwDir := pipeline.StateDirFor(opts.StateDir, &model.Gateway{Source: model.ObjectRef{Namespace: opts.Gateway.Namespace, Name: opts.Gateway.Name}})
-	a.inst, err = instance.New(instance.Options{StateDir: gwDir, APIPort: opts.Render.APIPort, NewProcess: opts.NewDataPlane, Log: opts.Log})
+	a.inst, err = instance.New(instance.Options{StateDir: gwDir, APIPort: opts.Render.APIPort, NewProcess: opts.NewDataPlane, Log: opts.Log,
+		AccessLog: opts.AccessLog, Stats: opts.Stats, Gateway: opts.Gateway.String()})
 	if err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
 	a.st.counters = a.counters
 	a.st.features = opts.Features
+	a.st.metrics = opts.Metrics
 	if opts.KeysSecret != "" {
 		a.keys = &sharedKeys{secret: types.NamespacedName{Namespace: opts.Gateway.Namespace, Name: opts.KeysSecret},
 			original: opts.NghttpxSecret, log: opts.Log.WithName("keys")}

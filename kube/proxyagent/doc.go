@@ -8,7 +8,9 @@
 // serves /healthz, /readyz (200 only after the first successful apply and until
 // draining starts) and /status (the applied model.Hash, the applier counters and
 // the detected nghttpx features), which the controller polls to decide Programmed
-// (and OCSPStapled=False/Unsupported when features.ocsp is false). The port is
+// (and OCSPStapled=False/Unsupported when features.ocsp is false), and, with
+// Options.Metrics, /metrics (request metrics from the access log, apply
+// counters, build info; no token: they hold no secret). The port is
 // open to the cluster (kubelet probes the pod IP); with a keys Secret, /status
 // answers only requests carrying that Secret's admin token in
 // keys.AdminTokenHeader (401 otherwise, 503 before the Secret was read). A stapled OCSP
