@@ -38,17 +38,24 @@ func unsupported(format string, args ...any) *ruleError {
 // buildRule validates rule i of route r and expands it into model rules, one per
 // match. Backend problems do not invalidate a rule: they are returned for the
 // route's ResolvedRefs condition and the backend's share of traffic answers 500.
-func (t *translator) buildRule(r *gatewayv1.HTTPRoute, i int, rule *gatewayv1.HTTPRouteRule) (*ruleState, []condition) {
+func (t *translator) buildRule(r *gatewayv1.HTTPRoute, i int, rule *gatewayv1.HTTPRouteRule, convErr *ruleError) (*ruleState, []condition) {
 	rs := &ruleState{index: i}
-	src := model.ObjectRef{Group: gatewayv1.GroupName, Kind: "HTTPRoute", Namespace: r.Namespace, Name: r.Name}
+	kind := routeKind(r)
+	grpc := kind == grpcRouteKind
+	src := model.ObjectRef{Group: gatewayv1.GroupName, Kind: kind, Namespace: r.Namespace, Name: r.Name}
 	if rule.Name != nil {
 		src.Section = string(*rule.Name)
 	}
 
 	// Backends are resolved even for invalid rules so that status reports every
 	// broken reference at once.
-	tmpl := model.Rule{Source: src}
+	tmpl := model.Rule{Source: src, GRPC: grpc}
 	ref := RuleRef{Namespace: r.Namespace, Name: r.Name, Rule: i}
+	// Extensions (Ingress shim) address HTTPRoutes only.
+	ext := t.idx.ext
+	if grpc {
+		ext = extensionIndex{}
+	}
 	var problems []condition
 	var backendErr *ruleError
 	for j := range rule.BackendRefs {
@@ -57,7 +64,7 @@ func (t *translator) buildRule(r *gatewayv1.HTTPRoute, i int, rule *gatewayv1.HT
 		if p != nil {
 			problems = append(problems, *p)
 		}
-		if ext := t.idx.ext.backends[backendKey{ref, j}]; ext != nil {
+		if ext := ext.backends[backendKey{ref, j}]; ext != nil {
 			wb.Proxy = cloneBackendOptions(ext.Proxy)
 		}
 		req, resp, err := backendFilters(br.Filters)
@@ -79,7 +86,10 @@ func (t *translator) buildRule(r *gatewayv1.HTTPRoute, i int, rule *gatewayv1.HT
 		matches = []gatewayv1.HTTPRouteMatch{{}}
 	}
 	ms := make([]model.Match, len(matches))
-	err := backendErr
+	err := convErr
+	if err == nil {
+		err = backendErr
+	}
 	for j := range matches {
 		m, e := convertMatch(&matches[j])
 		if e != nil && err == nil {
@@ -111,7 +121,11 @@ func (t *translator) buildRule(r *gatewayv1.HTTPRoute, i int, rule *gatewayv1.HT
 	}
 
 	direct := 500
-	if ext := t.idx.ext.rules[ref]; ext != nil {
+	if grpc {
+		// gRPC clients read 503 as UNAVAILABLE, which the spec asks for.
+		direct = 503
+	}
+	if ext := ext.rules[ref]; ext != nil {
 		tmpl.Proxy = cloneProxyOptions(ext.Proxy)
 		bare := tmpl.Redirect == nil && len(rule.BackendRefs) == 0
 		if p := tmpl.Proxy; p != nil && p.DoNotForward && (!bare || p.Mruby == "") {
@@ -135,7 +149,7 @@ func (t *translator) buildRule(r *gatewayv1.HTTPRoute, i int, rule *gatewayv1.HT
 	}
 	for j, m := range ms {
 		mr := tmpl
-		mr.Name = fmt.Sprintf("httproute/%s/%s/rule/%d/match/%d", r.Namespace, r.Name, i, j)
+		mr.Name = fmt.Sprintf("%s/%s/%s/rule/%d/match/%d", strings.ToLower(kind), r.Namespace, r.Name, i, j)
 		mr.Match = m
 		// What the data plane cannot express is rejected here, on this rule,
 		// rather than by the renderer for the whole Gateway.
