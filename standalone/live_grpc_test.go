@@ -4,6 +4,7 @@ package standalone_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -23,6 +25,8 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/features"
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/selfsigned"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/testenv"
 )
 
@@ -44,14 +48,14 @@ type grpcEcho struct {
 	port int
 }
 
-func startGRPCEcho(t *testing.T, pod string) *grpcEcho {
+func startGRPCEcho(t *testing.T, pod string, opts ...grpc.ServerOption) *grpcEcho {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := &grpcEcho{pod: pod, port: ln.Addr().(*net.TCPAddr).Port}
-	s := grpc.NewServer()
+	s := grpc.NewServer(opts...)
 	hs := health.NewServer()
 	hs.SetServingStatus(grpcEchoService, healthpb.HealthCheckResponse_SERVING)
 	healthpb.RegisterHealthServer(s, hs)
@@ -137,6 +141,30 @@ endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
 	return b.String()
 }
 
+// backendTLSYAML verifies Service secure against caPEM for secure.grpc.test.
+func backendTLSYAML(caPEM []byte) string {
+	var ca strings.Builder
+	for _, line := range strings.Split(strings.TrimSpace(string(caPEM)), "\n") {
+		ca.WriteString("    " + line + "\n")
+	}
+	return `---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: secure-ca, namespace: default}
+data:
+  ca.crt: |
+` + ca.String() + `---
+apiVersion: gateway.networking.k8s.io/v1
+kind: BackendTLSPolicy
+metadata: {name: secure, namespace: default}
+spec:
+  targetRefs: [{group: "", kind: Service, name: secure}]
+  validation:
+    caCertificateRefs: [{group: "", kind: ConfigMap, name: secure-ca}]
+    hostname: secure.grpc.test
+`
+}
+
 const grpcRouteYAML = `apiVersion: gateway.networking.k8s.io/v1
 kind: GRPCRoute
 metadata: {name: echo, namespace: default}
@@ -148,6 +176,10 @@ spec:
     - method: {service: test.echo.v1.Echo, method: Unary}
       headers: [{name: version, value: two}]
     backendRefs: [{name: two, port: 8080}]
+  - matches:
+    - method: {service: test.echo.v1.Echo, method: Unary}
+      headers: [{name: backend, value: tls}]
+    backendRefs: [{name: secure, port: 8080}]
   - matches:
     - method: {service: test.echo.v1.Echo, method: Unary}
     filters:
@@ -172,13 +204,33 @@ spec:
 
 func TestLiveGRPC(t *testing.T) {
 	one, two, plain := startGRPCEcho(t, "one"), startGRPCEcho(t, "two"), startGRPCEcho(t, "plain")
+	// A TLS backend: h2 over TLS, verified through a BackendTLSPolicy.
+	pair, err := selfsigned.Named("grpc backend", "secure.grpc.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(pair.CertPEM, pair.KeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secure := startGRPCEcho(t, "secure", grpc.Creds(credentials.NewServerTLSFromCert(&cert)))
 	l := &live{t: t, dir: t.TempDir(), echo: map[string]*testenv.Echo{}, appliers: map[string]*apply.Applier{}}
 	l.port = testenv.FreePort(t)
+	// BackendTLSPolicy CAs need the backend TLS verification patch.
+	feat, err := features.Detect(context.Background(), testenv.NghttpxBin(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !feat.BackendTLSVerify {
+		t.Fatal("nghttpx lacks the backend TLS verification patch; build it with make nghttpx")
+	}
+	l.features.BackendTLSVerify = true
 	l.write("gateway.yaml", gatewayYAML(l.port))
 	l.write("one.yaml", grpcServiceYAML("one", "kubernetes.io/h2c", one))
 	l.write("two.yaml", grpcServiceYAML("two", "kubernetes.io/h2c", two))
 	// No appProtocol: the GRPCRoute still reaches it over h2.
 	l.write("plain.yaml", grpcServiceYAML("plain", "", plain))
+	l.write("secure.yaml", grpcServiceYAML("secure", "", secure)+backendTLSYAML(pair.CertPEM))
 	l.write("route.yaml", grpcRouteYAML)
 	l.start(context.Background())
 
@@ -221,6 +273,19 @@ func TestLiveGRPC(t *testing.T) {
 		}
 		if v := trl.Get("x-trailer"); len(v) != 1 || v[0] != "from one" {
 			t.Errorf("trailer x-trailer %v, want [from one]", v)
+		}
+	})
+	t.Run("TLS backend with BackendTLSPolicy", func(t *testing.T) {
+		got, hdr, trl, err := unary(ctx, "hello", "backend", "tls")
+		if err != nil || got != "secure hello " {
+			t.Fatalf("got %q, %v; want %q", got, err, "secure hello ")
+		}
+		if v := trl.Get("x-trailer"); len(v) != 1 || v[0] != "from secure" {
+			t.Errorf("trailer x-trailer %v (headers %v)", v, hdr)
+		}
+		_, _, _, err = unary(ctx, "fail:14", "backend", "tls")
+		if st := status.Convert(err); st.Code() != codes.Unavailable || st.Message() != "secure failed on purpose" {
+			t.Errorf("backend UNAVAILABLE over TLS: %v", err)
 		}
 	})
 	t.Run("header match picks another backend", func(t *testing.T) {

@@ -41,6 +41,8 @@ type live struct {
 	appliers  map[string]*apply.Applier // by state directory
 	runDone   chan error
 	cancelRun context.CancelFunc
+	// features are what the renderer may use (none unless a test sets them).
+	features render.Features
 }
 
 // lockedBuffer collects the runner's log and status output from its goroutine.
@@ -171,7 +173,7 @@ func (l *live) start(ctx context.Context) {
 	r := &standalone.Runner{
 		ConfigDir: l.dir,
 		StateDir:  t.TempDir(),
-		Render:    render.Options{Workers: 1, GracePeriod: 2 * time.Second},
+		Render:    render.Options{Workers: 1, GracePeriod: 2 * time.Second, Features: l.features},
 		Log:       sink,
 		Out:       &l.out,
 		Poll:      50 * time.Millisecond,
