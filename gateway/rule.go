@@ -107,10 +107,18 @@ func (t *translator) buildRule(r *gatewayv1.HTTPRoute, i int, rule *gatewayv1.HT
 	if e != nil && err == nil {
 		err = e
 	}
+	var affinity *model.Affinity
 	switch {
 	case err != nil:
+	case rule.SessionPersistence != nil && grpc:
+		err = unsupported("sessionPersistence is not supported on GRPCRoutes")
+	case rule.SessionPersistence != nil && tmpl.Redirect != nil:
+		err = unsupported("sessionPersistence cannot be combined with a RequestRedirect filter")
 	case rule.SessionPersistence != nil:
-		err = unsupported("sessionPersistence is not supported")
+		affinity, err = sessionAffinity(rule.SessionPersistence)
+	}
+	switch {
+	case err != nil:
 	case tmpl.Redirect != nil && len(rule.BackendRefs) > 0:
 		err = unsupported("a RequestRedirect filter cannot be combined with backendRefs")
 	}
@@ -138,6 +146,12 @@ func (t *translator) buildRule(r *gatewayv1.HTTPRoute, i int, rule *gatewayv1.HT
 			direct = ext.DirectStatus
 			tmpl.DirectBody = ext.DirectBody
 		}
+	}
+	if affinity != nil {
+		if tmpl.Proxy == nil {
+			tmpl.Proxy = &model.ProxyOptions{}
+		}
+		tmpl.Proxy.Affinity = affinity
 	}
 	switch {
 	case tmpl.Proxy != nil && tmpl.Proxy.DoNotForward:
