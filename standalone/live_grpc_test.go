@@ -5,6 +5,7 @@ package standalone_test
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -389,5 +390,73 @@ func TestLiveGRPC(t *testing.T) {
 			// nghttpx answers 404 without a route; gRPC reads it as Unimplemented.
 			t.Fatalf("got %v, want Unimplemented", err)
 		}
+	})
+}
+
+// TestLiveGRPCOverTLS: a GRPCRoute on an HTTPS listener serves gRPC clients that
+// negotiate h2 by ALPN, as the spec requires of HTTPS listeners.
+func TestLiveGRPCOverTLS(t *testing.T) {
+	one := startGRPCEcho(t, "one")
+	pair, err := selfsigned.New("grpc.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &live{t: t, dir: t.TempDir(), echo: map[string]*testenv.Echo{}, appliers: map[string]*apply.Applier{}}
+	l.port = testenv.FreePort(t)
+	indent := func(pem []byte) string {
+		return "    " + strings.ReplaceAll(strings.TrimSpace(string(pem)), "\n", "\n    ") + "\n"
+	}
+	l.write("gateway.yaml", gatewayYAML()+fmt.Sprintf(`---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: default}
+spec:
+  gatewayClassName: nghttpx
+  listeners:
+  - name: https
+    protocol: HTTPS
+    port: %d
+    tls: {certificateRefs: [{name: cert}]}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: cert, namespace: default}
+type: kubernetes.io/tls
+stringData:
+  tls.crt: |
+%s  tls.key: |
+%s`, l.port, indent(pair.CertPEM), indent(pair.KeyPEM)))
+	l.write("one.yaml", grpcServiceYAML("one", "kubernetes.io/h2c", one))
+	l.write("route.yaml", `apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: echo, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  hostnames: [grpc.example]
+  rules:
+  - backendRefs: [{name: one, port: 8080}]
+`)
+	l.start(context.Background())
+
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pair.CertPEM) {
+		t.Fatal("bad certificate")
+	}
+	creds := credentials.NewTLS(&tls.Config{RootCAs: roots, ServerName: "grpc.example", MinVersion: tls.VersionTLS12})
+	conn, err := grpc.NewClient(fmt.Sprintf("127.0.0.1:%d", l.port), grpc.WithTransportCredentials(creds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	eventually(t, "the GRPCRoute serves over TLS", 15*time.Second, func() error {
+		var trl metadata.MD
+		out := &wrapperspb.StringValue{}
+		if err := conn.Invoke(context.Background(), "/"+grpcEchoService+"/Unary", wrapperspb.String("tls"), out, grpc.Trailer(&trl)); err != nil {
+			return err
+		}
+		if out.Value != "one tls " || len(trl.Get("x-trailer")) != 1 {
+			return fmt.Errorf("answer %q, trailers %v", out.Value, trl)
+		}
+		return nil
 	})
 }
