@@ -148,10 +148,14 @@ func (t *translator) buildRule(r *gatewayv1.HTTPRoute, i int, rule *gatewayv1.HT
 		}
 	}
 	if affinity != nil {
+		// An extension's affinity (the Ingress shim's exact cookie settings)
+		// is the more specific one.
 		if tmpl.Proxy == nil {
 			tmpl.Proxy = &model.ProxyOptions{}
 		}
-		tmpl.Proxy.Affinity = affinity
+		if tmpl.Proxy.Affinity == nil {
+			tmpl.Proxy.Affinity = affinity
+		}
 	}
 	switch {
 	case tmpl.Proxy != nil && tmpl.Proxy.DoNotForward:
