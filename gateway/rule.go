@@ -37,7 +37,9 @@ func unsupported(format string, args ...any) *ruleError {
 
 // buildRule validates rule i of route r and expands it into model rules, one per
 // match. Backend problems do not invalidate a rule: they are returned for the
-// route's ResolvedRefs condition and the backend's share of traffic answers 500.
+// route's ResolvedRefs condition and the backend's share of traffic answers 500
+// (503, gRPC UNAVAILABLE, for a GRPCRoute). convErr, when set, is why a
+// GRPCRoute rule has no HTTPRoute equivalent (grpcroute.go).
 func (t *translator) buildRule(r *gatewayv1.HTTPRoute, i int, rule *gatewayv1.HTTPRouteRule, convErr *ruleError) (*ruleState, []condition) {
 	rs := &ruleState{index: i}
 	kind := routeKind(r)
