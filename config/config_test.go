@@ -187,7 +187,7 @@ func TestCRDsAreVendoredUnchanged(t *testing.T) {
 			t.Errorf("%s: channel %q, want experimental", o.GetName(), a["gateway.networking.k8s.io/channel"])
 		}
 	}
-	for _, need := range []string{"gatewayclasses", "gateways", "httproutes", "listenersets", "referencegrants"} {
+	for _, need := range []string{"gatewayclasses", "gateways", "httproutes", "grpcroutes", "listenersets", "referencegrants"} {
 		found := false
 		for _, o := range build(t, "crd") {
 			found = found || o.GetName() == need+".gateway.networking.k8s.io"
@@ -330,6 +330,7 @@ func TestProxyRoleIsReadOnly(t *testing.T) {
 	}
 	for _, need := range []grant{
 		{"gateway.networking.k8s.io", "gateways", "watch"}, {"gateway.networking.k8s.io", "httproutes", "list"},
+		{"gateway.networking.k8s.io", "grpcroutes", "list"}, {"gateway.networking.k8s.io", "grpcroutes", "watch"},
 		{"gateway.networking.k8s.io", "gatewayclasses", "watch"}, {"gateway.networking.k8s.io", "referencegrants", "list"},
 		{"gateway.networking.k8s.io", "listenersets", "list"}, {"gateway.networking.k8s.io", "listenersets", "watch"},
 		{"gateway.networking.k8s.io", "backendtlspolicies", "list"}, {"gateway.networking.k8s.io", "backendtlspolicies", "watch"},
@@ -354,6 +355,7 @@ func TestControllerRoleIsLeastPrivilege(t *testing.T) {
 		"gateway.networking.k8s.io/gatewayclasses":  readOnly,
 		"gateway.networking.k8s.io/gateways":        readOnly,
 		"gateway.networking.k8s.io/httproutes":      readOnly,
+		"gateway.networking.k8s.io/grpcroutes":      readOnly,
 		"gateway.networking.k8s.io/listenersets":    readOnly,
 		"gateway.networking.k8s.io/referencegrants": {"list", "watch"},
 		// BackendTLSPolicies (read; status ancestors written by the leader).
@@ -369,6 +371,7 @@ func TestControllerRoleIsLeastPrivilege(t *testing.T) {
 		"gateway.networking.k8s.io/gatewayclasses/status": {"update"},
 		"gateway.networking.k8s.io/gateways/status":       {"update"},
 		"gateway.networking.k8s.io/httproutes/status":     {"update"},
+		"gateway.networking.k8s.io/grpcroutes/status":     {"update"},
 		"gateway.networking.k8s.io/listenersets/status":   {"update"},
 		"gateway.networking.k8s.io/gateways/finalizers":   {"update"},
 		"/services":        rw,

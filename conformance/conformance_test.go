@@ -135,7 +135,7 @@ func stderrLogger() logr.Logger {
 	}, funcr.Options{Verbosity: v})
 }
 
-// TestConformance runs the GATEWAY-HTTP profile. Three ways in: the re-executed
+// TestConformance runs the GATEWAY-HTTP and GATEWAY-GRPC profiles. Three ways in: the re-executed
 // child (inside a cluster network namespace), an existing cluster
 // (CONFORMANCE_KUBECONFIG, optionally CONFORMANCE_NETNS), or the local cluster.
 func TestConformance(t *testing.T) {

@@ -1,5 +1,5 @@
 // Package conformance runs the upstream Gateway API conformance suite
-// (sigs.k8s.io/gateway-api/conformance v1.6.3, GATEWAY-HTTP profile) against the
+// (sigs.k8s.io/gateway-api/conformance v1.6.3, GATEWAY-HTTP and GATEWAY-GRPC profiles) against the
 // `nghttpx` GatewayClass. The test sits behind the build tag `conformance`
 // (`make conformance`, hack/conformance.mk) and writes the report YAML to
 // conformance/reports/.
@@ -15,6 +15,6 @@
 //
 // Supported features are read from GatewayClass status.supportedFeatures, what the
 // implementation claims (gateway.SupportedFeatures); CONFORMANCE_FEATURES=all runs
-// every GATEWAY-HTTP extended test to measure what would pass. Other knobs are the
+// every extended test of both profiles to measure what would pass. Other knobs are the
 // CONFORMANCE_* variables documented in hack/conformance.mk.
 package conformance

@@ -18,6 +18,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -86,17 +87,23 @@ func timeouts(overrides string) config.TimeoutConfig {
 	return tc
 }
 
+// profiles are the conformance profiles a run covers.
+var profiles = []suite.ConformanceProfile{suite.GatewayHTTPConformanceProfile, suite.GatewayGRPCConformanceProfile}
+
 // supportedFeatures is nil (infer from GatewayClass status.supportedFeatures), every
-// GATEWAY-HTTP feature for "all", or the given list.
+// feature of our profiles for "all", or the given list.
 func supportedFeatures(spec string) []features.FeatureName {
 	switch spec {
 	case "":
 		return nil
 	case "all":
-		p := suite.GatewayHTTPConformanceProfile
-		all := p.CoreFeatures.Union(p.ExtendedFeatures).UnsortedList()
-		slices.Sort(all)
-		return all
+		all := sets.New[features.FeatureName]()
+		for _, p := range profiles {
+			all = all.Union(p.CoreFeatures).Union(p.ExtendedFeatures)
+		}
+		out := all.UnsortedList()
+		slices.Sort(out)
+		return out
 	default:
 		return suite.ParseSupportedFeaturesSlice(spec)
 	}
@@ -155,7 +162,7 @@ func runSuite(t *testing.T, s settings, cfg *rest.Config) {
 	opts := suite.ConformanceOptions{
 		ConfigurableOptions: suite.ConfigurableOptions{
 			GatewayClassName:    className,
-			ConformanceProfiles: []suite.ConformanceProfileName{suite.GatewayHTTPConformanceProfileName},
+			ConformanceProfiles: profileNames(),
 			Implementation: confv1.Implementation{
 				Organization: "nghttpx-gateway",
 				Project:      "nghttpx-gateway",
@@ -188,6 +195,14 @@ func runSuite(t *testing.T, s settings, cfg *rest.Config) {
 	conformance.RunConformanceWithOptions(t, opts)
 }
 
+func profileNames() []suite.ConformanceProfileName {
+	out := make([]suite.ConformanceProfileName, len(profiles))
+	for i, p := range profiles {
+		out[i] = p.Name
+	}
+	return out
+}
+
 // controllerVersion is the controller image's tag, for runs against a cluster
 // where we did not build the binary.
 func controllerVersion(t *testing.T, cs kubernetes.Interface) string {
@@ -213,7 +228,7 @@ type recorder struct {
 	mu   sync.Mutex
 	last time.Time
 	out  *os.File
-	// byFeature counts results per GATEWAY-HTTP extended feature.
+	// byFeature counts results per extended feature of our profiles.
 	byFeature map[features.FeatureName]*featureResult
 }
 
@@ -294,9 +309,9 @@ func (r *recorder) hook(t *testing.T, test suite.ConformanceTest, _ *suite.Confo
 		fs[i] = string(f)
 	}
 	fmt.Fprintf(r.out, "%s\t%s\t%.1f\t%s\n", res, test.ShortName, r.last.Sub(start).Seconds(), strings.Join(fs, ","))
-	if inHTTPProfile(test) {
+	if p, ok := profileOf(test); ok {
 		for _, f := range test.Features {
-			if suite.GatewayHTTPConformanceProfile.CoreFeatures.Has(f) {
+			if p.CoreFeatures.Has(f) {
 				continue
 			}
 			c := r.byFeature[f]
@@ -319,16 +334,22 @@ func (r *recorder) hook(t *testing.T, test suite.ConformanceTest, _ *suite.Confo
 	}
 }
 
-// inHTTPProfile: every feature of the test is in the GATEWAY-HTTP profile (how the
-// suite assigns tests to profiles).
-func inHTTPProfile(test suite.ConformanceTest) bool {
-	p := suite.GatewayHTTPConformanceProfile
-	for _, f := range test.Features {
-		if !p.CoreFeatures.Has(f) && !p.ExtendedFeatures.Has(f) {
-			return false
+// profileOf is the first of our profiles that has every feature of the test (how
+// the suite assigns tests to profiles).
+func profileOf(test suite.ConformanceTest) (suite.ConformanceProfile, bool) {
+	for _, p := range profiles {
+		in := true
+		for _, f := range test.Features {
+			if !p.CoreFeatures.Has(f) && !p.ExtendedFeatures.Has(f) {
+				in = false
+				break
+			}
+		}
+		if in {
+			return p, true
 		}
 	}
-	return true
+	return suite.ConformanceProfile{}, false
 }
 
 func (r *recorder) diagnose(t *testing.T, name string, since time.Time) {
@@ -357,6 +378,10 @@ func (r *recorder) diagnose(t *testing.T, name string, since time.Time) {
 	var routes gatewayv1.HTTPRouteList
 	if err := r.cl.List(ctx, &routes); err == nil {
 		save("httproutes.yaml", routes.Items)
+	}
+	var grpcRoutes gatewayv1.GRPCRouteList
+	if err := r.cl.List(ctx, &grpcRoutes); err == nil {
+		save("grpcroutes.yaml", grpcRoutes.Items)
 	}
 	sinceT := metav1.NewTime(since.Add(-time.Second))
 	saveLogs := func(p *corev1.Pod) {

@@ -75,10 +75,11 @@ func (t *translator) resolveBackend(r *gatewayv1.HTTPRoute, ref *gatewayv1.Backe
 	if group != "" || kind != "Service" {
 		return fail(gatewayv1.RouteReasonInvalidKind, "backendRef %s is a %s; only core Services are supported", k, groupKind(group, kind))
 	}
-	if !t.idx.referenceAllowed(gatewayv1.GroupName, "HTTPRoute", r.Namespace,
+	rkind := routeKind(r)
+	if !t.idx.referenceAllowed(gatewayv1.GroupName, rkind, r.Namespace,
 		refTarget{Group: "", Kind: "Service", Namespace: k.Namespace, Name: k.Name}) {
 		return fail(gatewayv1.RouteReasonRefNotPermitted,
-			"Service %s is in another namespace and no ReferenceGrant there allows HTTPRoutes from namespace %s to use it", k, r.Namespace)
+			"Service %s is in another namespace and no ReferenceGrant there allows %ss from namespace %s to use it", k, rkind, r.Namespace)
 	}
 	svc := t.idx.services[k]
 	if svc == nil {
@@ -110,6 +111,18 @@ func (t *translator) resolveBackend(r *gatewayv1.HTTPRoute, ref *gatewayv1.Backe
 	}
 	if !ok {
 		return fail(gatewayv1.RouteReasonUnsupportedProtocol, "port %d of Service %s has appProtocol %q, which is not supported", sp.Port, k, *sp.AppProtocol)
+	}
+	if rkind == grpcRouteKind {
+		switch proto {
+		case model.BackendWebSocket:
+			return fail(gatewayv1.RouteReasonUnsupportedProtocol,
+				"port %d of Service %s has appProtocol %q; gRPC needs HTTP/2 (kubernetes.io/h2c, or a BackendTLSPolicy for TLS)", sp.Port, k, *sp.AppProtocol)
+		case model.BackendHTTP1:
+			// gRPC is HTTP/2 whatever the port says: the Service port is
+			// shared with HTTPRoutes, so only this backend speaks h2 (over
+			// TLS when a BackendTLSPolicy applies).
+			wb.Proxy = &model.BackendOptions{Protocol: model.BackendH2C}
+		}
 	}
 	if pol != nil && pol.tls == nil {
 		// The BackendTLSPolicy cannot be used (its status says why): answer 500

@@ -53,12 +53,12 @@ type backendTLS struct {
 	winner map[btlsTarget]*btlsPolicy
 	all    map[btlsTarget][]*btlsPolicy
 	// uses are the Service ports each route's backends resolved to.
-	uses map[nsName][]btlsUse
+	uses map[routeKey][]btlsUse
 }
 
 // resolveBackendTLSPolicies validates every policy and decides conflicts.
 func (t *translator) resolveBackendTLSPolicies(in []gatewayv1.BackendTLSPolicy) {
-	b := &backendTLS{winner: map[btlsTarget]*btlsPolicy{}, all: map[btlsTarget][]*btlsPolicy{}, uses: map[nsName][]btlsUse{}}
+	b := &backendTLS{winner: map[btlsTarget]*btlsPolicy{}, all: map[btlsTarget][]*btlsPolicy{}, uses: map[routeKey][]btlsUse{}}
 	t.btls = b
 	ps := dedupSorted(in, func(p *gatewayv1.BackendTLSPolicy) nsName { return keyOf(p) })
 	slices.SortStableFunc(ps, func(a, b *gatewayv1.BackendTLSPolicy) int {
@@ -235,7 +235,7 @@ func (t *translator) backendTLSFor(r *gatewayv1.HTTPRoute, svc nsName, sp *corev
 	if b == nil {
 		return nil
 	}
-	rk := keyOf(r)
+	rk := routeKeyOf(r)
 	u := btlsUse{svc: svc, portName: sp.Name}
 	if !slices.Contains(b.uses[rk], u) {
 		b.uses[rk] = append(b.uses[rk], u)

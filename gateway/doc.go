@@ -14,7 +14,8 @@
 // beyond validate's bounds are clamped and the route's Accepted message says so.
 //
 // Status rules: only GatewayClasses with our controllerName, their Gateways and
-// the ListenerSets naming those Gateways get status; in HTTPRoutes only
+// the ListenerSets naming those Gateways get status; in HTTPRoutes and GRPCRoutes
+// (translated as the HTTPRoute they are equivalent to, grpcroute.go) only
 // status.parents entries of our controller are rewritten, others are kept as
 // they are; likewise status.ancestors of BackendTLSPolicies (backendtls.go),
 // whose ancestors are our Gateways that route to a targeted Service port. Conditions keep their lastTransitionTime while their status is

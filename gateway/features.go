@@ -17,6 +17,7 @@ func SupportedFeatures() []string {
 		// Core.
 		features.SupportGateway,
 		features.SupportHTTPRoute,
+		features.SupportGRPCRoute,
 		features.SupportReferenceGrant,
 		// Extended, each proven by its conformance tests.
 		features.SupportGatewayPort8080,
@@ -55,6 +56,7 @@ func SupportedFeatures() []string {
 		features.SupportHTTPRouteNamedRouteRule,
 		features.SupportHTTPRouteRequestTimeout,
 		features.SupportHTTPRouteBackendTimeout,
+		features.SupportGRPCRouteNamedRouteRule,
 	}
 	out := make([]string, 0, len(fs))
 	for _, f := range fs {

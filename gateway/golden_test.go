@@ -37,6 +37,7 @@ type goldenOutput struct {
 	GatewayClasses []goldenObject `json:"gatewayClasses,omitempty"`
 	Gateways       []goldenObject `json:"gateways,omitempty"`
 	HTTPRoutes     []goldenObject `json:"httpRoutes,omitempty"`
+	GRPCRoutes     []goldenObject `json:"grpcRoutes,omitempty"`
 	ListenerSets   []goldenObject `json:"listenerSets,omitempty"`
 	// BackendTLSPolicies with their status (backendtls.go).
 	BackendTLSPolicies []goldenObject   `json:"backendTLSPolicies,omitempty"`
@@ -67,6 +68,9 @@ func renderGolden(t *testing.T, in *Input, res *Result) []byte {
 	}
 	for _, r := range res.HTTPRoutes {
 		out.HTTPRoutes = append(out.HTTPRoutes, goldenObject{Namespace: r.Namespace, Name: r.Name, Status: r.Status})
+	}
+	for _, r := range res.GRPCRoutes {
+		out.GRPCRoutes = append(out.GRPCRoutes, goldenObject{Namespace: r.Namespace, Name: r.Name, Status: r.Status})
 	}
 	for _, s := range res.ListenerSets {
 		out.ListenerSets = append(out.ListenerSets, goldenObject{Namespace: s.Namespace, Name: s.Name, Status: s.Status})
@@ -179,6 +183,7 @@ func reversed(in *Input) *Input {
 		GatewayClasses:     slices.Clone(in.GatewayClasses),
 		Gateways:           slices.Clone(in.Gateways),
 		HTTPRoutes:         slices.Clone(in.HTTPRoutes),
+		GRPCRoutes:         slices.Clone(in.GRPCRoutes),
 		ListenerSets:       slices.Clone(in.ListenerSets),
 		ReferenceGrants:    slices.Clone(in.ReferenceGrants),
 		Services:           slices.Clone(in.Services),
@@ -197,6 +202,7 @@ func reversed(in *Input) *Input {
 	slices.Reverse(out.GatewayClasses)
 	slices.Reverse(out.Gateways)
 	slices.Reverse(out.HTTPRoutes)
+	slices.Reverse(out.GRPCRoutes)
 	slices.Reverse(out.ListenerSets)
 	slices.Reverse(out.ReferenceGrants)
 	slices.Reverse(out.Services)
@@ -258,6 +264,13 @@ func withResultStatus(in *Input, res *Result) *Input {
 		for _, r := range res.HTTPRoutes {
 			if keyOf(&r) == keyOf(&out.HTTPRoutes[i]) {
 				out.HTTPRoutes[i].Status = *r.Status.DeepCopy()
+			}
+		}
+	}
+	for i := range out.GRPCRoutes {
+		for _, r := range res.GRPCRoutes {
+			if keyOf(&r) == keyOf(&out.GRPCRoutes[i]) {
+				out.GRPCRoutes[i].Status = *r.Status.DeepCopy()
 			}
 		}
 	}
@@ -330,6 +343,14 @@ func withoutCleanedRoutes(res *Result, opts Options) *Result {
 			return string(p.ControllerName) == DefaultControllerName || string(p.ControllerName) == opts.ControllerName
 		}) {
 			out.HTTPRoutes = append(out.HTTPRoutes, r)
+		}
+	}
+	out.GRPCRoutes = nil
+	for _, r := range res.GRPCRoutes {
+		if slices.ContainsFunc(r.Status.Parents, func(p gatewayv1.RouteParentStatus) bool {
+			return string(p.ControllerName) == DefaultControllerName || string(p.ControllerName) == opts.ControllerName
+		}) {
+			out.GRPCRoutes = append(out.GRPCRoutes, r)
 		}
 	}
 	return &out

@@ -12,10 +12,11 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/validate"
 )
 
-// routeState is one HTTPRoute after its rules and backends are resolved.
+// routeState is one HTTPRoute, or a GRPCRoute seen as one (grpcroute.go),
+// after its rules and backends are resolved.
 type routeState struct {
 	in  *gatewayv1.HTTPRoute
-	key nsName
+	key routeKey
 	// sortKey is "namespace/name", the tie-breaker across routes.
 	sortKey   string
 	hostnames []string
@@ -40,7 +41,7 @@ func (rs *routeState) validRules() int {
 // processRoute computes the route's status entries for our Gateways and attaches
 // it to their listeners. It returns nil when the route concerns none of our
 // Gateways and carries no status entry of ours.
-func (t *translator) processRoute(r *gatewayv1.HTTPRoute) *gatewayv1.HTTPRoute {
+func (t *translator) processRoute(r *gatewayv1.HTTPRoute, convErrs []*ruleError) *gatewayv1.HTTPRoute {
 	type parent struct {
 		ref    *gatewayv1.ParentReference
 		target routeParent
@@ -64,7 +65,7 @@ func (t *translator) processRoute(r *gatewayv1.HTTPRoute) *gatewayv1.HTTPRoute {
 		}
 	}
 	if len(parents) > 0 {
-		rs := t.buildRoute(r)
+		rs := t.buildRoute(r, convErrs)
 		for _, p := range parents {
 			conds := t.attach(rs, p.ref, p.target)
 			var old []metav1.Condition
@@ -96,9 +97,10 @@ func routeConditionTypes() []string {
 }
 
 // buildRoute validates the route's rules and resolves its backends once; the
-// result is shared by all its parents.
-func (t *translator) buildRoute(r *gatewayv1.HTTPRoute) *routeState {
-	rs := &routeState{in: r, key: keyOf(r), sortKey: r.Namespace + "/" + r.Name}
+// result is shared by all its parents. convErrs[i], when set, is why rule i of a
+// GRPCRoute has no HTTPRoute equivalent.
+func (t *translator) buildRoute(r *gatewayv1.HTTPRoute, convErrs []*ruleError) *routeState {
+	rs := &routeState{in: r, key: routeKeyOf(r), sortKey: r.Namespace + "/" + r.Name}
 	for _, h := range r.Spec.Hostnames {
 		if s := string(h); !slices.Contains(rs.hostnames, s) {
 			rs.hostnames = append(rs.hostnames, s)
@@ -114,7 +116,11 @@ func (t *translator) buildRoute(r *gatewayv1.HTTPRoute) *routeState {
 	}
 	var problems []condition
 	for i := range rules {
-		rule, p := t.buildRule(r, i, &rules[i])
+		var convErr *ruleError
+		if i < len(convErrs) {
+			convErr = convErrs[i]
+		}
+		rule, p := t.buildRule(r, i, &rules[i], convErr)
 		rs.rules = append(rs.rules, rule)
 		problems = append(problems, p...)
 	}
@@ -167,13 +173,13 @@ func (t *translator) attach(rs *routeState, ref *gatewayv1.ParentReference, pare
 	}
 	var allowed []*listenerState
 	for _, l := range candidates {
-		if l.allowsHTTPRoute && t.allowsNamespace(l, parent.namespace(), rs.in.Namespace) {
+		if l.allowsKind(rs.key.Kind) && t.allowsNamespace(l, parent.namespace(), rs.in.Namespace) {
 			allowed = append(allowed, l)
 		}
 	}
 	if len(allowed) == 0 {
 		return accepted(false, gatewayv1.RouteReasonNotAllowedByListeners,
-			fmt.Sprintf("no listener of %s%s allows HTTPRoutes from namespace %s", parent, describeParentRef(ref), rs.in.Namespace))
+			fmt.Sprintf("no listener of %s%s allows %ss from namespace %s", parent, describeParentRef(ref), rs.key.Kind, rs.in.Namespace))
 	}
 	type match struct {
 		l     *listenerState
@@ -189,6 +195,23 @@ func (t *translator) attach(rs *routeState, ref *gatewayv1.ParentReference, pare
 		return accepted(false, gatewayv1.RouteReasonNoMatchingListenerHostname,
 			fmt.Sprintf("no hostname of the route matches a listener of %s%s", parent, describeParentRef(ref)))
 	}
+	// An HTTPRoute and a GRPCRoute may not share a hostname on a listener: the
+	// one attached first (routes attach oldest first) keeps it.
+	var kept []match
+	var conflicts []string
+	for _, m := range matched {
+		if other := kindConflict(m.l, rs, m.hosts); other != "" {
+			conflicts = append(conflicts, fmt.Sprintf("listener %s: %s", m.l.name(), other))
+			continue
+		}
+		kept = append(kept, m)
+	}
+	if len(kept) == 0 {
+		return accepted(false, gatewayv1.RouteReasonNotAllowedByListeners,
+			fmt.Sprintf("the route's hostnames on %s%s are taken by a route of the other kind, which is older or first by namespace/name (%s); use other hostnames",
+				parent, describeParentRef(ref), joinMessages(conflicts)))
+	}
+	matched = kept
 	valid := rs.validRules()
 	var invalid []string
 	for _, r := range rs.rules {

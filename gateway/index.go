@@ -37,6 +37,8 @@ type index struct {
 	classes  []*gatewayv1.GatewayClass
 	gateways []*gatewayv1.Gateway
 	routes   []*gatewayv1.HTTPRoute
+	// grpcRoutes sorted by namespace/name.
+	grpcRoutes []*gatewayv1.GRPCRoute
 	// listenerSets sorted by namespace/name.
 	listenerSets []*gatewayv1.ListenerSet
 
@@ -83,6 +85,7 @@ func newIndex(in *Input) *index {
 	x.classes = dedupSorted(in.GatewayClasses, func(c *gatewayv1.GatewayClass) nsName { return nsName{Name: c.Name} })
 	x.gateways = dedupSorted(in.Gateways, func(g *gatewayv1.Gateway) nsName { return keyOf(g) })
 	x.routes = dedupSorted(in.HTTPRoutes, func(r *gatewayv1.HTTPRoute) nsName { return keyOf(r) })
+	x.grpcRoutes = dedupSorted(in.GRPCRoutes, func(r *gatewayv1.GRPCRoute) nsName { return keyOf(r) })
 	x.listenerSets = dedupSorted(in.ListenerSets, func(s *gatewayv1.ListenerSet) nsName { return keyOf(s) })
 	for _, g := range x.gateways {
 		x.gatewayByKey[keyOf(g)] = g

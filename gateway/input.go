@@ -30,6 +30,7 @@ type Input struct {
 	GatewayClasses  []gatewayv1.GatewayClass
 	Gateways        []gatewayv1.Gateway
 	HTTPRoutes      []gatewayv1.HTTPRoute
+	GRPCRoutes      []gatewayv1.GRPCRoute
 	ListenerSets    []gatewayv1.ListenerSet
 	ReferenceGrants []gatewayv1beta1.ReferenceGrant
 	Services        []corev1.Service
@@ -54,7 +55,7 @@ type Input struct {
 	// backendRefs that Gateway API cannot express (filled by the Ingress shim).
 	Extensions Extensions
 	// Other holds every object of a kind the translator does not use and that has
-	// no field above (GRPCRoute, ...).
+	// no field above (TLSRoute, ...).
 	Other []unstructured.Unstructured
 	// SkippedKinds lists "apiVersion/Kind" of the objects in Other, sorted, unique.
 	SkippedKinds []string
@@ -68,6 +69,7 @@ func (in *Input) Append(other *Input) {
 	in.GatewayClasses = append(in.GatewayClasses, other.GatewayClasses...)
 	in.Gateways = append(in.Gateways, other.Gateways...)
 	in.HTTPRoutes = append(in.HTTPRoutes, other.HTTPRoutes...)
+	in.GRPCRoutes = append(in.GRPCRoutes, other.GRPCRoutes...)
 	in.ListenerSets = append(in.ListenerSets, other.ListenerSets...)
 	in.ReferenceGrants = append(in.ReferenceGrants, other.ReferenceGrants...)
 	in.BackendTLSPolicies = append(in.BackendTLSPolicies, other.BackendTLSPolicies...)
@@ -248,6 +250,8 @@ func (in *Input) add(obj runtime.Object, gvk schema.GroupVersionKind, where stri
 		r := gatewayv1.HTTPRoute(*o)
 		r.APIVersion = gatewayv1.GroupVersion.String()
 		in.HTTPRoutes = append(in.HTTPRoutes, r)
+	case *gatewayv1.GRPCRoute:
+		in.GRPCRoutes = append(in.GRPCRoutes, *o)
 	case *gatewayv1.ListenerSet:
 		in.ListenerSets = append(in.ListenerSets, *o)
 	case *gatewayv1beta1.ReferenceGrant:

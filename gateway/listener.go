@@ -28,6 +28,7 @@ type listenerState struct {
 
 	supportedKinds  []gatewayv1.RouteGroupKind
 	allowsHTTPRoute bool
+	allowsGRPCRoute bool
 	// refProblems are ResolvedRefs=False reasons and messages, in spec order.
 	refProblems []condition
 
@@ -39,7 +40,7 @@ type listenerState struct {
 	ocsp *condition
 
 	// Filled while routes attach.
-	attachedRoutes map[nsName]bool
+	attachedRoutes map[routeKey]bool
 	attachments    []*attachment
 
 	// set is the ListenerSet that declares the listener, nil for the Gateway's own.
@@ -80,6 +81,18 @@ func httpRouteKind() gatewayv1.RouteGroupKind {
 	return gatewayv1.RouteGroupKind{Group: new(gatewayv1.Group(gatewayv1.GroupName)), Kind: "HTTPRoute"}
 }
 
+func grpcRouteGroupKind() gatewayv1.RouteGroupKind {
+	return gatewayv1.RouteGroupKind{Group: new(gatewayv1.Group(gatewayv1.GroupName)), Kind: grpcRouteKind}
+}
+
+// allowsKind reports whether routes of kind (HTTPRoute or GRPCRoute) may attach.
+func (l *listenerState) allowsKind(kind string) bool {
+	if kind == grpcRouteKind {
+		return l.allowsGRPCRoute
+	}
+	return l.allowsHTTPRoute
+}
+
 // processListener validates one listener on its own; conflicts between listeners
 // are found afterwards by findConflicts.
 func (t *translator) processListener(gw *gatewayv1.Gateway, l *gatewayv1.Listener) *listenerState {
@@ -89,7 +102,7 @@ func (t *translator) processListener(gw *gatewayv1.Gateway, l *gatewayv1.Listene
 // processListenerFor validates a listener of gw declared by owner (gw itself or
 // one of its ListenerSets): certificate references are checked from the owner.
 func (t *translator) processListenerFor(gw *gatewayv1.Gateway, owner listenerOwner, l *gatewayv1.Listener) *listenerState {
-	ls := &listenerState{spec: l, supportedKinds: []gatewayv1.RouteGroupKind{}, attachedRoutes: map[nsName]bool{}}
+	ls := &listenerState{spec: l, supportedKinds: []gatewayv1.RouteGroupKind{}, attachedRoutes: map[routeKey]bool{}}
 	if l.Hostname != nil {
 		ls.hostname = string(*l.Hostname)
 	}
@@ -160,8 +173,10 @@ func (t *translator) processListenerFor(gw *gatewayv1.Gateway, owner listenerOwn
 func (t *translator) resolveRouteKinds(ls *listenerState) {
 	ar := ls.spec.AllowedRoutes
 	if ar == nil || len(ar.Kinds) == 0 {
-		ls.supportedKinds = append(ls.supportedKinds, httpRouteKind())
-		ls.allowsHTTPRoute = true
+		// Both HTTP and HTTPS listeners speak HTTP/2 (h2c with prior knowledge,
+		// or ALPN), which GRPCRoute needs.
+		ls.supportedKinds = append(ls.supportedKinds, httpRouteKind(), grpcRouteGroupKind())
+		ls.allowsHTTPRoute, ls.allowsGRPCRoute = true, true
 		return
 	}
 	var invalid []string
@@ -177,11 +192,18 @@ func (t *translator) resolveRouteKinds(ls *listenerState) {
 			}
 			continue
 		}
+		if group == gatewayv1.GroupName && k.Kind == grpcRouteKind {
+			if !ls.allowsGRPCRoute {
+				ls.supportedKinds = append(ls.supportedKinds, grpcRouteGroupKind())
+				ls.allowsGRPCRoute = true
+			}
+			continue
+		}
 		invalid = append(invalid, fmt.Sprintf("%s (group %q)", k.Kind, group))
 	}
 	if len(invalid) > 0 {
 		ls.refProblems = append(ls.refProblems, falseCond("", string(gatewayv1.ListenerReasonInvalidRouteKinds),
-			fmt.Sprintf("route kinds %s are not supported on %s listeners; only HTTPRoute is", strings.Join(invalid, ", "), ls.spec.Protocol)))
+			fmt.Sprintf("route kinds %s are not supported on %s listeners; only HTTPRoute and GRPCRoute are", strings.Join(invalid, ", "), ls.spec.Protocol)))
 	}
 }
 

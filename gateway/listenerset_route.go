@@ -49,16 +49,16 @@ func (p routeParent) notAttachable() string {
 // notExclusiveFor returns why route key may not attach to the parent because
 // its Gateway is exclusive to other routes (Extensions.ExclusiveGateways), or "".
 // It holds for the Gateway's ListenerSets too.
-func (t *translator) notExclusiveFor(p routeParent, key nsName) string {
+func (t *translator) notExclusiveFor(p routeParent, key routeKey) string {
 	ex := t.idx.ext.exclusive[keyOf(p.gs.in)]
-	if ex == nil || ex.routes[key] {
+	if ex == nil || (key.Kind == "HTTPRoute" && ex.routes[key.nsName]) {
 		return ""
 	}
 	owner := ex.owner
 	if owner == "" {
 		owner = "another component"
 	}
-	return fmt.Sprintf("%s belongs to %s and accepts only its own routes; attach HTTPRoute %s to a Gateway of your own", p, owner, key)
+	return fmt.Sprintf("%s belongs to %s and accepts only its own routes; attach %s %s to a Gateway of your own", p, owner, key.Kind, key.nsName)
 }
 
 // routeParentOf returns the Gateway or ListenerSet of ours that ref points to;

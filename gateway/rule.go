@@ -37,18 +37,27 @@ func unsupported(format string, args ...any) *ruleError {
 
 // buildRule validates rule i of route r and expands it into model rules, one per
 // match. Backend problems do not invalidate a rule: they are returned for the
-// route's ResolvedRefs condition and the backend's share of traffic answers 500.
-func (t *translator) buildRule(r *gatewayv1.HTTPRoute, i int, rule *gatewayv1.HTTPRouteRule) (*ruleState, []condition) {
+// route's ResolvedRefs condition and the backend's share of traffic answers 500
+// (503, gRPC UNAVAILABLE, for a GRPCRoute). convErr, when set, is why a
+// GRPCRoute rule has no HTTPRoute equivalent (grpcroute.go).
+func (t *translator) buildRule(r *gatewayv1.HTTPRoute, i int, rule *gatewayv1.HTTPRouteRule, convErr *ruleError) (*ruleState, []condition) {
 	rs := &ruleState{index: i}
-	src := model.ObjectRef{Group: gatewayv1.GroupName, Kind: "HTTPRoute", Namespace: r.Namespace, Name: r.Name}
+	kind := routeKind(r)
+	grpc := kind == grpcRouteKind
+	src := model.ObjectRef{Group: gatewayv1.GroupName, Kind: kind, Namespace: r.Namespace, Name: r.Name}
 	if rule.Name != nil {
 		src.Section = string(*rule.Name)
 	}
 
 	// Backends are resolved even for invalid rules so that status reports every
 	// broken reference at once.
-	tmpl := model.Rule{Source: src}
+	tmpl := model.Rule{Source: src, GRPC: grpc}
 	ref := RuleRef{Namespace: r.Namespace, Name: r.Name, Rule: i}
+	// Extensions (Ingress shim) address HTTPRoutes only.
+	ext := t.idx.ext
+	if grpc {
+		ext = extensionIndex{}
+	}
 	var problems []condition
 	var backendErr *ruleError
 	for j := range rule.BackendRefs {
@@ -57,7 +66,7 @@ func (t *translator) buildRule(r *gatewayv1.HTTPRoute, i int, rule *gatewayv1.HT
 		if p != nil {
 			problems = append(problems, *p)
 		}
-		if ext := t.idx.ext.backends[backendKey{ref, j}]; ext != nil {
+		if ext := ext.backends[backendKey{ref, j}]; ext != nil {
 			wb.Proxy = cloneBackendOptions(ext.Proxy)
 		}
 		req, resp, err := backendFilters(br.Filters)
@@ -79,7 +88,10 @@ func (t *translator) buildRule(r *gatewayv1.HTTPRoute, i int, rule *gatewayv1.HT
 		matches = []gatewayv1.HTTPRouteMatch{{}}
 	}
 	ms := make([]model.Match, len(matches))
-	err := backendErr
+	err := convErr
+	if err == nil {
+		err = backendErr
+	}
 	for j := range matches {
 		m, e := convertMatch(&matches[j])
 		if e != nil && err == nil {
@@ -97,10 +109,18 @@ func (t *translator) buildRule(r *gatewayv1.HTTPRoute, i int, rule *gatewayv1.HT
 	if e != nil && err == nil {
 		err = e
 	}
+	var affinity *model.Affinity
 	switch {
 	case err != nil:
+	case rule.SessionPersistence != nil && grpc:
+		err = unsupported("sessionPersistence is not supported on GRPCRoutes")
+	case rule.SessionPersistence != nil && tmpl.Redirect != nil:
+		err = unsupported("sessionPersistence cannot be combined with a RequestRedirect filter")
 	case rule.SessionPersistence != nil:
-		err = unsupported("sessionPersistence is not supported")
+		affinity, err = sessionAffinity(rule.SessionPersistence)
+	}
+	switch {
+	case err != nil:
 	case tmpl.Redirect != nil && len(rule.BackendRefs) > 0:
 		err = unsupported("a RequestRedirect filter cannot be combined with backendRefs")
 	}
@@ -111,7 +131,11 @@ func (t *translator) buildRule(r *gatewayv1.HTTPRoute, i int, rule *gatewayv1.HT
 	}
 
 	direct := 500
-	if ext := t.idx.ext.rules[ref]; ext != nil {
+	if grpc {
+		// gRPC clients read 503 as UNAVAILABLE, which the spec asks for.
+		direct = 503
+	}
+	if ext := ext.rules[ref]; ext != nil {
 		tmpl.Proxy = cloneProxyOptions(ext.Proxy)
 		bare := tmpl.Redirect == nil && len(rule.BackendRefs) == 0
 		if p := tmpl.Proxy; p != nil && p.DoNotForward && (!bare || p.Mruby == "") {
@@ -125,6 +149,16 @@ func (t *translator) buildRule(r *gatewayv1.HTTPRoute, i int, rule *gatewayv1.HT
 			tmpl.DirectBody = ext.DirectBody
 		}
 	}
+	if affinity != nil {
+		// An extension's affinity (the Ingress shim's exact cookie settings)
+		// is the more specific one.
+		if tmpl.Proxy == nil {
+			tmpl.Proxy = &model.ProxyOptions{}
+		}
+		if tmpl.Proxy.Affinity == nil {
+			tmpl.Proxy.Affinity = affinity
+		}
+	}
 	switch {
 	case tmpl.Proxy != nil && tmpl.Proxy.DoNotForward:
 		// The rule's mruby script answers; nothing is forwarded.
@@ -135,7 +169,7 @@ func (t *translator) buildRule(r *gatewayv1.HTTPRoute, i int, rule *gatewayv1.HT
 	}
 	for j, m := range ms {
 		mr := tmpl
-		mr.Name = fmt.Sprintf("httproute/%s/%s/rule/%d/match/%d", r.Namespace, r.Name, i, j)
+		mr.Name = fmt.Sprintf("%s/%s/%s/rule/%d/match/%d", strings.ToLower(kind), r.Namespace, r.Name, i, j)
 		mr.Match = m
 		// What the data plane cannot express is rejected here, on this rule,
 		// rather than by the renderer for the whole Gateway.

@@ -73,6 +73,8 @@ type Result struct {
 	// HTTPRoutes that reference one of our Gateways or carry a status entry of our
 	// controller, deep copies in which only our status.parents entries changed.
 	HTTPRoutes []gatewayv1.HTTPRoute
+	// GRPCRoutes likewise.
+	GRPCRoutes []gatewayv1.GRPCRoute
 	// ListenerSets whose parent is one of our Gateways, deep copies with status set.
 	ListenerSets []gatewayv1.ListenerSet
 	// BackendTLSPolicies that apply to a Service our Gateways' routes use, or that
@@ -134,11 +136,7 @@ func Translate(in *Input, opts Options) *Result {
 		gws = append(gws, gs)
 	}
 	t.processListenerSets()
-	for _, r := range t.idx.routes {
-		if out := t.processRoute(r); out != nil {
-			res.HTTPRoutes = append(res.HTTPRoutes, *out)
-		}
-	}
+	res.HTTPRoutes, res.GRPCRoutes = t.processRoutes()
 	for _, gs := range gws {
 		t.finishGateway(gs)
 		res.Gateways = append(res.Gateways, *gs.out)

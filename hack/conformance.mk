@@ -1,4 +1,4 @@
-# Gateway API conformance v1.6.3, GATEWAY-HTTP profile (included by the main Makefile).
+# Gateway API conformance v1.6.3, GATEWAY-HTTP and GATEWAY-GRPC profiles (included by the main Makefile).
 #   make conformance   build the binary (version stamped), nghttpx, echo-basic and the local
 #                      control plane, start a local cluster (root), install config/default and run
 #                      the suite inside the cluster network namespace. A full run writes
@@ -7,7 +7,7 @@
 #   CONFORMANCE_RUN=<ShortName>      one test, e.g. HTTPRouteSimpleSameNamespace (report -> artifacts)
 #   CONFORMANCE_SKIP=<a,b>           skip tests (report -> artifacts)
 #   CONFORMANCE_FEATURES=all|<a,b>   default: inferred from GatewayClass status.supportedFeatures;
-#                                    "all" runs every GATEWAY-HTTP extended test (report -> artifacts)
+#                                    "all" runs every extended test of both profiles (report -> artifacts)
 #   CONFORMANCE_DEBUG=1              the suite logs every request and response
 #   CONFORMANCE_KEEP=1               keep each test's objects; with CONFORMANCE_HOLD=30m the local
 #                                    cluster stays up after the suite for a look (command printed)

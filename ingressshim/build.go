@@ -329,6 +329,11 @@ func (t *translator) rule(c *claim, redirectListener bool, ref gateway.RuleRef) 
 			ext.Backends = append(ext.Backends, gateway.BackendExtension{RuleRef: ref, BackendRef: j, Proxy: new(be.opts)})
 		}
 	}
+	if ps := c.settings.proxy; ps.affinity == string(model.AffinityCookie) {
+		// The portable form of cookie affinity (convert shows it); the
+		// extension keeps the annotation's exact cookie settings.
+		rule.SessionPersistence = &gatewayv1.SessionPersistence{SessionName: new(ps.cookieName)}
+	}
 	if p := c.settings.proxy.model(); p != nil || c.directStatus != 0 {
 		ext.Rules = append(ext.Rules, gateway.RuleExtension{RuleRef: ref, DirectStatus: c.directStatus, DirectBody: c.directBody, Proxy: p})
 	}

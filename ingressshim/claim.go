@@ -285,7 +285,9 @@ func (t *translator) pathTarget(is *ingressState, host, path string, b networkin
 		p.cookiePath = deref(pc.cookiePath, "")
 		p.cookieSecure = deref(pc.cookieSecure, "auto")
 		p.cookieStickiness = deref(pc.cookieStickiness, "loose")
-		note("affinity cookie has no portable equivalent (sessionPersistence is experimental in Gateway API)")
+		if p.cookiePath != "" && p.cookiePath != "/" || p.cookieSecure != "auto" || p.cookieStickiness != "loose" {
+			note("affinity cookie is sessionPersistence (sessionName %s); its cookie path, secure and stickiness settings have no portable equivalent", p.cookieName)
+		}
 	}
 	if pc.readTimeout != nil {
 		p.readTimeout = *pc.readTimeout

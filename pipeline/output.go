@@ -90,6 +90,9 @@ func (o *Output) YAML() ([]byte, error) {
 		}
 		docs = append(docs, r)
 	}
+	for i := range o.Translation.GRPCRoutes {
+		docs = append(docs, &o.Translation.GRPCRoutes[i])
+	}
 	for i := range o.Translation.ListenerSets {
 		docs = append(docs, &o.Translation.ListenerSets[i])
 	}

@@ -49,6 +49,8 @@ type live struct {
 	accessLogFormat accesslog.Format
 	stats           *apply.StatsSet
 	ingress         ingressshim.Options
+	// features are what the renderer may use (none unless a test sets them).
+	features render.Features
 }
 
 // lockedBuffer collects the runner's log and status output from its goroutine.
@@ -179,7 +181,7 @@ func (l *live) start(ctx context.Context) {
 	r := &standalone.Runner{
 		ConfigDir: l.dir,
 		StateDir:  t.TempDir(),
-		Render:    render.Options{Workers: 1, GracePeriod: 2 * time.Second, AccessLog: l.accessLogFormat},
+		Render:    render.Options{Workers: 1, GracePeriod: 2 * time.Second, AccessLog: l.accessLogFormat, Features: l.features},
 		AccessLog: l.accessLog,
 		Stats:     l.stats,
 		Ingress:   l.ingress,

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
@@ -49,19 +50,16 @@ func statusLines(o *pipeline.Output) map[string]string {
 		}
 		out[k] = b.String()
 	}
-	for _, r := range res.HTTPRoutes {
-		if synthetic("HTTPRoute", r.Namespace, r.Name) {
-			continue
-		}
+	routes := func(kind, routeNS, name string, st *gatewayv1.RouteStatus) {
 		var b strings.Builder
-		for i, p := range r.Status.Parents {
+		for i, p := range st.Parents {
 			if string(p.ControllerName) != controllerOf(res) {
 				continue
 			}
 			if i > 0 {
 				b.WriteString("\n   ")
 			}
-			ns := r.Namespace
+			ns := routeNS
 			if p.ParentRef.Namespace != nil {
 				ns = string(*p.ParentRef.Namespace)
 			}
@@ -71,7 +69,15 @@ func statusLines(o *pipeline.Output) map[string]string {
 			}
 			fmt.Fprintf(&b, " parent %s/%s%s: %s", ns, p.ParentRef.Name, sec, conditions(p.Conditions))
 		}
-		out["HTTPRoute "+r.Namespace+"/"+r.Name] = strings.TrimPrefix(b.String(), " ")
+		out[kind+" "+routeNS+"/"+name] = strings.TrimPrefix(b.String(), " ")
+	}
+	for _, r := range res.HTTPRoutes {
+		if !synthetic("HTTPRoute", r.Namespace, r.Name) {
+			routes("HTTPRoute", r.Namespace, r.Name, &r.Status.RouteStatus)
+		}
+	}
+	for _, r := range res.GRPCRoutes {
+		routes("GRPCRoute", r.Namespace, r.Name, &r.Status.RouteStatus)
 	}
 	if o.Ingress != nil {
 		ingressLines(o.Ingress, out)

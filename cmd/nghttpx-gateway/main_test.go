@@ -184,6 +184,7 @@ func TestConvertIngressExample(t *testing.T) {
 	}
 	hosts := map[string]int{}
 	var split []int32
+	sticky := 0
 	for _, r := range in.HTTPRoutes {
 		for _, h := range r.Spec.Hostnames {
 			hosts[string(h)]++
@@ -192,6 +193,9 @@ func TestConvertIngressExample(t *testing.T) {
 			t.Errorf("HTTPRoute %s carries status", r.Name)
 		}
 		for _, rule := range r.Spec.Rules {
+			if sp := rule.SessionPersistence; sp != nil && sp.SessionName != nil && *sp.SessionName == "lb" {
+				sticky++
+			}
 			if v := rule.Matches[0].Path.Value; v != nil && *v == "/split" {
 				for _, b := range rule.BackendRefs {
 					split = append(split, *b.Weight)
@@ -205,7 +209,10 @@ func TestConvertIngressExample(t *testing.T) {
 	if len(split) != 2 || split[0]+split[1] != 4 || split[0]*split[1] != 3 {
 		t.Errorf("/split weights %v, want 3 and 1", split)
 	}
-	for _, w := range []string{"affinity cookie has no portable equivalent", "internal default backend"} {
+	if sticky != 1 {
+		t.Errorf("%d rules with sessionPersistence sessionName lb (the affinity cookie), want 1", sticky)
+	}
+	for _, w := range []string{"affinity cookie is sessionPersistence", "internal default backend"} {
 		if !strings.Contains(errOut, w) {
 			t.Errorf("stderr lacks a warning about %q:\n%s", w, errOut)
 		}

@@ -21,6 +21,15 @@ const (
 	statusNoEndpoints    = 503 // a Service without ready endpoints
 )
 
+// invalidStatus is what a rule's share of invalid backends is answered with:
+// 500, or 503 for gRPC rules, which gRPC clients read as UNAVAILABLE.
+func invalidStatus(r model.Rule) int {
+	if r.GRPC {
+		return statusNoEndpoints
+	}
+	return statusInvalidBackend
+}
+
 // tableBuilder turns the model's ports into the route table literal and records the
 // backend groups the table refers to.
 type tableBuilder struct {
@@ -262,7 +271,7 @@ func (tb *tableBuilder) rule(p model.Port, r model.Rule) (rbValue, error) {
 		if p.Mruby == "" || !tb.opts.AllowMruby {
 			// A script the operator did not allow, or doNotForward without one:
 			// answer 500 rather than forward without what the script guards.
-			h.add("status", rbInt(statusInvalidBackend))
+			h.add("status", rbInt(invalidStatus(r)))
 			return h, nil
 		}
 		us := userScript{source: p.Mruby, dnf: p.DoNotForward}
@@ -292,7 +301,7 @@ func (tb *tableBuilder) rule(p model.Port, r model.Rule) (rbValue, error) {
 	}
 	if len(routed) == 0 {
 		// No backend can take traffic: Gateway API answers 500.
-		h.add("status", rbInt(statusInvalidBackend))
+		h.add("status", rbInt(invalidStatus(r)))
 		return h, nil
 	}
 	if prof.affinity != "" {
@@ -557,7 +566,7 @@ func (tb *tableBuilder) backend(r model.Rule, wb model.WeightedBackend, prof pro
 	}
 	rb.weight = wb.Weight
 	if wb.Invalid {
-		rb.status = statusInvalidBackend
+		rb.status = invalidStatus(r)
 		return rb, true, nil
 	}
 	c, ok := tb.clusters[wb.Cluster]
@@ -573,7 +582,7 @@ func (tb *tableBuilder) backend(r model.Rule, wb model.WeightedBackend, prof pro
 	}
 	prof, ok = prof.withClusterTLS(c.TLS, tb.opts)
 	if !ok || tb.badTLS[c.Name] {
-		rb.status = statusInvalidBackend
+		rb.status = invalidStatus(r)
 		return rb, true, nil
 	}
 	rb.member = groupMember{cluster: c, prof: prof}

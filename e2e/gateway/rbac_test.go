@@ -226,6 +226,8 @@ func TestLeastPrivilege(t *testing.T) {
 				// What every proxy still reads cluster-wide (routes and backends
 				// may be anywhere), none of it secret.
 				{"list", "gateway.networking.k8s.io", "httproutes", "", "", true},
+				{"list", "gateway.networking.k8s.io", "grpcroutes", "", "", true},
+				{"watch", "gateway.networking.k8s.io", "grpcroutes", "", "", true},
 				{"watch", "", "services", "", "", true},
 				{"list", "discovery.k8s.io", "endpointslices", "", "", true},
 			}
@@ -275,6 +277,8 @@ func TestLeastPrivilege(t *testing.T) {
 				{"create", "", "pods", e.gwNS, "", false}, {"create", "", "serviceaccounts/token", e.gwNS, "", false},
 				{"impersonate", "", "serviceaccounts", "", "", false},
 				{"create", "apps", "deployments", e.otherNS, "", true},
+				{"list", "gateway.networking.k8s.io", "grpcroutes", "", "", true},
+				{"create", "gateway.networking.k8s.io", "grpcroutes", e.otherNS, "", false},
 			})
 			cs := s.asController(t)
 			dry := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}

@@ -164,8 +164,14 @@ type Rule struct {
 	DirectBody string `json:"directBody,omitempty"`
 
 	// Proxy holds nghttpx settings of the rule that Gateway API cannot express (set
-	// only for the Ingress shim's routes, from its annotations); nil otherwise.
+	// for the Ingress shim's routes, from its annotations), and the cookie
+	// affinity of an HTTPRoute rule's sessionPersistence; nil otherwise.
 	Proxy *ProxyOptions `json:"proxy,omitempty"`
+
+	// GRPC marks a rule from a GRPCRoute: its backends speak HTTP/2, and the
+	// answers the data plane gives itself for invalid backends are 503, which
+	// gRPC clients read as UNAVAILABLE (the spec's status for them).
+	GRPC bool `json:"grpc,omitempty"`
 }
 
 // PathMatchType is how a request path is compared.

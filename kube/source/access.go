@@ -48,6 +48,7 @@ func (s *Source) References(ctx context.Context, gw types.NamespacedName, ing *I
 	sub := New(s.cache, Options{ControllerName: s.opts.ControllerName, Gateway: gw, Ingress: ing, Record: record, Log: s.opts.Log})
 	s.mu.Lock()
 	sub.noListenerSets = s.noListenerSets
+	sub.noGRPCRoutes = s.noGRPCRoutes
 	s.mu.Unlock()
 	if _, err := sub.Snapshot(ctx); err != nil {
 		return Access{}, err

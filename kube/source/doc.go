@@ -6,7 +6,8 @@
 // Contract:
 //   - Snapshot lists the Gateway API objects and Namespaces from the cache, and
 //     only the Services, EndpointSlices and Secrets the in-scope Gateways and their
-//     HTTPRoutes reference; it records those references for relevance filtering.
+//     HTTPRoutes and GRPCRoutes reference; it records those references for relevance
+//     filtering (GRPCRoutes are skipped when their CRD is not installed).
 //     The client CA bundles Gateways name (spec.tls.frontend caCertificateRefs:
 //     ConfigMaps or Secrets, any namespace) count as referenced too; callers
 //     cache ConfigMaps cluster-wide for them (ClusterWideConfigMaps).
@@ -32,7 +33,7 @@
 //     Secret that does not exist; their events count only then, and only when
 //     their Secret name or Ready condition changes.
 //   - An event triggers a rebuild only when it can change the result: spec (not
-//     status) changes of our GatewayClasses, in-scope Gateways and HTTPRoutes that
+//     status) changes of our GatewayClasses, in-scope Gateways and HTTPRoutes and GRPCRoutes that
 //     name them; changes of referenced Services, their EndpointSlices, Secrets, of
 //     ReferenceGrants in namespaces that references cross into, of Namespace labels
 //     when a listener selects namespaces; and of objects Options.Owned claims.

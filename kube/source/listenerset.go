@@ -32,14 +32,25 @@ func (s *Source) listenerSetRelevant(old, cur client.Object) bool {
 // skipMissingKind reports whether a failed informer may be left out: the
 // ListenerSet kind on a cluster whose Gateway API CRDs predate it (before
 // v1.5). The Source then serves Gateways without ListenerSets.
+// The GRPCRoute kind likewise (CRDs before v1.1): GRPCRoutes are then ignored.
 func (s *Source) skipMissingKind(obj client.Object, err error) bool {
-	if _, ok := obj.(*gatewayv1.ListenerSet); !ok || !meta.IsNoMatchError(err) {
+	if !meta.IsNoMatchError(err) {
 		return false
 	}
-	s.mu.Lock()
-	s.noListenerSets = true
-	s.mu.Unlock()
-	s.opts.Log.Info("the ListenerSet CRD is not installed; ListenerSets are ignored", "error", err.Error())
+	switch obj.(type) {
+	case *gatewayv1.ListenerSet:
+		s.mu.Lock()
+		s.noListenerSets = true
+		s.mu.Unlock()
+		s.opts.Log.Info("the ListenerSet CRD is not installed; ListenerSets are ignored", "error", err.Error())
+	case *gatewayv1.GRPCRoute:
+		s.mu.Lock()
+		s.noGRPCRoutes = true
+		s.mu.Unlock()
+		s.opts.Log.Info("the GRPCRoute CRD is not installed; GRPCRoutes are ignored", "error", err.Error())
+	default:
+		return false
+	}
 	return true
 }
 

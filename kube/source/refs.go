@@ -144,11 +144,17 @@ func (r *refs) addRef(set map[types.NamespacedName]bool, from string, ns *gatewa
 // namesGateway reports whether a route has an in-scope Gateway, or a
 // ListenerSet of one, as a parent.
 func (r *refs) namesGateway(rt *gatewayv1.HTTPRoute) bool {
-	for _, p := range rt.Spec.ParentRefs {
+	return r.parentsName(rt.Namespace, rt.Spec.ParentRefs)
+}
+
+// parentsName reports whether parentRefs of a route in namespace routeNS name
+// an in-scope Gateway or a ListenerSet of one.
+func (r *refs) parentsName(routeNS string, parentRefs []gatewayv1.ParentReference) bool {
+	for _, p := range parentRefs {
 		if p.Group != nil && *p.Group != gatewayv1.GroupName {
 			continue
 		}
-		ns := rt.Namespace
+		ns := routeNS
 		if p.Namespace != nil && *p.Namespace != "" {
 			ns = string(*p.Namespace)
 		}
@@ -170,7 +176,11 @@ func (r *refs) namesGateway(rt *gatewayv1.HTTPRoute) bool {
 // hasOurParentStatus reports whether our controller wrote a parent status on rt:
 // such a route must be rebuilt when it stops naming our Gateways, to clear it.
 func hasOurParentStatus(rt *gatewayv1.HTTPRoute, controllerName string) bool {
-	for _, p := range rt.Status.Parents {
+	return routeStatusOurs(&rt.Status.RouteStatus, controllerName)
+}
+
+func routeStatusOurs(st *gatewayv1.RouteStatus, controllerName string) bool {
+	for _, p := range st.Parents {
 		if string(p.ControllerName) == controllerName {
 			return true
 		}

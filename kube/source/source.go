@@ -70,6 +70,8 @@ type Source struct {
 	refs *refs // nil until the first snapshot: everything is relevant
 	// noListenerSets is set when the ListenerSet CRD is not installed.
 	noListenerSets bool
+	// noGRPCRoutes likewise for the GRPCRoute CRD.
+	noGRPCRoutes bool
 	// certificates is set once cert-manager Certificates are watched.
 	certificates bool
 }
@@ -100,6 +102,7 @@ func (s *Source) watched() []watch {
 		{&gatewayv1.GatewayClass{}, s.classRelevant},
 		{&gatewayv1.Gateway{}, s.gatewayRelevant},
 		{&gatewayv1.HTTPRoute{}, s.routeRelevant},
+		{&gatewayv1.GRPCRoute{}, s.grpcRouteRelevant},
 		{&gatewayv1.ListenerSet{}, s.listenerSetRelevant},
 		{&gatewayv1beta1.ReferenceGrant{}, s.grantRelevant},
 		{&corev1.Service{}, s.serviceRelevant},
@@ -300,7 +303,15 @@ func (s *Source) Snapshot(ctx context.Context) (*gateway.Input, error) {
 			return nil, fmt.Errorf("list %T: %w", &sets, err)
 		}
 	}
+	var grpcRoutes gatewayv1.GRPCRouteList
+	if !s.noGRPCRoutes {
+		if err := s.cache.List(ctx, &grpcRoutes); err != nil {
+			return nil, fmt.Errorf("list %T: %w", &grpcRoutes, err)
+		}
+	}
 	r, inScopeSets := computeRefs(s.scope, classes.Items, gws.Items, sets.Items, routes.Items)
+	r.addGRPCRoutes(grpcRoutes.Items)
+	in.GRPCRoutes = grpcRoutes.Items
 	in.ListenerSets = inScopeSets
 	if err := s.ingressSnapshot(ctx, in, r); err != nil {
 		return nil, err

@@ -8,7 +8,7 @@
 // what we own: the conditions, listeners, addresses and supportedFeatures of our
 // GatewayClasses and Gateways (condition types of other writers are kept; for
 // Gateways also attachedListenerSets), the conditions and listeners of the
-// ListenerSets of our Gateways, and in HTTPRoutes only the status.parents
+// ListenerSets of our Gateways, and in HTTPRoutes and GRPCRoutes only the status.parents
 // entries (in BackendTLSPolicies the status.ancestors entries) whose
 // controllerName is ours (kept in place, stale ones removed, new ones appended). A write that would change nothing
 // is skipped; a conflict is retried from a new GET; an object that is gone is

@@ -69,6 +69,9 @@ func (w *Writer) Write(ctx context.Context, res *gateway.Result) error {
 	for i := range res.HTTPRoutes {
 		errs = append(errs, w.HTTPRoute(ctx, &res.HTTPRoutes[i]))
 	}
+	for i := range res.GRPCRoutes {
+		errs = append(errs, w.GRPCRoute(ctx, &res.GRPCRoutes[i]))
+	}
 	for i := range res.ListenerSets {
 		errs = append(errs, w.ListenerSet(ctx, &res.ListenerSets[i]))
 	}
@@ -115,6 +118,15 @@ func (w *Writer) HTTPRoute(ctx context.Context, desired *gatewayv1.HTTPRoute) er
 		cur := obj.(*gatewayv1.HTTPRoute)
 		cur.Status.Parents = mergeParents(cur.Status.Parents, desired.Status.Parents, name)
 	}, func(obj client.Object) any { return obj.(*gatewayv1.HTTPRoute).Status })
+}
+
+// GRPCRoute writes the status.parents entries of our controller in desired.
+func (w *Writer) GRPCRoute(ctx context.Context, desired *gatewayv1.GRPCRoute) error {
+	name := w.controllerName()
+	return w.update(ctx, desired, func() client.Object { return &gatewayv1.GRPCRoute{} }, func(obj client.Object) {
+		cur := obj.(*gatewayv1.GRPCRoute)
+		cur.Status.Parents = mergeParents(cur.Status.Parents, desired.Status.Parents, name)
+	}, func(obj client.Object) any { return obj.(*gatewayv1.GRPCRoute).Status })
 }
 
 // update mutates the cached copy of desired (else a fresh GET) and writes it
