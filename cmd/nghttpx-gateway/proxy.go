@@ -20,6 +20,7 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/settings"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/cpulimit"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/provision"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/proxyagent"
 )
@@ -84,7 +85,7 @@ func proxyCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ro := st.RenderOptions(render.Options{Features: dp.render})
+	ro := st.RenderOptions(render.Options{Features: dp.render, Workers: cpulimit.CPUs()})
 	ocspOpts, err := ocspF.setup(log, dp, &ro)
 	if err != nil {
 		return err

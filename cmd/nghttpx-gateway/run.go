@@ -14,6 +14,7 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/instance"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/settings"
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/cpulimit"
 	"github.com/nghttpx-gateway/nghttpx-gateway/standalone"
 )
 
@@ -23,7 +24,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	configDir := fs.String("config", "", "directory of YAML files with Gateway API objects or Ingresses, Services, EndpointSlices and Secrets (required)")
 	binary := fs.String("nghttpx", "", "nghttpx binary (default: $NGHTTPX_BIN, then the one `make nghttpx` built, then PATH)")
 	// --workers, --http3, --state-dir
-	st := settings.Settings{Workers: 1, HTTP3: true, StateDir: defaultStateDir()}
+	st := settings.Settings{HTTP3: true, StateDir: defaultStateDir()}
 	st.Flags(fs, false)
 	var lf logFlags
 	lf.register(fs)
@@ -62,7 +63,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	r := &standalone.Runner{
 		ConfigDir: *configDir,
 		StateDir:  dp.stateDir,
-		Render:    st.RenderOptions(render.Options{Features: dp.render}),
+		Render:    st.RenderOptions(render.Options{Features: dp.render, Workers: cpulimit.CPUs()}),
 		Log:       log,
 		Out:       stdout,
 		Ingress:   shim,

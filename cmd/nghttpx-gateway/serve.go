@@ -89,6 +89,9 @@ func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if ing.workers < 0 || ing.workers > gateway.MaxWorkers {
+		return fmt.Errorf("--nghttpx-workers: %d is not from 0 to %d", ing.workers, gateway.MaxWorkers)
+	}
 	if err := ocspF.validate(); err != nil {
 		return err
 	}
@@ -172,7 +175,7 @@ func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
 			AdminPort:        int32(*adminPort),
 			ProxyArgs:        proxyArgs,
 			ProxyClusterRole: *proxyRole,
-			IngressArgs:      ingressProxyArgs(shim, ing.proxyProto),
+			IngressArgs:      ingressProxyArgs(shim, ing.proxyProto, ing.workers),
 		},
 		Ingress:       ingress,
 		OCSP:          ocspF.options(true),

@@ -52,6 +52,9 @@ type Settings struct {
 	// QUICRequireToken: QUIC clients must present a valid token (address
 	// validation; a Retry otherwise), when HTTP/3 is on.
 	QUICRequireToken bool `json:"quicRequireToken,omitempty"`
+	// Workers, when positive, is nghttpx's number of worker threads (else the
+	// CPUs given to the data plane).
+	Workers int `json:"workers,omitempty"`
 }
 
 // Port is one listening port with all listeners that share it.
