@@ -305,7 +305,7 @@ run_gw() { # N HOSTINDEX...
   local n=$1; shift
   local d=$work/gw$n
   gw_config "$d/config" "$n"
-  taskset -c 0 "$work/nghttpx-gateway" run --http3=false --config "$d/config" --state-dir "$d/state" \
+  taskset -c 0 "$work/nghttpx-gateway" run --http3=false --workers=1 --config "$d/config" --state-dir "$d/state" \
     --nghttpx "$nghttpx" >"$d/run.log" 2>&1 &
   local p=$! i proto label
   current=$p
