@@ -296,7 +296,12 @@ class NgxgwRouter
     # Retry policy for the patched nghttpx, which reads and removes it (restore.rb keeps it).
     req.set_header("x-ngxgw-retry", r[:retry]) if r[:retry]
     return if r[:mirror] && NgxgwMirror.tee(r, req, b[:cluster]) # RequestMirror (mirror.rb)
-    NgxgwRouter.steer(req, b[:cluster])
+    if NGXGW_DIRECT
+      # The pattern string is built once per table load.
+      req.backend_group = (b[:pattern] ||= "/__ngxgw/" + b[:cluster] + "/")
+    else
+      req.path = "/__ngxgw/" + b[:cluster] + "/"
+    end
   end
 
   # steer sends req to the backend group with key k.
