@@ -162,6 +162,15 @@ spec:
 const stableRoute = `  - backendRefs: [{name: app, port: 80}]
 `
 
+// liveRouting is what make nghttpx's binary offers for routing (the router chooses
+// the backend group, routes.gen is mapped); LIVE_PATH_STEERING=1 tests without it.
+func liveRouting() render.Features {
+	if os.Getenv("LIVE_PATH_STEERING") != "" {
+		return render.Features{}
+	}
+	return render.Features{BackendGroup: true, MappedWord: true}
+}
+
 func (l *live) start(ctx context.Context) {
 	t := l.t
 	bin := testenv.NghttpxBin(t)
@@ -171,7 +180,7 @@ func (l *live) start(ctx context.Context) {
 	r := &standalone.Runner{
 		ConfigDir: l.dir,
 		StateDir:  t.TempDir(),
-		Render:    render.Options{Workers: 1, GracePeriod: 2 * time.Second},
+		Render:    render.Options{Workers: 1, GracePeriod: 2 * time.Second, Features: liveRouting()},
 		Log:       sink,
 		Out:       &l.out,
 		Poll:      50 * time.Millisecond,
