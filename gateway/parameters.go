@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -27,7 +28,13 @@ const (
 	// first-time client then pays a round trip; turn it on under attack. Tokens
 	// one replica issues are valid on the others (shared QUIC keys).
 	ParamQUICRequireToken = "quicRequireToken"
+	// ParamWorkers is nghttpx's number of worker threads for the class's
+	// Gateways, 1 to MaxWorkers; unset: the CPUs given to the data-plane pod.
+	ParamWorkers = "workers"
 )
+
+// MaxWorkers bounds the workers parameter and annotation (what render accepts).
+const MaxWorkers = 256
 
 // AnnotationProxyProtocol on a Gateway ("true" or "false") overrides the class's
 // proxyProtocol parameter for that Gateway.
@@ -38,9 +45,15 @@ const AnnotationProxyProtocol = "gateway.nghttpx.zlab.co.jp/proxy-protocol"
 // (nghttpx's default text format) or "off" (no access log, no request metrics).
 const AnnotationAccessLog = "gateway.nghttpx.zlab.co.jp/access-log"
 
+// AnnotationWorkers on a Gateway (1 to MaxWorkers) overrides the class's workers
+// parameter for that Gateway.
+const AnnotationWorkers = "gateway.nghttpx.zlab.co.jp/workers"
+
 // classParams are the validated parameters of a GatewayClass; nil fields are unset.
 type classParams struct {
 	http3, proxyProtocol, quicBPF, quicRequireToken *bool
+	// workers is 0 when unset.
+	workers int
 }
 
 // resolveParameters reads and validates the parametersRef of c. It returns the
@@ -78,6 +91,15 @@ func parseParameters(cm *corev1.ConfigMap) (*classParams, string) {
 		ParamQUICRequireToken: &p.quicRequireToken}
 	var problems []string
 	for _, k := range sortedKeys(cm.Data) {
+		if k == ParamWorkers {
+			n, ok := parseWorkers(cm.Data[k])
+			if !ok {
+				problems = append(problems, fmt.Sprintf("key %q: value %q is not a number from 1 to %d", k, cm.Data[k], MaxWorkers))
+				continue
+			}
+			p.workers = n
+			continue
+		}
 		dst, ok := fields[k]
 		if !ok {
 			problems = append(problems, fmt.Sprintf("unknown key %q", k))
@@ -94,10 +116,19 @@ func parseParameters(cm *corev1.ConfigMap) (*classParams, string) {
 		problems = append(problems, fmt.Sprintf("binaryData key %q is not supported", k))
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Sprintf("parameters ConfigMap %s/%s: %s; the known keys are %s, %s, %s and %s",
-			cm.Namespace, cm.Name, strings.Join(problems, ", "), ParamHTTP3, ParamProxyProtocol, ParamQUICBPF, ParamQUICRequireToken)
+		return nil, fmt.Sprintf("parameters ConfigMap %s/%s: %s; the known keys are %s, %s, %s, %s and %s",
+			cm.Namespace, cm.Name, strings.Join(problems, ", "), ParamHTTP3, ParamProxyProtocol, ParamQUICBPF, ParamQUICRequireToken, ParamWorkers)
 	}
 	return p, ""
+}
+
+// parseWorkers accepts a decimal number of workers from 1 to MaxWorkers.
+func parseWorkers(s string) (int, bool) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > MaxWorkers || strconv.Itoa(n) != s {
+		return 0, false
+	}
+	return n, true
 }
 
 func parseBool(s string) (bool, bool) {
@@ -117,8 +148,9 @@ func gatewaySettings(g *gatewayv1.Gateway, p *classParams) (*model.Settings, str
 	s := model.Settings{}
 	set := false
 	if p != nil {
-		set = p.http3 != nil || p.proxyProtocol != nil || p.quicBPF != nil || p.quicRequireToken != nil
+		set = p.http3 != nil || p.proxyProtocol != nil || p.quicBPF != nil || p.quicRequireToken != nil || p.workers != 0
 		s.HTTP3 = p.http3
+		s.Workers = p.workers
 		s.ProxyProtocol = p.proxyProtocol != nil && *p.proxyProtocol
 		s.QUICBPF = p.quicBPF != nil && *p.quicBPF
 		s.QUICRequireToken = p.quicRequireToken != nil && *p.quicRequireToken
@@ -142,6 +174,23 @@ func gatewaySettings(g *gatewayv1.Gateway, p *classParams) (*model.Settings, str
 			}
 			problem += fmt.Sprintf("annotation %s: value %q is not \"json\", \"nghttpx\" or \"off\", so the default access log applies; fix the annotation",
 				AnnotationAccessLog, v)
+		}
+	}
+	if v, ok := g.Annotations[AnnotationWorkers]; ok {
+		if n, valid := parseWorkers(v); valid {
+			s.Workers, set = n, true
+		} else {
+			class := "the pod's CPUs"
+			if s.Workers != 0 {
+				class = strconv.Itoa(s.Workers)
+			}
+			p := fmt.Sprintf("annotation %s: value %q is not a number from 1 to %d, so the GatewayClass setting (workers: %s) applies; fix the annotation",
+				AnnotationWorkers, v, MaxWorkers, class)
+			if problem != "" {
+				problem += "; " + p
+			} else {
+				problem = p
+			}
 		}
 	}
 	if !set {

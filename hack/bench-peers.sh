@@ -9,7 +9,8 @@
 # Only loopback addresses. Median of REPS runs of DUR seconds each.
 # Usage: hack/bench-peers.sh [OUT]   (default bench/peers.md)
 # Env: REPS (3), DUR (5 s), ROUTES (5000), PROTOS ("h1 h2c h2tls"), CASES ("plain nginx
-# haproxy gw1 gwN"), HOSTS (route indexes requested in gwN, "1 ROUTES/2 ROUTES";
+# haproxy gw1 gwN"; a case may repeat, its runs add up), NGHTTPX (binary; default: the
+# hack/build-nghttpx.sh one), HOSTS (route indexes requested in gwN, "1 ROUTES/2 ROUTES";
 # 1, ROUTES/2 and ROUTES resolve), BENCH_SECTION (append a section to OUT), CACHE_DIR, GO.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +29,7 @@ if ! command -v nginx >/dev/null || ! command -v haproxy >/dev/null; then
     { apt-get update >/dev/null && apt-get install -y nginx-light haproxy >/dev/null; }
 fi
 if [[ $(nproc) -lt 2 ]]; then echo "bench-peers: needs 2 CPUs" >&2; exit 1; fi
-nghttpx=$(bash hack/build-nghttpx.sh "$cache" | tail -n 1)
+nghttpx=${NGHTTPX:-$(bash hack/build-nghttpx.sh "$cache" | tail -n 1)}
 h2load=$(dirname "$nghttpx")/h2load
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench-peers.XXXXXX")
 pids=()
@@ -305,7 +306,7 @@ run_gw() { # N HOSTINDEX...
   local n=$1; shift
   local d=$work/gw$n
   gw_config "$d/config" "$n"
-  taskset -c 0 "$work/nghttpx-gateway" run --http3=false --config "$d/config" --state-dir "$d/state" \
+  taskset -c 0 "$work/nghttpx-gateway" run --http3=false --workers=1 --config "$d/config" --state-dir "$d/state" \
     --nghttpx "$nghttpx" >"$d/run.log" 2>&1 &
   local p=$! i proto label
   current=$p

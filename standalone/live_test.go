@@ -172,6 +172,22 @@ spec:
 const stableRoute = `  - backendRefs: [{name: app, port: 80}]
 `
 
+// liveRouting is what make nghttpx's binary offers for routing (the router chooses
+// the backend group, routes.gen is mapped); LIVE_PATH_STEERING=1 tests without it.
+func liveRouting() render.Features {
+	if os.Getenv("LIVE_PATH_STEERING") != "" {
+		return render.Features{}
+	}
+	return render.Features{BackendGroup: true, MappedWord: true}
+}
+
+// routing is what a test set in l.features with liveRouting's way of routing.
+func (l *live) routing() render.Features {
+	f, r := l.features, liveRouting()
+	f.BackendGroup, f.MappedWord = r.BackendGroup, r.MappedWord
+	return f
+}
+
 func (l *live) start(ctx context.Context) {
 	t := l.t
 	bin := testenv.NghttpxBin(t)
@@ -181,7 +197,7 @@ func (l *live) start(ctx context.Context) {
 	r := &standalone.Runner{
 		ConfigDir: l.dir,
 		StateDir:  t.TempDir(),
-		Render:    render.Options{Workers: 1, GracePeriod: 2 * time.Second, AccessLog: l.accessLogFormat, Features: l.features},
+		Render:    render.Options{Workers: 1, GracePeriod: 2 * time.Second, AccessLog: l.accessLogFormat, Features: l.routing()},
 		AccessLog: l.accessLog,
 		Stats:     l.stats,
 		Ingress:   l.ingress,

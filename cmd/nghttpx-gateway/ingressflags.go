@@ -18,6 +18,9 @@ type ingressFlags struct {
 	httpPort   int
 	httpsPort  int
 	proxyProto bool
+	// workers is --nghttpx-workers (serve only): the Ingress data planes'
+	// nghttpx workers; 0: the CPUs given to their pods.
+	workers int
 	// warnings collects what the legacy flags say when they are set.
 	warnings []string
 }
@@ -106,6 +109,9 @@ func (f *ingressFlags) register(fs *flag.FlagSet, cluster bool) {
 		"serve /nghttpx-healthz on the Ingress listeners (every host): 200, then 503 for this long after SIGTERM while the data plane "+
 			"keeps serving, so external load balancers stop sending traffic first; 0: no such path")
 	fs.StringVar(&o.WatchNamespace, "watch-namespace", "", "serve only the Ingresses of this namespace (default: all)")
+	if cluster {
+		fs.IntVar(&f.workers, "nghttpx-workers", 0, "nghttpx worker threads of the Ingress data planes; 0: the CPUs given to each data-plane pod")
+	}
 	fs.BoolVar(&o.AllowMruby, "allow-mruby", false,
 		"honour the mruby key of path-config. DANGEROUS: every Ingress author can then run code inside the proxy, "+
 			"which reads all traffic, every TLS private key and the proxy's ServiceAccount credentials (off by default)")
@@ -148,7 +154,7 @@ func (f *ingressFlags) options() (ingressshim.Options, error) {
 // canonical form, so the proxy computes exactly the controller's model.
 // Namespace, GatewayClassName and ControllerName travel as the proxy's own
 // --gateway-namespace and --controller-name.
-func ingressProxyArgs(o ingressshim.Options, proxyProto bool) []string {
+func ingressProxyArgs(o ingressshim.Options, proxyProto bool, workers int) []string {
 	port := func(p int32, disabled bool) string {
 		if disabled {
 			return "0"
@@ -167,6 +173,10 @@ func ingressProxyArgs(o ingressshim.Options, proxyProto bool) []string {
 	}
 	if o.DeferredShutdownPeriod > 0 {
 		args = append(args, "--deferred-shutdown-period="+o.DeferredShutdownPeriod.String())
+	}
+	if workers != 0 {
+		// After the data-plane settings' own --workers, so this one wins.
+		args = append(args, "--workers="+strconv.Itoa(workers))
 	}
 	for _, f := range []struct{ name, v string }{
 		{"default-tls-secret", o.DefaultTLSSecret},

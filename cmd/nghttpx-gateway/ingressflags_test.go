@@ -39,12 +39,17 @@ func TestIngressProxyArgsRoundTrip(t *testing.T) {
 		ps.Flags(proxy, true)
 		var pf ingressFlags
 		pf.register(proxy, false)
-		if err := proxy.Parse(ingressProxyArgs(want, sf.proxyProto)); err != nil {
-			t.Fatalf("proxy rejects %v: %v", ingressProxyArgs(want, sf.proxyProto), err)
+		// As provisioned: the data-plane settings' arguments, then the Ingress ones.
+		pargs := append(ps.Args(), ingressProxyArgs(want, sf.proxyProto, sf.workers)...)
+		if err := proxy.Parse(pargs); err != nil {
+			t.Fatalf("proxy rejects %v: %v", pargs, err)
 		}
 		got, err := pf.options()
 		if err != nil {
 			t.Fatal(err)
+		}
+		if ps.Workers != sf.workers {
+			t.Errorf("args %v: proxy workers %d, want --nghttpx-workers %d", args, ps.Workers, sf.workers)
 		}
 		if !reflect.DeepEqual(got, want) || ps.ProxyProtocol != sf.proxyProto {
 			t.Errorf("args %v:\nproxy options %+v (proxy-proto %v)\nwant          %+v (proxy-proto %v)", args, got, ps.ProxyProtocol, want, sf.proxyProto)

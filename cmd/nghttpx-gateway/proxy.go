@@ -20,6 +20,7 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/settings"
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/cpulimit"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/provision"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/proxyagent"
 )
@@ -84,7 +85,7 @@ func proxyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	ro := st.RenderOptions(render.Options{Features: dp.render})
+	ro := st.RenderOptions(render.Options{Features: dp.render, Workers: cpulimit.CPUs()})
 	// Access log lines on stdout (kubectl logs), metrics on the admin port.
 	reg, sink, stats, err := dataPlaneMetrics(dp, stdout, log)
 	if err != nil {

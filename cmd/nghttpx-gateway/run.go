@@ -16,6 +16,7 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/instance"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/settings"
+	"github.com/nghttpx-gateway/nghttpx-gateway/internal/cpulimit"
 	"github.com/nghttpx-gateway/nghttpx-gateway/standalone"
 )
 
@@ -29,7 +30,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.Func("ingress-access-log", "access log format of the Ingress data plane: nghttpx (the original Ingress controller's, default), json or off",
 		func(s string) (err error) { ingressAccessLog, err = accesslog.ParseFormat(s); return err })
 	// --workers, --http3, --state-dir, --access-log
-	st := settings.Settings{Workers: 1, HTTP3: true, StateDir: defaultStateDir()}
+	st := settings.Settings{HTTP3: true, StateDir: defaultStateDir()}
 	st.Flags(fs, false)
 	var lf logFlags
 	lf.register(fs)
@@ -81,7 +82,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	r := &standalone.Runner{
 		ConfigDir: *configDir,
 		StateDir:  dp.stateDir,
-		Render:    st.RenderOptions(render.Options{Features: dp.render}),
+		Render:    st.RenderOptions(render.Options{Features: dp.render, Workers: cpulimit.CPUs()}),
 		Log:       log,
 		Out:       stdout,
 		Ingress:   shim,

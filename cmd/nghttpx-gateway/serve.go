@@ -115,6 +115,9 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 	if err := checkDeferredShutdown(shim.DeferredShutdownPeriod); err != nil {
 		return err
 	}
+	if ing.workers < 0 || ing.workers > gateway.MaxWorkers {
+		return fmt.Errorf("--nghttpx-workers: %d is not from 0 to %d", ing.workers, gateway.MaxWorkers)
+	}
 	if err := ocspF.validate(); err != nil {
 		return err
 	}
@@ -206,7 +209,7 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 			AdminPort:        int32(*adminPort),
 			ProxyArgs:        proxyArgs,
 			ProxyClusterRole: *proxyRole,
-			IngressArgs:      ingressProxyArgs(shim, ing.proxyProto),
+			IngressArgs:      ingressProxyArgs(shim, ing.proxyProto, ing.workers),
 		},
 		Ingress:       ingress,
 		OCSP:          ocspF.options(true),

@@ -3,7 +3,7 @@
 // every nghttpx write one JSON object per request (NghttpxFormat) into a FIFO in
 // its state directory; a Stream reads it, labels each line with the Gateway API
 // identity of the backend group nghttpx chose ($backend_pattern, our nghttpx
-// patch 60, looked up in the Routes the renderer wrote), counts it in Metrics and
+// patch 62, looked up in the Routes the renderer wrote), counts it in Metrics and
 // writes it on the agent's stdout as enriched JSON (FormatJSON) or in nghttpx's
 // default text format (FormatNghttpx, what the original Ingress controller wrote).
 // FormatOff renders no access log at all: no lines and no request metrics.

@@ -33,7 +33,7 @@ func (f Format) String() string { return string(f) }
 // NghttpxFormat is the accesslog-format the renderer gives nghttpx: JSON whose
 // strings nghttpx escapes its own way (\xNN for '"', '\' and bytes outside
 // printable ASCII), which Parse undoes. $request_time is seconds with
-// millisecond resolution; $backend_pattern needs our nghttpx patch 60 (without
+// millisecond resolution; $backend_pattern needs our nghttpx patch 62 (without
 // it nghttpx drops the variable and the field is empty).
 const NghttpxFormat = `{"time":"$time_iso8601","time_local":"$time_local","remote_addr":"$remote_addr",` +
 	`"method":"$method","authority":"$http_host","path":"$path","protocol":"$protocol_version",` +

@@ -20,6 +20,7 @@
 //     StatsSet exports them as Prometheus metrics per Gateway.
 //
 // The route table is routes.rb; routes.version holds render.Config.RouteVersion() and
-// is written (atomically) after it, so routers reload the table when the version
-// text differs from the one they loaded.
+// is written (atomically) after it, then the counter routes.gen is incremented in
+// place (never renamed or truncated: nghttpx maps it), so routers reload the table
+// when the version text or the counter differs from the one they loaded.
 package apply

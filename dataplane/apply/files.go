@@ -2,9 +2,11 @@ package apply
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -20,7 +22,7 @@ const pidFile = "nghttpx.pid"
 // reserved reports whether the applier writes name itself.
 func reserved(name string) bool {
 	switch name {
-	case render.MainFile, render.BackendFile, render.RouteTableFile, render.RouteVersionFile, pidFile:
+	case render.MainFile, render.BackendFile, render.RouteTableFile, render.RouteVersionFile, render.RouteGenFile, pidFile:
 		return true
 	}
 	return false
@@ -116,13 +118,49 @@ func writeFiles(dir string, cfg *render.Config, names []string) error {
 	return nil
 }
 
-// writeRoutes writes the route table, then its version: a router that sees the new
-// version always finds the new table.
+// writeRoutes writes the route table, then its version, then bumps the
+// generation counter: a router that sees a new version or counter always finds
+// the new table.
 func writeRoutes(dir string, cfg *render.Config) error {
 	if err := writeAtomic(dir, render.RouteTableFile, cfg.RouteTable, 0o644); err != nil {
 		return err
 	}
-	return writeAtomic(dir, render.RouteVersionFile, cfg.RouteVersion(), 0o644)
+	if err := writeAtomic(dir, render.RouteVersionFile, cfg.RouteVersion(), 0o644); err != nil {
+		return err
+	}
+	return bumpGen(dir)
+}
+
+// bumpGen adds one to the 8-byte little-endian counter in render.RouteGenFile,
+// in place: nghttpx maps the file (Nghttpx.mapped_word), so it is never
+// renamed over or truncated, and a router sees the write on its next request.
+func bumpGen(dir string) error {
+	path := filepath.Join(dir, render.RouteGenFile)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", render.RouteGenFile, err)
+	}
+	var b [8]byte
+	n, err := f.ReadAt(b[:], 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		f.Close()
+		return fmt.Errorf("read %s: %w", render.RouteGenFile, err)
+	}
+	var v uint64
+	if n == len(b) {
+		v = binary.LittleEndian.Uint64(b[:])
+	}
+	// The routers see the low 62 bits; skip 0, the value of a fresh file.
+	v = (v + 1) & (1<<62 - 1)
+	if v == 0 {
+		v = 1
+	}
+	binary.LittleEndian.PutUint64(b[:], v)
+	_, werr := f.WriteAt(b[:], 0)
+	if err := errors.Join(werr, f.Close()); err != nil {
+		return fmt.Errorf("write %s: %w", render.RouteGenFile, err)
+	}
+	return nil
 }
 
 func writeBackends(dir string, groups []render.BackendGroup) error {

@@ -43,6 +43,12 @@ type Features struct {
 	// SNICertMap: the binary chooses certificates by frontend port and SNI from
 	// subcert sni= entries (our patch hack/nghttpx-patches/*-sni-cert-map.patch).
 	SNICertMap bool `json:"sniCertMap"`
+	// BackendGroup: the global mruby script chooses the backend group directly
+	// (Request#backend_group=, our nghttpx patch).
+	BackendGroup bool `json:"backendGroup"`
+	// MappedWord: mruby reads a shared 8-byte word of a file without a system
+	// call (Nghttpx.mapped_word, our nghttpx patch).
+	MappedWord bool `json:"mappedWord"`
 	// Reasons has one sentence for every missing feature.
 	Reasons []string `json:"reasons,omitempty"`
 }
@@ -51,7 +57,8 @@ type Features struct {
 // sets render.Options.OCSPFetchProgram when it is true, or clears it.
 func (f Features) Render() render.Features {
 	return render.Features{QUIC: f.HTTP3, BPF: f.BPF, BPFProgramPath: f.BPFProgram, OCSP: f.OCSP, ClientVerify: f.ClientVerify,
-		BackendTLSVerify: f.BackendTLSVerify, StatusRetry: f.StatusRetry, SNICertMap: f.SNICertMap}
+		BackendTLSVerify: f.BackendTLSVerify, StatusRetry: f.StatusRetry, SNICertMap: f.SNICertMap,
+		BackendGroup: f.BackendGroup, MappedWord: f.MappedWord}
 }
 
 // Detect probes binary. The logger comes from ctx (logr.FromContextOrDiscard).
@@ -75,6 +82,7 @@ type help struct {
 	backendTLSVerify                    bool
 	statusRetry                         bool
 	sniCertMap                          bool
+	backendGroup, mappedWord            bool
 }
 
 func parseHelp(s string) help {
@@ -90,6 +98,9 @@ func parseHelp(s string) help {
 		statusRetry: strings.Contains(s, `"x-ngxgw-retry: <CODES>;<N>[;<MS>]"`),
 		// And subcert's sni= parameter under --subcert.
 		sniCertMap: strings.Contains(s, `"sni=<PORT>:<HOST>"`),
+		// And the mruby methods under --mruby-file.
+		backendGroup: strings.Contains(s, "Nghttpx::Request#backend_group="),
+		mappedWord:   strings.Contains(s, "Nghttpx.mapped_word(<PATH>)"),
 	}
 }
 
@@ -111,6 +122,8 @@ func detect(ctx context.Context, binary string, caps bpfAccess) (Features, error
 	f.BackendTLSVerify = h.backendTLSVerify
 	f.StatusRetry = h.statusRetry
 	f.SNICertMap = h.sniCertMap
+	f.BackendGroup = h.backendGroup
+	f.MappedWord = h.mappedWord
 
 	dir, err := os.MkdirTemp("", "nghttpx-features-")
 	if err != nil {
@@ -185,6 +198,12 @@ func appendOCSP(out []string, h help) []string {
 	}
 	if !h.sniCertMap {
 		out = append(out, "certificates per listener unavailable: nghttpx lacks the subcert sni= patch, so it picks certificates by their own names across every listener (one tenant's certificate can answer for another's host); build it with make nghttpx")
+	}
+	if !h.backendGroup {
+		out = append(out, "direct backend group selection unavailable: nghttpx lacks the Request#backend_group= patch, so every forwarded request runs a second mruby program to restore its path (slower); build it with make nghttpx")
+	}
+	if !h.mappedWord {
+		out = append(out, "mapped route version unavailable: nghttpx lacks the Nghttpx.mapped_word patch, so the router reads the route version file on every request (slower); build it with make nghttpx")
 	}
 	return out
 }

@@ -47,8 +47,10 @@ func TestParseHelp(t *testing.T) {
 		"              specify  \"verify-client=<CAFILE>\": a  certificate  is\n" +
 		"              \"tls-ca=<CAFILE>\" verifies  this backend's certificate\n" +
 		"              A request header \"x-ngxgw-retry: <CODES>;<N>[;<MS>]\"\n" +
-		"              \"sni=<PORT>:<HOST>\"  (repeatable)\n"
-	if got, want := parseHelp(full), (help{quic: true, bpfOption: true, ocsp: true, clientVerify: true, backendTLSVerify: true, statusRetry: true, sniCertMap: true}); got != want {
+		"              \"sni=<PORT>:<HOST>\"  (repeatable)\n" +
+		"              Nghttpx::Request#backend_group=  <PATTERN>  (global\n" +
+		"              Nghttpx.mapped_word(<PATH>) maps the file's first  8\n"
+	if got, want := parseHelp(full), (help{quic: true, bpfOption: true, ocsp: true, clientVerify: true, backendTLSVerify: true, statusRetry: true, sniCertMap: true, backendGroup: true, mappedWord: true}); got != want {
 		t.Errorf("full build: %+v, want %+v", got, want)
 	}
 	if got, want := parseHelp("  --mruby-file=<PATH>\n"), (help{}); got != want {
@@ -57,7 +59,7 @@ func TestParseHelp(t *testing.T) {
 }
 
 func TestReasons(t *testing.T) {
-	full := help{quic: true, bpfOption: true, ocsp: true, clientVerify: true, backendTLSVerify: true, statusRetry: true, sniCertMap: true}
+	full := help{quic: true, bpfOption: true, ocsp: true, clientVerify: true, backendTLSVerify: true, statusRetry: true, sniCertMap: true, backendGroup: true, mappedWord: true}
 	ok := probeResults{quic: probeResult{bpfCompiled: true}}
 	noCaps := bpfAccess{binary: "/x/nghttpx"}
 	allCaps := bpfAccess{binary: "/x/nghttpx", proc: ProcessCaps{Eff: 1 << CapSysAdmin}}
@@ -84,16 +86,17 @@ func TestReasons(t *testing.T) {
 		{name: "debian build", h: help{ocsp: true}, f: Features{OCSP: true}, res: probeResults{mruby: probeResult{err: errors.New("answer is not from the script")}},
 			want: []string{"mruby unavailable: a global mruby script did not answer (answer is not from the script)", "HTTP/3 disabled: nghttpx was built without QUIC support",
 				"client certificate validation (Gateway spec.tls.frontend) unavailable", "BackendTLSPolicy CA certificates and subjectAltNames unavailable",
-				"HTTPRoute retry on status codes unavailable", "certificates per listener unavailable"}},
-		{name: "no ocsp", h: help{quic: true, bpfOption: true, clientVerify: true, backendTLSVerify: true, statusRetry: true, sniCertMap: true}, f: Features{MRuby: true, HTTP3: true, BPF: true}, res: ok, caps: allCaps,
+				"HTTPRoute retry on status codes unavailable", "certificates per listener unavailable",
+				"direct backend group selection unavailable", "mapped route version unavailable"}},
+		{name: "no ocsp", h: help{quic: true, bpfOption: true, clientVerify: true, backendTLSVerify: true, statusRetry: true, sniCertMap: true, backendGroup: true, mappedWord: true}, f: Features{MRuby: true, HTTP3: true, BPF: true}, res: ok, caps: allCaps,
 			want: []string{"OCSP stapling unavailable"}},
-		{name: "no client verify", h: help{quic: true, bpfOption: true, ocsp: true, backendTLSVerify: true, statusRetry: true, sniCertMap: true}, f: Features{MRuby: true, HTTP3: true, BPF: true, OCSP: true}, res: ok, caps: allCaps,
+		{name: "no client verify", h: help{quic: true, bpfOption: true, ocsp: true, backendTLSVerify: true, statusRetry: true, sniCertMap: true, backendGroup: true, mappedWord: true}, f: Features{MRuby: true, HTTP3: true, BPF: true, OCSP: true}, res: ok, caps: allCaps,
 			want: []string{"lacks the per-frontend verify-client= parameter"}},
-		{name: "no backend tls verify", h: help{quic: true, bpfOption: true, ocsp: true, clientVerify: true, statusRetry: true, sniCertMap: true}, f: Features{MRuby: true, HTTP3: true, BPF: true, OCSP: true}, res: ok, caps: allCaps,
+		{name: "no backend tls verify", h: help{quic: true, bpfOption: true, ocsp: true, clientVerify: true, statusRetry: true, sniCertMap: true, backendGroup: true, mappedWord: true}, f: Features{MRuby: true, HTTP3: true, BPF: true, OCSP: true}, res: ok, caps: allCaps,
 			want: []string{"lacks the backend tls-ca= and tls-san= parameters"}},
-		{name: "no status retry", h: help{quic: true, bpfOption: true, ocsp: true, clientVerify: true, backendTLSVerify: true, sniCertMap: true}, f: Features{MRuby: true, HTTP3: true, BPF: true, OCSP: true}, res: ok, caps: allCaps,
+		{name: "no status retry", h: help{quic: true, bpfOption: true, ocsp: true, clientVerify: true, backendTLSVerify: true, sniCertMap: true, backendGroup: true, mappedWord: true}, f: Features{MRuby: true, HTTP3: true, BPF: true, OCSP: true}, res: ok, caps: allCaps,
 			want: []string{"lacks the x-ngxgw-retry patch"}},
-		{name: "no sni cert map", h: help{quic: true, bpfOption: true, ocsp: true, clientVerify: true, backendTLSVerify: true, statusRetry: true}, f: Features{MRuby: true, HTTP3: true, BPF: true, OCSP: true}, res: ok, caps: allCaps,
+		{name: "no sni cert map", h: help{quic: true, bpfOption: true, ocsp: true, clientVerify: true, backendTLSVerify: true, statusRetry: true, backendGroup: true, mappedWord: true}, f: Features{MRuby: true, HTTP3: true, BPF: true, OCSP: true}, res: ok, caps: allCaps,
 			want: []string{"lacks the subcert sni= patch"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

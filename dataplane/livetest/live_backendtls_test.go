@@ -126,7 +126,7 @@ func TestLiveBackendTLS(t *testing.T) {
 		VirtualHosts: []model.VirtualHost{{Rules: rules}},
 	}}}}
 	opts := render.Options{StateDir: dir, APIPort: apiPort, Workers: 1, GracePeriod: time.Second,
-		Features: render.Features{BackendTLSVerify: true}}
+		Features: routing(render.Features{BackendTLSVerify: true})}
 	cfg, err := render.Render(gw, opts)
 	if err != nil {
 		t.Fatal(err)

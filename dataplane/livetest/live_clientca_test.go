@@ -92,7 +92,7 @@ func TestLiveClientValidation(t *testing.T) {
 	ports := testenv.FreePorts(t, 5)
 	portA, portB, portF, portPlain := ports[0], ports[1], ports[2], ports[3]
 	opts := render.Options{StateDir: dir, APIPort: ports[4], Workers: 1, GracePeriod: time.Second,
-		HTTP3: true, Features: render.Features{QUIC: true, ClientVerify: true}}
+		HTTP3: true, Features: routing(render.Features{QUIC: true, ClientVerify: true})}
 	read := func(n string) []byte {
 		b, err := os.ReadFile(filepath.Join("../render/testdata/certs", n))
 		if err != nil {

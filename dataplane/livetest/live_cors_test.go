@@ -67,7 +67,7 @@ func TestLiveCORS(t *testing.T) {
 	echo := testenv.StartEcho(t, "v1")
 	ports := testenv.FreePorts(t, 3)
 	e := &liveEnv{dir: t.TempDir()}
-	e.opts = render.Options{StateDir: e.dir, APIPort: ports[1], HealthPort: ports[2], Workers: 1, GracePeriod: time.Second}
+	e.opts = render.Options{StateDir: e.dir, APIPort: ports[1], HealthPort: ports[2], Workers: 1, GracePeriod: time.Second, Features: routing(render.Features{})}
 	cfg, err := render.Render(corsLiveModel(ports[0], echo), e.opts)
 	if err != nil {
 		t.Fatal(err)

@@ -196,7 +196,7 @@ func startIngressLive(t *testing.T) *ingressLive {
 	if len(problems) != 1 || !strings.Contains(problems[0], "frontend is managed") {
 		t.Fatalf("extra configuration problems %q", problems)
 	}
-	e.renderedOpts = render.Options{StateDir: e.dir, APIPort: e.api, Workers: 1, GracePeriod: time.Second,
+	e.renderedOpts = render.Options{StateDir: e.dir, APIPort: e.api, Workers: 1, GracePeriod: time.Second, Features: routing(render.Features{}),
 		AllowMruby: true, ExtraConfig: extra, GlobalMruby: operatorScript}
 	cfg, err := render.Render(ingressLiveModel(e), e.renderedOpts)
 	if err != nil {
@@ -503,7 +503,7 @@ func TestLiveProxyProtocol(t *testing.T) {
 	v1 := testenv.StartEcho(t, "v1")
 	ports := testenv.FreePorts(t, 2)
 	dir := t.TempDir()
-	opts := render.Options{StateDir: dir, APIPort: ports[1], ProxyProtocol: true, GracePeriod: time.Second}
+	opts := render.Options{StateDir: dir, APIPort: ports[1], ProxyProtocol: true, GracePeriod: time.Second, Features: routing(render.Features{})}
 	gw := &model.Gateway{
 		Addresses: []string{"127.0.0.1"},
 		Ports: []model.Port{{Port: int32(ports[0]), Protocol: model.ProtocolHTTP, Listeners: []model.Listener{{

@@ -133,7 +133,7 @@ func startReplica(t *testing.T, name, addr string, port, echoPort int, keys keyM
 func (r *replica) config(t *testing.T, keys keyMaterial) render.Config {
 	t.Helper()
 	opts := render.Options{StateDir: r.dir, APIPort: r.api, Workers: 1, GracePeriod: 2 * time.Second,
-		HTTP3: true, Features: render.Features{QUIC: true}, ExtraConfig: r.extraConfig,
+		HTTP3: true, Features: routing(render.Features{QUIC: true}), ExtraConfig: r.extraConfig,
 		QUICSecretFile: r.dir + "/keys/quic-secret"}
 	files := map[string][]byte{"keys/quic-secret": quicSecretFile(keys.quic)}
 	for i, k := range keys.tickets {

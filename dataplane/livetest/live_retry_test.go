@@ -115,7 +115,7 @@ func TestLiveRetry(t *testing.T) {
 	}
 	dir := t.TempDir()
 	opts := render.Options{StateDir: dir, APIPort: ports[1], HealthPort: ports[2], Workers: 1, GracePeriod: time.Second,
-		Features: render.Features{StatusRetry: true}}
+		Features: routing(render.Features{StatusRetry: true})}
 	cfg, err := render.Render(gw, opts)
 	if err != nil {
 		t.Fatal(err)

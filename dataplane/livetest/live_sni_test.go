@@ -44,7 +44,7 @@ func TestLiveSNICertificates(t *testing.T) {
 	ports := testenv.FreePorts(t, 4)
 	pTenants, pCatchAll, pShim := ports[0], ports[1], ports[2]
 	opts := render.Options{StateDir: dir, APIPort: ports[3], Workers: 1, GracePeriod: time.Second,
-		Features: render.Features{SNICertMap: true}}
+		Features: routing(render.Features{SNICertMap: true})}
 	a := selfSigned(t, "tenant-a", "a.example.com", "b.example.com")
 	b := selfSigned(t, "tenant-b", "b.example.com", "a.example.com")
 	c := selfSigned(t, "catch-all", "a.example.com", "c.example.com")

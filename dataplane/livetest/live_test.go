@@ -211,12 +211,13 @@ func writeState(t *testing.T, dir string, cfg *render.Config) {
 	writeAtomic(t, dir, render.MainFile, cfg.Main)
 }
 
-// writeRouteTable replaces routes.rb, then bumps routes.version: the routers reload on
-// their next request.
+// writeRouteTable replaces routes.rb, then bumps routes.version and routes.gen: the
+// routers reload on their next request.
 func writeRouteTable(t *testing.T, dir string, table []byte) {
 	t.Helper()
 	writeAtomic(t, dir, render.RouteTableFile, table)
 	writeAtomic(t, dir, render.RouteVersionFile, (&render.Config{RouteTable: table}).RouteVersion())
+	bumpGen(t, dir)
 }
 
 func writeAtomic(t *testing.T, dir, name string, body []byte) {
@@ -236,7 +237,7 @@ func startLive(t *testing.T) *liveEnv {
 	e.v1, e.v2, e.v3 = testenv.StartEcho(t, "v1"), testenv.StartEcho(t, "v2"), testenv.StartEcho(t, "v3")
 	ports := testenv.FreePorts(t, 5)
 	e.httpA, e.httpB, e.httpsC = ports[0], ports[1], ports[2]
-	e.opts = render.Options{StateDir: e.dir, APIPort: ports[3], HealthPort: ports[4], Workers: 1, GracePeriod: time.Second}
+	e.opts = render.Options{StateDir: e.dir, APIPort: ports[3], HealthPort: ports[4], Workers: 1, GracePeriod: time.Second, Features: routing(render.Features{})}
 	read := func(n string) []byte {
 		b, err := os.ReadFile(filepath.Join("../render/testdata/certs", n))
 		if err != nil {
@@ -825,7 +826,7 @@ func TestLiveHTTP3(t *testing.T) {
 	port := testenv.FreeTCPUDPPort(t)
 	api := testenv.FreePorts(t, 1)[0]
 	dir := t.TempDir()
-	opts := render.Options{StateDir: dir, APIPort: api, HTTP3: true, Features: render.Features{QUIC: true}, GracePeriod: time.Second}
+	opts := render.Options{StateDir: dir, APIPort: api, HTTP3: true, Features: routing(render.Features{QUIC: true}), GracePeriod: time.Second}
 	read := func(n string) []byte {
 		b, err := os.ReadFile(filepath.Join("../render/testdata/certs", n))
 		if err != nil {

@@ -13,7 +13,8 @@ import (
 )
 
 // Backend groups: every (cluster, parameter profile) a rule uses is one nghttpx
-// pattern /__ngxgw/<key>/ that only the router's path rewrite can reach.
+// pattern /__ngxgw/<key>/ that only the router can reach: by choosing it
+// (Features.BackendGroup) or by rewriting the path to it.
 
 // ClusterPathPrefix starts every synthetic cluster pattern.
 const ClusterPathPrefix = "/__ngxgw/"
@@ -252,7 +253,7 @@ func backendGroups(groups map[string]*groupUse, opts Options) ([]BackendGroup, e
 		}
 		var lines []string
 		for _, m := range g.members {
-			params, err := memberParams(m, p, opts)
+			params, err := memberParams(m, p, opts, g.restore || !opts.Features.BackendGroup)
 			if err != nil {
 				return nil, err
 			}
@@ -274,8 +275,9 @@ func backendGroups(groups map[string]*groupUse, opts Options) ([]BackendGroup, e
 }
 
 // memberParams are the parameters of a member's lines: its own proto (else the
-// cluster's), tls, sni and dns, then the group's program and parameters.
-func memberParams(m groupMember, g profile, opts Options) (string, error) {
+// cluster's), tls, sni and dns, then the group's program (its user script's, else
+// restore.rb when restore is set, else none) and parameters.
+func memberParams(m groupMember, g profile, opts Options, restore bool) (string, error) {
 	proto := m.prof.proto
 	if proto == "" {
 		switch m.cluster.Protocol {
@@ -305,11 +307,16 @@ func memberParams(m groupMember, g profile, opts Options) (string, error) {
 	if m.prof.dns {
 		params += ";dns"
 	}
-	script := RestoreScriptFile
-	if g.script != "" {
+	script := ""
+	switch {
+	case g.script != "":
 		script = g.script
+	case restore:
+		script = RestoreScriptFile
 	}
-	params += ";mruby=" + opts.StateDir + "/" + script
+	if script != "" {
+		params += ";mruby=" + opts.StateDir + "/" + script
+	}
 	rest := g
 	rest.proto, rest.tls, rest.sni, rest.dns, rest.script = "", false, "", false, ""
 	rest.tlsCA, rest.tlsSAN = "", ""

@@ -57,6 +57,10 @@ const (
 	BackendFile      = "backends.conf"
 	RouteTableFile   = "routes.rb"
 	RouteVersionFile = "routes.version"
+	// RouteGenFile is an 8-byte counter (little endian) the applier increments in
+	// place after each route table write; with Features.MappedWord the programs
+	// watch it through a shared mapping instead of reading RouteVersionFile.
+	RouteGenFile = "routes.gen"
 
 	// RouterScriptFile is the global mruby program (mruby-file).
 	RouterScriptFile = "router.rb"

@@ -6,9 +6,15 @@
 // profile) a rule uses is a group on the synthetic pattern /__ngxgw/<key>/. The global
 // program router.rb matches each request against the route table (port, listener by
 // host, virtual host, first matching rule), answers redirects and fixed statuses
-// itself, applies request header modifiers and rewrites, and steers the request by
-// setting its path to the chosen group's pattern. The group's program restore.rb puts
-// the real path back and applies response header modifiers. CORS (cors.go,
+// itself, applies request header modifiers and rewrites, and steers the request to
+// the chosen group's pattern: with Features.BackendGroup (our nghttpx patch) it names
+// the group (req.backend_group=) and the request keeps its path, and only groups
+// whose requests carry internal headers (response header modifiers, CORS, mirror
+// copies) run restore.rb, which then only moves those into its own state and strips
+// them; without the patch it sets the path to the pattern and every group's
+// restore.rb puts the real path back. restore.rb applies response header modifiers.
+// With Features.MappedWord the programs notice a new table through routes.gen (a
+// mapped counter, RouteGenFile) instead of reading routes.version per request. CORS (cors.go,
 // scripts/cors.rb): the router answers preflights and matches the Origin, restore.rb
 // adds the CORS headers to the backend's answer. RequestMirror (mirror.go,
 // scripts/mirror.rb): a rule with sampled mirrors goes through the tee of package
@@ -63,7 +69,8 @@
 //
 // How changes apply: Main needs SIGHUP; Backends go through the backend API;
 // RouteTable is rewritten in place and picked up by every worker on its next request
-// once routes.version (Config.RouteVersion) changes. Write Files first.
+// once routes.version (Config.RouteVersion) changes, or routes.gen (RouteGenFile,
+// incremented in place, never renamed or truncated) does. Write Files first.
 //
 // Contract: Render is pure and deterministic. Every user string in routes.rb is a
 // double-quoted Ruby literal with each byte outside [A-Za-z0-9 ./_:-] written as \xHH;

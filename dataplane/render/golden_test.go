@@ -66,6 +66,9 @@ type goldenOptions struct {
 
 	// StatusRetry: the binary re-sends on a listed backend status (our patch).
 	StatusRetry bool `json:"statusRetry,omitempty"`
+	// PathSteering: the binary lacks the backend group and mapped word patches
+	// (every case but these has both, as make nghttpx builds it).
+	PathSteering bool `json:"pathSteering,omitempty"`
 }
 
 const testStateDir = "/var/lib/ngxgw/gw"
@@ -131,7 +134,11 @@ func loadGolden(t *testing.T, path string) (*model.Gateway, Options) {
 		gw.BackendClientCertificate = bc
 	}
 	opts := baseOptions()
+	opts.Features.BackendGroup, opts.Features.MappedWord = true, true
 	if o := c.Options; o != nil {
+		if o.PathSteering {
+			opts.Features.BackendGroup, opts.Features.MappedWord = false, false
+		}
 		opts.Workers = o.Workers
 		opts.HealthPort = o.HealthPort
 		opts.HTTP3 = o.HTTP3

@@ -87,7 +87,8 @@ func (tb *tableBuilder) mirrors(r model.Rule) (rbArr, bool, error) {
 			continue
 		}
 		key := groupKey(c.Name, prof)
-		tb.groups[key] = &groupUse{members: []groupMember{{cluster: c, prof: prof}}, profile: prof}
+		// A copy carries the primary's internal headers: restore.rb strips them.
+		tb.addGroup(key, &groupUse{members: []groupMember{{cluster: c, prof: prof}}, profile: prof, restore: true})
 		out = append(out, rbArr{rbStr(key), rbInt(m.Numerator), rbInt(m.Denominator)})
 	}
 	if len(out) == 0 {

@@ -34,6 +34,17 @@ type Features struct {
 	// placeholder as the default certificate. Without it nghttpx chooses by the
 	// certificates' own names across the whole data plane (upstream behaviour).
 	SNICertMap bool
+	// BackendGroup: the global mruby script can choose the backend group
+	// (Request#backend_group=) and strip headers by prefix (our nghttpx patch).
+	// The router then leaves the path alone and only groups whose rules need
+	// response processing run restore.rb. Without it the router steers by
+	// rewriting the path and every group's restore.rb puts it back.
+	BackendGroup bool
+	// MappedWord: mruby scripts can read the first 8 bytes of a file through a
+	// shared mapping (Nghttpx.mapped_word, our nghttpx patch). The programs then
+	// detect a new route table by RouteGenFile instead of reading
+	// RouteVersionFile on every request.
+	MappedWord bool
 }
 
 // Options are the data-plane settings that do not come from the Gateway model.

@@ -62,6 +62,19 @@ type tableBuilder struct {
 type groupUse struct {
 	members []groupMember
 	profile profile
+	// restore: some request reaches the group with internal headers (response
+	// header modifiers, CORS, a mirror copy), so with Features.BackendGroup it
+	// still runs restore.rb; without the feature every group does.
+	restore bool
+}
+
+// addGroup records group g under key; a group used with internal headers keeps
+// restore.rb for every use.
+func (tb *tableBuilder) addGroup(key string, g *groupUse) {
+	if old, ok := tb.groups[key]; ok && old.restore {
+		g.restore = true
+	}
+	tb.groups[key] = g
 }
 
 // groupMember is one cluster of a group with its per-address parameters (proto,
@@ -280,7 +293,7 @@ func (tb *tableBuilder) rule(p model.Port, r model.Rule) (rbValue, error) {
 		if p.DoNotForward {
 			prof.dnf = true
 			key := groupKey(dnfCluster, prof)
-			tb.groups[key] = &groupUse{profile: prof}
+			tb.addGroup(key, &groupUse{profile: prof})
 			tb.used(key, nil)
 			b := rbHash{}
 			b.add("weight", rbInt(1))
@@ -309,7 +322,7 @@ func (tb *tableBuilder) rule(p model.Port, r model.Rule) (rbValue, error) {
 	}
 	backends := rbArr{}
 	for _, rb := range routed {
-		backends = append(backends, tb.backendEntry(rb, prof))
+		backends = append(backends, tb.backendEntry(rb, prof, r.CORS != nil))
 	}
 	h.add("backends", backends)
 	if v, ok, err := retryValue(r.Retry, tb.opts.Features); err != nil {
@@ -351,8 +364,9 @@ func combineForAffinity(routed []routedBackend) []routedBackend {
 	return out
 }
 
-// backendEntry renders a share of the rule's traffic and records its group.
-func (tb *tableBuilder) backendEntry(rb routedBackend, ruleProf profile) rbValue {
+// backendEntry renders a share of the rule's traffic and records its group; cors:
+// the rule has a CORS filter (its requests carry x-ngxgw-cors).
+func (tb *tableBuilder) backendEntry(rb routedBackend, ruleProf profile, cors bool) rbValue {
 	h := rbHash{}
 	h.add("weight", rbInt(rb.weight))
 	if rb.status != 0 {
@@ -360,10 +374,11 @@ func (tb *tableBuilder) backendEntry(rb routedBackend, ruleProf profile) rbValue
 		return h
 	}
 	members := append([]groupMember{rb.member}, rb.members...)
+	restore := cors || len(rb.resp) > 0
 	var key string
 	if len(members) == 1 {
 		key = groupKey(rb.member.cluster.Name, rb.member.prof)
-		tb.groups[key] = &groupUse{members: members, profile: rb.member.prof}
+		tb.addGroup(key, &groupUse{members: members, profile: rb.member.prof, restore: restore})
 	} else {
 		// Every member's cluster and parameters are part of the identity.
 		id := "affinity\x00" + ruleProf.String()
@@ -371,7 +386,7 @@ func (tb *tableBuilder) backendEntry(rb routedBackend, ruleProf profile) rbValue
 			id += "\x00" + m.cluster.Name + "\x00" + m.prof.String()
 		}
 		key = foldedKey("affinity/"+members[0].cluster.Name, id)
-		tb.groups[key] = &groupUse{members: members, profile: ruleProf}
+		tb.addGroup(key, &groupUse{members: members, profile: ruleProf, restore: restore})
 	}
 	tb.used(key, members)
 	h.add("cluster", rbStr(key))

@@ -62,6 +62,9 @@ func scriptPrelude(opts Options) string {
 		b.WriteString(strconv.Itoa(opts.HealthPort))
 	}
 	b.WriteString("]\n")
+	// What the nghttpx binary offers (options.go Features).
+	b.WriteString("NGXGW_DIRECT = " + strconv.FormatBool(opts.Features.BackendGroup) + "\n")
+	b.WriteString("NGXGW_MAPPED = " + strconv.FormatBool(opts.Features.MappedWord) + "\n")
 	return b.String()
 }
 

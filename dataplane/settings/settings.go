@@ -20,7 +20,8 @@ const (
 
 // Settings of one data plane.
 type Settings struct {
-	// Workers is nghttpx's number of worker threads.
+	// Workers is nghttpx's number of worker threads; 0: the CPUs given to the
+	// process running nghttpx (RenderOptions takes them from its base).
 	Workers int
 	// HTTP3 serves HTTP/3 on HTTPS listeners when nghttpx can.
 	HTTP3 bool
@@ -45,19 +46,22 @@ type Settings struct {
 
 // Proxy returns the proxy role's defaults, which are its flags' defaults.
 func Proxy() Settings {
-	return Settings{Workers: 1, HTTP3: true, AccessLog: accesslog.FormatJSON, AdminPort: DefaultAdminPort, StateDir: ProxyStateDir,
+	return Settings{HTTP3: true, AccessLog: accesslog.FormatJSON, AdminPort: DefaultAdminPort, StateDir: ProxyStateDir,
 		DrainPeriod: DefaultDrainPeriod}
 }
 
 // Resolve lays a Gateway's resolved settings (GatewayClass parameters and
-// annotations, from its model; nil: none) over s: HTTP3 when set, PROXY
-// protocol, and QUIC address validation, which they can only turn on.
+// annotations, from its model; nil: none) over s: HTTP3 and Workers when set,
+// PROXY protocol, and QUIC address validation, which they can only turn on.
 func (s Settings) Resolve(m *model.Settings) Settings {
 	if m == nil {
 		return s
 	}
 	if m.HTTP3 != nil {
 		s.HTTP3 = *m.HTTP3
+	}
+	if m.Workers > 0 {
+		s.Workers = m.Workers
 	}
 	s.ProxyProtocol = m.ProxyProtocol
 	s.QUICRequireToken = s.QUICRequireToken || m.QUICRequireToken
@@ -75,9 +79,12 @@ func Of(ro render.Options) Settings {
 }
 
 // RenderOptions returns base with the settings that shape nghttpx's
-// configuration. HTTP/3 is on only where base.Features has QUIC.
+// configuration. HTTP/3 is on only where base.Features has QUIC. Workers 0
+// keeps base.Workers: the caller's count of its CPUs (internal/cpulimit).
 func (s Settings) RenderOptions(base render.Options) render.Options {
-	base.Workers = s.Workers
+	if s.Workers != 0 {
+		base.Workers = s.Workers
+	}
 	base.HTTP3 = s.HTTP3 && base.Features.QUIC
 	base.QUICRequireToken = s.QUICRequireToken
 	base.ProxyProtocol = s.ProxyProtocol
@@ -89,8 +96,7 @@ func (s Settings) RenderOptions(base render.Options) render.Options {
 }
 
 // Args are the proxy command's arguments for s: what Flags(fs, true) parses
-// back into s. Defaults the controller never changes (one worker) are left out,
-// so that the provisioned Deployments stay as they were.
+// back into s. Workers 0 (the pod's CPUs, the default) is left out.
 func (s Settings) Args() []string {
 	args := []string{
 		"--admin-port=" + strconv.Itoa(s.AdminPort),
@@ -98,7 +104,7 @@ func (s Settings) Args() []string {
 		"--http3=" + strconv.FormatBool(s.HTTP3),
 		"--drain-period=" + s.DrainPeriod.String(),
 	}
-	if s.Workers != 1 {
+	if s.Workers != 0 {
 		args = append(args, "--workers="+strconv.Itoa(s.Workers))
 	}
 	if s.ProxyProtocol {
@@ -142,7 +148,7 @@ func (v formatFlag) Set(s string) error {
 // workers, http3 and state-dir for every role that runs nghttpx; with proxy also
 // proxy-proto, quic-require-token, admin-port and drain-period.
 func (s *Settings) Flags(fs *flag.FlagSet, proxy bool) {
-	fs.IntVar(&s.Workers, "workers", s.Workers, "nghttpx worker threads per Gateway")
+	fs.IntVar(&s.Workers, "workers", s.Workers, "nghttpx worker threads per Gateway; 0: the CPUs given to the process (cgroup CPU quota, else all it may use)")
 	fs.BoolVar(&s.HTTP3, "http3", s.HTTP3, "also serve HTTP/3 (QUIC, same port over UDP) on HTTPS listeners when nghttpx supports it")
 	fs.StringVar(&s.StateDir, "state-dir", s.StateDir, "directory for nghttpx's files, one subdirectory per Gateway")
 	if s.AccessLog == "" {

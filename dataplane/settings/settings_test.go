@@ -28,7 +28,7 @@ func parse(t *testing.T, args []string) Settings {
 // render options derived on both sides are the same.
 func TestArgsRoundTrip(t *testing.T) {
 	var cases []Settings
-	for _, workers := range []int{1, 4} {
+	for _, workers := range []int{0, 1, 4} {
 		for bits := range 8 {
 			s := Proxy()
 			s.Workers = workers
@@ -63,8 +63,8 @@ func TestArgsRoundTrip(t *testing.T) {
 	}
 }
 
-// The defaults travel as the Deployments always had them: no --workers, and the
-// flags in this order.
+// The defaults travel as the Deployments always had them: no --workers (the
+// pod's CPUs), and the flags in this order.
 func TestArgsOfDefaults(t *testing.T) {
 	got := Proxy().Args()
 	want := []string{"--admin-port=9901", "--state-dir=/var/lib/nghttpx-gateway", "--http3=true", "--drain-period=5s"}
@@ -90,6 +90,7 @@ func TestResolve(t *testing.T) {
 		{"http3 off", &model.Settings{HTTP3: &off}, Settings{Workers: 1}},
 		{"http3 on, token, proxy protocol", &model.Settings{HTTP3: &on, QUICRequireToken: true, ProxyProtocol: true},
 			Settings{Workers: 1, HTTP3: true, QUICRequireToken: true, ProxyProtocol: true}},
+		{"workers", &model.Settings{Workers: 6}, Settings{Workers: 6, HTTP3: true}},
 	} {
 		if got := base.Resolve(c.m); got != c.want {
 			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
@@ -98,6 +99,16 @@ func TestResolve(t *testing.T) {
 	// A class cannot turn off address validation the command line asked for.
 	if got := (Settings{HTTP3: true, QUICRequireToken: true}).Resolve(&model.Settings{}); !got.QUICRequireToken {
 		t.Error("class parameters turned QUIC address validation off")
+	}
+	// Workers 0 (the default) takes the caller's CPU count; a Gateway's count wins.
+	if ro := Proxy().RenderOptions(render.Options{Workers: 3}); ro.Workers != 3 {
+		t.Errorf("default workers rendered as %d, want the base's 3", ro.Workers)
+	}
+	if ro := Proxy().Resolve(&model.Settings{Workers: 2}).RenderOptions(render.Options{Workers: 3}); ro.Workers != 2 {
+		t.Errorf("the Gateway's 2 workers rendered as %d", ro.Workers)
+	}
+	if got := Proxy().Resolve(&model.Settings{Workers: 2}).Args(); got[len(got)-1] != "--workers=2" {
+		t.Errorf("args %q lack --workers=2", got)
 	}
 	// HTTP/3 needs QUIC in the binary.
 	if ro := (Settings{Workers: 1, HTTP3: true}).RenderOptions(render.Options{}); ro.HTTP3 {

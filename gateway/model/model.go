@@ -54,6 +54,9 @@ type Settings struct {
 	QUICRequireToken bool `json:"quicRequireToken,omitempty"`
 	// AccessLog, when set, is the access log format: json, nghttpx or off.
 	AccessLog string `json:"accessLog,omitempty"`
+	// Workers, when positive, is nghttpx's number of worker threads (else the
+	// CPUs given to the data plane).
+	Workers int `json:"workers,omitempty"`
 }
 
 // Port is one listening port with all listeners that share it.

@@ -23,7 +23,7 @@ var stages = []struct {
 	notes string
 }{
 	{"leaf", []string{"gateway/model", "internal/proc", "internal/recheck", "internal/selfsigned", "internal/golden",
-		"internal/ocsptest", "internal/ociimage", "internal/memlimit", "dataplane/keys", "dataplane/nghttpx", "dataplane/accesslog"}, false,
+		"internal/ocsptest", "internal/ociimage", "internal/memlimit", "internal/cpulimit", "dataplane/keys", "dataplane/nghttpx", "dataplane/accesslog"}, false,
 		"no imports of the module, except proc and nghttpx which others build on"},
 	{"validate", []string{"dataplane/validate"}, true, "what nghttpx can carry; the translator checks with it"},
 	{"translate", []string{"gateway", "ingressshim"}, true, "objects -> model + status"},

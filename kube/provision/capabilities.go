@@ -18,7 +18,7 @@ type dataPlane struct {
 
 // dataPlaneOf resolves the Gateway's settings against the controller-wide ones.
 func dataPlaneOf(gw *gatewayv1.Gateway, opts Options) dataPlane {
-	base := settings.Settings{Workers: 1, HTTP3: opts.HTTP3, AdminPort: int(opts.AdminPort), StateDir: StateDir,
+	base := settings.Settings{HTTP3: opts.HTTP3, AdminPort: int(opts.AdminPort), StateDir: StateDir,
 		DrainPeriod: DrainSeconds * time.Second}
 	dp := dataPlane{Settings: base}
 	if opts.Settings == nil {

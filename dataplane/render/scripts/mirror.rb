@@ -5,7 +5,8 @@
 # internal headers and sends the request to the tee's group. The tee sends it,
 # and each copy, back to the internal frontend, where internal() trusts
 # x-ngxgw-target (only there: the port is bound to 127.0.0.1 and only the tee
-# uses it) and steers straight to that group, whose restore.rb works as usual.
+# uses it) and steers straight to that group, whose restore.rb works as usual
+# (with NGXGW_DIRECT the path stays the client's all along).
 module NgxgwMirror
   TARGET = "x-ngxgw-target"
   SCHEME = "x-ngxgw-scheme"
@@ -37,7 +38,7 @@ module NgxgwMirror
     req.set_header(PRIMARY, primary)
     req.set_header(KEYS, keys.join(" "))
     req.set_header(SCHEME, req.scheme)
-    req.path = "/__ngxgw/" + NGXGW_TEE_KEY + "/"
+    NgxgwRouter.steer(req, NGXGW_TEE_KEY)
     true
   end
 
@@ -55,7 +56,7 @@ module NgxgwMirror
       return
     end
     req.scheme = s[0] if s && (s[0] == "http" || s[0] == "https")
-    req.path = "/__ngxgw/" + t[0] + "/"
+    NgxgwRouter.steer(req, t[0])
   end
 
   # key? accepts group keys: [a-z0-9-]+.

@@ -1,9 +1,11 @@
-# restore.rb: the per-pattern program of every cluster's backend group. The router
-# rewrote the path to select the group; put the request's real path back, drop the
-# internal headers (but x-ngxgw-retry, which nghttpx consumes), and in on_resp apply
-# the rule's CORS headers (cors.rb) and then its response header modifiers, looked
-# up by their content keys in the route table's :cors and :resp lists. scripted.rb
-# reuses this class for groups whose rule carries a user script.
+# restore.rb: the per-pattern program of a cluster's backend group: of every group
+# when the router selects by rewriting the path (it then puts the request's real
+# path back), else (NGXGW_DIRECT) only of groups whose requests carry internal
+# headers. It drops the internal headers (but x-ngxgw-retry, which nghttpx
+# consumes), and in on_resp applies the rule's CORS headers (cors.rb) and then its
+# response header modifiers, looked up by their content keys in the route table's
+# :cors and :resp lists. scripted.rb reuses this class for groups whose rule
+# carries a user script.
 class NgxgwRestore
   INTERNAL = "x-ngxgw-"
   # Read and removed by nghttpx itself (the retry patch) after this script.
@@ -34,14 +36,16 @@ class NgxgwRestore
   def restore(env)
     req = env.req
     h = req.headers
-    path = h["x-ngxgw-path"]
-    unless path
-      # Only the router's rewrite leads here; anything else is refused.
-      env.resp.status = 503
-      env.resp.return("")
-      return false
+    unless NGXGW_DIRECT
+      path = h["x-ngxgw-path"]
+      unless path
+        # Only the router's rewrite leads here; anything else is refused.
+        env.resp.status = 503
+        env.resp.return("")
+        return false
+      end
+      req.path = path[0]
     end
-    req.path = path[0]
     k = h["x-ngxgw-resp"]
     # Always assign: nghttpx may hand this request the ctx of an earlier one.
     env.ctx[:ngxgw_resp] = k ? k[0] : nil

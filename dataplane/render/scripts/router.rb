@@ -1,8 +1,10 @@
 # The router: nghttpx's global mruby program. For every request it finds the rule in
-# the route table (routes.rb, reloaded when routes.version changes) and either answers
-# directly (redirect, fixed status, 404) or steers the request to the rule's backend
-# group by rewriting the path to the cluster's synthetic pattern /__ngxgw/<key>/.
-# restore.rb, run by that group, puts the real path back (x-ngxgw-path).
+# the route table (routes.rb, reloaded when its version changes, table.rb) and either
+# answers directly (redirect, fixed status, 404) or steers the request to the rule's
+# backend group, whose pattern is /__ngxgw/<key>/: with NGXGW_DIRECT (our nghttpx
+# patch) by choosing the group (req.backend_group=), the request keeping its path;
+# else by rewriting the path to the pattern, and restore.rb, run by every group,
+# puts the real path back (x-ngxgw-path).
 #
 # The operator's global script (Ingress ConfigMap nghttpx-mruby-file-content), when
 # there is one, runs first: its on_req sees the client's request (internal headers
@@ -137,7 +139,7 @@ class NgxgwRouter
     p = ports[port]
     return reply(env, 404, "not found\n") unless p
     req = env.req
-    hdrs ||= req.headers
+    @hdrs = hdrs
     host = norm_host(req.authority)
     ls = p[:listeners]
     li = find_listener(ls, host)
@@ -156,15 +158,20 @@ class NgxgwRouter
     i = 0
     while i < rs.size
       r = rs[i]
-      return apply(env, p, r, host, path, query, full) if match?(r, req, path, query, hdrs)
+      return apply(env, p, r, host, path, query, full) if match?(r, req, path, query)
       i += 1
     end
     reply(env, 404, "not found\n")
   end
 
   # strip_internal removes client-sent x-ngxgw-* headers (only the router sets them)
-  # and returns the remaining headers.
+  # and returns the remaining headers, or nil when they were not read (NGXGW_DIRECT:
+  # nghttpx removes them without building the Hash).
   def strip_internal(req)
+    if NGXGW_DIRECT
+      req.remove_headers_with_prefix(INTERNAL)
+      return nil
+    end
     h = req.headers
     h.keys.each do |k|
       next unless k.start_with?(INTERNAL)
@@ -207,7 +214,9 @@ class NgxgwRouter
     nil
   end
 
-  def match?(r, req, path, query, hdrs)
+  # match? reads the request's headers only for a rule that matches on them, once
+  # per request (@hdrs, reset by route).
+  def match?(r, req, path, query)
     pm = r[:path]
     v = pm[1]
     if pm[0] == :exact
@@ -220,6 +229,7 @@ class NgxgwRouter
     return false if m && req.method != m
     hs = r[:headers]
     if hs
+      hdrs = (@hdrs ||= req.headers)
       hs.each do |h|
         vals = hdrs[h[0]]
         return false unless vals && vals.join(",") == h[1]
@@ -252,7 +262,7 @@ class NgxgwRouter
     if c
       # CORS: answer preflights here; the router's own answers get the headers now,
       # forwarded requests through restore.rb (x-ngxgw-cors).
-      hdrs = env.req.headers
+      hdrs = (@hdrs ||= env.req.headers)
       allow = NgxgwCORS.allow(c, hdrs)
       entry = @cors[c[:key]]
       return NgxgwCORS.preflight(env, c, entry, allow, hdrs) if NgxgwCORS.preflight?(env.req, hdrs)
@@ -276,13 +286,31 @@ class NgxgwRouter
       req.authority = rw[:host] if rw[:host]
       full = new_path(rw[:path], r, path) + (query ? "?" + query : "") if rw[:path]
     end
-    req.set_header("x-ngxgw-path", full)
+    if NGXGW_DIRECT
+      req.path = full if rw && rw[:path]
+    else
+      req.set_header("x-ngxgw-path", full)
+    end
     req.set_header("x-ngxgw-resp", b[:resp]) if b[:resp]
     req.set_header(NgxgwCORS::HEADER, allow ? c[:key] + " " + allow : c[:key]) if c
     # Retry policy for the patched nghttpx, which reads and removes it (restore.rb keeps it).
     req.set_header("x-ngxgw-retry", r[:retry]) if r[:retry]
     return if r[:mirror] && NgxgwMirror.tee(r, req, b[:cluster]) # RequestMirror (mirror.rb)
-    req.path = "/__ngxgw/" + b[:cluster] + "/"
+    if NGXGW_DIRECT
+      # The pattern string is built once per table load.
+      req.backend_group = (b[:pattern] ||= "/__ngxgw/" + b[:cluster] + "/")
+    else
+      req.path = "/__ngxgw/" + b[:cluster] + "/"
+    end
+  end
+
+  # steer sends req to the backend group with key k.
+  def self.steer(req, k)
+    if NGXGW_DIRECT
+      req.backend_group = "/__ngxgw/" + k + "/"
+    else
+      req.path = "/__ngxgw/" + k + "/"
+    end
   end
 
   # new_path applies [:full, p] or [:prefix, replacement] to the matched path.

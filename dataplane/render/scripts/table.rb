@@ -5,18 +5,24 @@ class NgxgwTable
   def initialize(dir)
     @routes_path = dir + "/routes.rb"
     @version_path = dir + "/routes.version"
+    @gen_path = dir + "/routes.gen"
     @version = nil
   end
 
-  # changed returns the table when routes.version changed since the last call, else
+  # changed returns the table when its version changed since the last call, else
   # nil (also while there is no version file). A table that fails to load raises;
   # its version is remembered all the same, so it is retried only at the next one.
+  # With NGXGW_MAPPED the version is routes.gen, a counter the applier bumps in
+  # place after each write, read through a shared mapping (no system call); the
+  # version file is read only while that counter does not exist yet.
   def changed
-    v = nil
-    begin
-      v = File.read(@version_path)
-    rescue
-      return nil
+    v = NGXGW_MAPPED ? Nghttpx.mapped_word(@gen_path) : nil
+    if v.nil?
+      begin
+        v = File.read(@version_path)
+      rescue
+        return nil
+      end
     end
     return nil if v == @version
     @version = v

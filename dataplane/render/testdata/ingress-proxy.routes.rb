@@ -35,17 +35,17 @@
                 {
                   :name => "script",
                   :path => [:prefix, "/script"],
-                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-0705741c"}],
+                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-c4e563ac"}],
                 },
                 {
                   :name => "script-again",
                   :path => [:prefix, "/again"],
-                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-0705741c"}],
+                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-c4e563ac"}],
                 },
                 {
                   :name => "dnf",
                   :path => [:prefix, "/dnf"],
-                  :backends => [{:weight => 1, :cluster => "do-not-forward-ca13ac3d"}],
+                  :backends => [{:weight => 1, :cluster => "do-not-forward-cb42e8db"}],
                 },
                 {
                   :name => "backend-options",
