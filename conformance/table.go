@@ -63,6 +63,10 @@ func ReadmeTable(path string) (string, error) {
 			len(p.Extended.SupportedFeatures), strings.Join(p.Extended.SupportedFeatures, ", "))
 		un := slices.Clone(p.Extended.UnsupportedFeatures)
 		slices.Sort(un)
+		if len(un) == 0 {
+			b.WriteString("No extended feature of this profile is left unclaimed.\n\n")
+			continue
+		}
 		b.WriteString("| not claimed | why |\n| --- | --- |\n")
 		for _, f := range un {
 			why := Unsupported[f]
@@ -71,6 +75,7 @@ func ReadmeTable(path string) (string, error) {
 			}
 			fmt.Fprintf(&b, "| %s | %s |\n", f, why)
 		}
+		b.WriteString("\n") // a table ends at a blank line
 	}
-	return b.String(), nil
+	return strings.TrimSuffix(b.String(), "\n"), nil
 }
