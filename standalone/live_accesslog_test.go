@@ -109,7 +109,7 @@ func logLines(t *testing.T, out string) []map[string]any {
 
 func TestLiveAccessLogMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	var logOut lockedBuffer
+	var logOut testenv.SyncBuffer
 	sink, err := accesslog.NewSink(reg, &logOut, logr.Discard())
 	if err != nil {
 		t.Fatal(err)
@@ -255,7 +255,7 @@ func TestLiveAccessLogMetrics(t *testing.T) {
 // format (nghttpx's default) while its metrics name the Ingress.
 func TestLiveAccessLogIngress(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	var logOut lockedBuffer
+	var logOut testenv.SyncBuffer
 	sink, err := accesslog.NewSink(reg, &logOut, logr.Discard())
 	if err != nil {
 		t.Fatal(err)

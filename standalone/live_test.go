@@ -38,7 +38,7 @@ type live struct {
 	dir       string
 	port      int // the Gateway's first HTTP listener
 	echo      map[string]*testenv.Echo
-	log, out  lockedBuffer
+	log, out  testenv.SyncBuffer
 	mu        sync.Mutex
 	appliers  map[string]*apply.Applier // by state directory
 	runDone   chan error
@@ -51,24 +51,6 @@ type live struct {
 	ingress         ingressshim.Options
 	// features are what the renderer may use (none unless a test sets them).
 	features render.Features
-}
-
-// lockedBuffer collects the runner's log and status output from its goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // recorded is an Applier that the test finds by state directory once it started.

@@ -41,26 +41,9 @@ type gw struct {
 	dir     string
 	port    int
 	echo    []*testenv.Echo
-	log     syncBuf
+	log     testenv.SyncBuffer
 	mu      sync.Mutex
 	applier *apply.Applier
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startGateway starts the pipeline and waits until the route serves.

