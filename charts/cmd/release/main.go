@@ -1,13 +1,3 @@
-// Command release writes the manifests and the chart of a release (make release,
-// hack/release.sh) into a directory:
-//
-//	install.yaml             namespace, RBAC, admission policies, controller, GatewayClass
-//	                         (the chart rendered without CRDs, image tag VERSION)
-//	crds-standard.yaml       the Gateway API CRDs of each channel, as the module ships them
-//	crds-experimental.yaml
-//	nghttpx-gateway-X.Y.Z.tgz the chart, version X.Y.Z and appVersion VERSION
-//
-// Usage (from charts/): go run ./cmd/release -version vX.Y.Z -out DIR
 package main
 
 import (
