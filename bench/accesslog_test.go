@@ -24,8 +24,9 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/instance"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/testenv"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
 	"github.com/nghttpx-gateway/nghttpx-gateway/pipeline"
 )
 
@@ -135,7 +136,7 @@ endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
 // microseconds per request of nghttpx and of this process, and the rate.
 func costOnce(t *testing.T, echoPort int, f accesslog.Format, n int) (ngx, agent, rps float64) {
 	port := testenv.FreePorts(t, 1)[0]
-	in, err := gateway.DecodeYAML(fmt.Appendf(nil, costYAML, gateway.DefaultControllerName, port, echoPort))
+	in, err := load.DecodeYAML(fmt.Appendf(nil, costYAML, translate.DefaultControllerName, port, echoPort))
 	if err != nil {
 		t.Fatal(err)
 	}

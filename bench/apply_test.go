@@ -18,8 +18,9 @@ import (
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/testenv"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
 	"github.com/nghttpx-gateway/nghttpx-gateway/pipeline"
 )
 
@@ -92,7 +93,7 @@ func markdown(rows []latency) string {
 
 // world is one size's input and the ports it uses.
 type world struct {
-	in       *gateway.Input
+	in       *load.Input
 	port     int
 	apiPort  int
 	extra    []int // a second listener's port, a new one each round
@@ -104,7 +105,7 @@ type world struct {
 func (w *world) build(t *testing.T) *render.Config {
 	t.Helper()
 	out := pipeline.Build(w.in, pipeline.Options{
-		Gateway:  gateway.Options{DefaultAddress: "127.0.0.1"},
+		Gateway:  translate.Options{DefaultAddress: "127.0.0.1"},
 		Render:   render.Options{APIPort: w.apiPort, Workers: 1, GracePeriod: 2 * time.Second},
 		StateDir: w.stateDir,
 	})

@@ -16,7 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 )
 
 const (
@@ -273,8 +273,8 @@ func TestControllerDeployment(t *testing.T) {
 func TestGatewayClass(t *testing.T) {
 	gc := find(t, build(t, "gatewayclass"), "GatewayClass", "", "nghttpx")
 	got, _, _ := unstructured.NestedString(gc.Object, "spec", "controllerName")
-	if got != gateway.DefaultControllerName {
-		t.Errorf("controllerName %q, want %q", got, gateway.DefaultControllerName)
+	if got != translate.DefaultControllerName {
+		t.Errorf("controllerName %q, want %q", got, translate.DefaultControllerName)
 	}
 }
 

@@ -79,7 +79,7 @@ pipeline_table() {
   echo
   echo "## Translation and rendering (package pipeline, median of 3)"
   echo
-  echo "Build = gateway.Translate + render.Render for one Gateway; Translate = the gateway stage"
+  echo "Build = translate.Translate + render.Render for one Gateway; Translate = the gateway stage"
   echo "alone. Input: pipeline.SyntheticInput(routes, routes/10+1 Services, 3 endpoints each)."
   echo
   pipeline_table "$tmp/pipeline.txt"

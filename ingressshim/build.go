@@ -12,8 +12,8 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 )
 
 // Annotations on synthetic objects, so that their origin can be traced.
@@ -179,11 +179,11 @@ func (t *translator) build() {
 
 // exclusiveGateways makes every synthetic Gateway accept only the synthetic
 // routes built for it (routes sorted), so that no namespace can attach a route
-// of its own to an Ingress host (see gateway.Extensions.ExclusiveGateways).
-func exclusiveGateways(gws []gatewayv1.Gateway, routes []gatewayv1.HTTPRoute) []gateway.ExclusiveGateway {
-	var out []gateway.ExclusiveGateway
+// of its own to an Ingress host (see load.Extensions.ExclusiveGateways).
+func exclusiveGateways(gws []gatewayv1.Gateway, routes []gatewayv1.HTTPRoute) []load.ExclusiveGateway {
+	var out []load.ExclusiveGateway
 	for _, g := range gws {
-		ex := gateway.ExclusiveGateway{Namespace: g.Namespace, Name: g.Name, Owner: "the Ingress front-end"}
+		ex := load.ExclusiveGateway{Namespace: g.Namespace, Name: g.Name, Owner: "the Ingress front-end"}
 		for _, r := range routes {
 			for _, p := range r.Spec.ParentRefs {
 				ns := r.Namespace
@@ -201,12 +201,12 @@ func exclusiveGateways(gws []gatewayv1.Gateway, routes []gatewayv1.HTTPRoute) []
 	return out
 }
 
-func sortExtensions(e *gateway.Extensions) {
-	cmpRef := func(a, b gateway.RuleRef) int {
+func sortExtensions(e *load.Extensions) {
+	cmpRef := func(a, b load.RuleRef) int {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Rule, b.Rule))
 	}
-	slices.SortFunc(e.Rules, func(a, b gateway.RuleExtension) int { return cmpRef(a.RuleRef, b.RuleRef) })
-	slices.SortFunc(e.Backends, func(a, b gateway.BackendExtension) int {
+	slices.SortFunc(e.Rules, func(a, b load.RuleExtension) int { return cmpRef(a.RuleRef, b.RuleRef) })
+	slices.SortFunc(e.Backends, func(a, b load.BackendExtension) int {
 		return cmp.Or(cmpRef(a.RuleRef, b.RuleRef), cmp.Compare(a.BackendRef, b.BackendRef))
 	})
 }
@@ -300,14 +300,14 @@ func (t *translator) buildRoutes(rs *routeSpec, n *namer) {
 			r.Spec.Hostnames = []gatewayv1.Hostname{gatewayv1.Hostname(rs.host)}
 		}
 		for i, c := range rs.claims {
-			r.Spec.Rules = append(r.Spec.Rules, t.rule(c, p.redirect, gateway.RuleRef{Namespace: rs.namespace, Name: name, Rule: i}))
+			r.Spec.Rules = append(r.Spec.Rules, t.rule(c, p.redirect, load.RuleRef{Namespace: rs.namespace, Name: name, Rule: i}))
 		}
 		t.res.HTTPRoutes = append(t.res.HTTPRoutes, r)
 	}
 }
 
 // rule builds the route rule of one claim and records its extensions.
-func (t *translator) rule(c *claim, redirectListener bool, ref gateway.RuleRef) gatewayv1.HTTPRouteRule {
+func (t *translator) rule(c *claim, redirectListener bool, ref load.RuleRef) gatewayv1.HTTPRouteRule {
 	rule := gatewayv1.HTTPRouteRule{Matches: []gatewayv1.HTTPRouteMatch{{
 		Path: &gatewayv1.HTTPPathMatch{Type: new(c.key.typ), Value: new(c.key.value)},
 	}}}
@@ -326,7 +326,7 @@ func (t *translator) rule(c *claim, redirectListener bool, ref gateway.RuleRef) 
 			Weight:                 be.weight,
 		}})
 		if be.opts != (model.BackendOptions{}) {
-			ext.Backends = append(ext.Backends, gateway.BackendExtension{RuleRef: ref, BackendRef: j, Proxy: new(be.opts)})
+			ext.Backends = append(ext.Backends, load.BackendExtension{RuleRef: ref, BackendRef: j, Proxy: new(be.opts)})
 		}
 	}
 	if ps := c.settings.proxy; ps.affinity == string(model.AffinityCookie) {
@@ -335,7 +335,7 @@ func (t *translator) rule(c *claim, redirectListener bool, ref gateway.RuleRef) 
 		rule.SessionPersistence = &gatewayv1.SessionPersistence{SessionName: new(ps.cookieName)}
 	}
 	if p := c.settings.proxy.model(); p != nil || c.directStatus != 0 {
-		ext.Rules = append(ext.Rules, gateway.RuleExtension{RuleRef: ref, DirectStatus: c.directStatus, DirectBody: c.directBody, Proxy: p})
+		ext.Rules = append(ext.Rules, load.RuleExtension{RuleRef: ref, DirectStatus: c.directStatus, DirectBody: c.directBody, Proxy: p})
 	}
 	return rule
 }

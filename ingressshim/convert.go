@@ -8,7 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
 )
 
 // Convert returns the Gateway API objects Translate produces for in as YAML
@@ -27,7 +27,7 @@ func Convert(in Input, opts Options) ([]byte, []string, error) {
 		objs = append(objs, &res.Gateways[i])
 	}
 	var warnings []string
-	scripted := map[gateway.RuleRef]bool{}
+	scripted := map[load.RuleRef]bool{}
 	for _, e := range res.Extensions.Rules {
 		if e.Proxy != nil && e.Proxy.Mruby != "" {
 			scripted[e.RuleRef] = true
@@ -37,7 +37,7 @@ func Convert(in Input, opts Options) ([]byte, []string, error) {
 		r := &res.HTTPRoutes[i]
 		for j := range r.Spec.Rules {
 			rule := &r.Spec.Rules[j]
-			if scripted[gateway.RuleRef{Namespace: r.Namespace, Name: r.Name, Rule: j}] && len(rule.BackendRefs) > 0 {
+			if scripted[load.RuleRef{Namespace: r.Namespace, Name: r.Name, Rule: j}] && len(rule.BackendRefs) > 0 {
 				// The script may guard the backend: without it, fail closed.
 				rule.BackendRefs = nil
 				warnings = append(warnings, fmt.Sprintf("HTTPRoute %s/%s rule %d (%s %s): its mruby script cannot be converted, "+

@@ -1,12 +1,12 @@
 // Package ingressshim is the Ingress front-end: it turns networking.k8s.io/v1
 // Ingresses of our IngressClasses, with the annotations of the original nghttpx
 // Ingress controller (zlabjp/nghttpx-ingress-lb), into synthetic Gateway API
-// objects that are appended to gateway.Input and translated like any others. It
+// objects that are appended to load.Input and translated like any others. It
 // never has its own path to nghttpx.
 //
 // Contract: Translate is pure (objects in, objects and events out; no client, no
 // clock, no randomness) and deterministic whatever the input order. The synthetic
-// objects, and the status gateway.Translate computes for them, must never be
+// objects, and the status translate.Translate computes for them, must never be
 // written to the API server (Result.Synthetic tells them apart). Bad input never
 // hurts another Ingress: whatever cannot be used becomes an Event on the Ingress
 // it came from, and what is left of that Ingress is served where that is safe.
@@ -15,7 +15,7 @@
 //
 //	shim := ingressshim.Translate(ingressshim.InputFrom(in), opts)
 //	in.Append(shim.GatewayInput())
-//	res := gateway.Translate(in, gatewayOpts)
+//	res := translate.Translate(in, gatewayOpts)
 //
 // Output: one GatewayClass (Options.GatewayClassName), one Gateway per IngressClass
 // of ours (named after it, in Options.Namespace) with an "http" listener and, when
@@ -24,7 +24,7 @@
 // Secret for every other name, else no real certificate); HTTPRoutes in the Ingresses'
 // namespaces, one per Ingress and host (plus one named "<base>.http" for the HTTP
 // listener when some path redirects to HTTPS); ReferenceGrants for certificates in
-// other namespaces; gateway.Extensions for what Gateway API cannot express, and
+// other namespaces; load.Extensions for what Gateway API cannot express, and
 // ExclusiveGateways so that the synthetic Gateways accept only these routes (a
 // user's HTTPRoute naming one gets NotAllowedByListeners and cannot take over
 // an Ingress host).
@@ -57,5 +57,5 @@
 //
 // Synthetic names are readable (Ingress name, then ".host"); a name that collides,
 // is invalid or too long gets a hash suffix. A real object of the same kind,
-// namespace and name would be replaced by the synthetic one in gateway.Input.
+// namespace and name would be replaced by the synthetic one in load.Input.
 package ingressshim

@@ -16,9 +16,10 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/golden"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 )
 
 // goldenOptions reads "# shim: key=value" lines at the top of an input file.
@@ -88,16 +89,16 @@ func goldenOptions(t *testing.T, data []byte) (Options, bool) {
 }
 
 type goldenOutput struct {
-	Ingresses   []IngressResult    `json:"ingresses,omitempty"`
-	Skipped     []SkippedIngress   `json:"skipped,omitempty"`
-	Events      []ObjectEvent      `json:"events,omitempty"`
-	Operator    *OperatorConfig    `json:"operator,omitempty"`
-	Objects     []map[string]any   `json:"objects,omitempty"`
-	Extensions  gateway.Extensions `json:"extensions,omitempty"`
-	Translation goldenTranslation  `json:"translation"`
+	Ingresses   []IngressResult   `json:"ingresses,omitempty"`
+	Skipped     []SkippedIngress  `json:"skipped,omitempty"`
+	Events      []ObjectEvent     `json:"events,omitempty"`
+	Operator    *OperatorConfig   `json:"operator,omitempty"`
+	Objects     []map[string]any  `json:"objects,omitempty"`
+	Extensions  load.Extensions   `json:"extensions,omitempty"`
+	Translation goldenTranslation `json:"translation"`
 }
 
-// goldenTranslation summarizes what gateway.Translate makes of the synthetic
+// goldenTranslation summarizes what translate.Translate makes of the synthetic
 // objects: status problems and the resolved models.
 type goldenTranslation struct {
 	Problems []string `json:"problems,omitempty"`
@@ -153,19 +154,19 @@ func objectMaps(t *testing.T, res *Result) []map[string]any {
 	return out
 }
 
-// runPipeline translates in with the shim, then everything with gateway.Translate.
-func runPipeline(in *gateway.Input, opts Options) (*Result, *gateway.Input, *gateway.Result) {
+// runPipeline translates in with the shim, then everything with translate.Translate.
+func runPipeline(in *load.Input, opts Options) (*Result, *load.Input, *translate.Result) {
 	res := Translate(InputFrom(in), opts)
-	all := &gateway.Input{}
+	all := &load.Input{}
 	all.Append(in)
 	all.Append(res.GatewayInput())
-	return res, all, gateway.Translate(all, gateway.Options{
+	return res, all, translate.Translate(all, translate.Options{
 		DefaultAddress: "127.0.0.1",
 		Now:            metav1.NewTime(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)),
 	})
 }
 
-func renderGolden(t *testing.T, res *Result, gres *gateway.Result) []byte {
+func renderGolden(t *testing.T, res *Result, gres *translate.Result) []byte {
 	t.Helper()
 	out := goldenOutput{
 		Ingresses: res.Ingresses, Skipped: res.Skipped, Events: res.Events, Operator: res.Operator,
@@ -184,7 +185,7 @@ func renderGolden(t *testing.T, res *Result, gres *gateway.Result) []byte {
 
 // translationProblems lists the conditions of synthetic objects that are not as
 // they should be.
-func translationProblems(res *Result, gres *gateway.Result) []string {
+func translationProblems(res *Result, gres *translate.Result) []string {
 	var out []string
 	bad := func(what string, c metav1.Condition) {
 		out = append(out, fmt.Sprintf("%s: %s=%s %s: %s", what, c.Type, c.Status, c.Reason, c.Message))
@@ -220,7 +221,7 @@ func translationProblems(res *Result, gres *gateway.Result) []string {
 
 // otherRouteStatus lists every parent condition of the HTTPRoutes that are not
 // synthetic (routes written by users next to the Ingresses).
-func otherRouteStatus(res *Result, gres *gateway.Result) []string {
+func otherRouteStatus(res *Result, gres *translate.Result) []string {
 	var out []string
 	for _, r := range gres.HTTPRoutes {
 		if res.Synthetic("HTTPRoute", r.Namespace, r.Name) {
@@ -318,8 +319,8 @@ func summarizeRule(r model.Rule, clusters map[string]model.Cluster) string {
 	return b.String()
 }
 
-func reversedInput(in *gateway.Input) *gateway.Input {
-	out := &gateway.Input{}
+func reversedInput(in *load.Input) *load.Input {
+	out := &load.Input{}
 	out.Append(in)
 	slices.Reverse(out.Ingresses)
 	slices.Reverse(out.IngressClasses)
@@ -348,7 +349,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			in, err := gateway.DecodeYAML(data)
+			in, err := load.DecodeYAML(data)
 			if err != nil {
 				t.Fatalf("decode: %v", err)
 			}
@@ -384,7 +385,7 @@ func TestGolden(t *testing.T) {
 // checkConvert compares Convert's output with <case>.convert.yaml and checks that
 // the output, applied next to the input's Services, translates into accepted
 // routes.
-func checkConvert(t *testing.T, name string, in *gateway.Input, opts Options) {
+func checkConvert(t *testing.T, name string, in *load.Input, opts Options) {
 	t.Helper()
 	y, warnings, err := Convert(InputFrom(in), opts)
 	if err != nil {
@@ -398,14 +399,14 @@ func checkConvert(t *testing.T, name string, in *gateway.Input, opts Options) {
 	b.Write(y)
 	checkGolden(t, filepath.Join("testdata", name+".convert.yaml"), b.Bytes())
 
-	applied, err := gateway.DecodeYAML(y)
+	applied, err := load.DecodeYAML(y)
 	if err != nil {
 		t.Fatalf("Convert output does not decode: %v", err)
 	}
 	applied.Services = in.Services
 	applied.Secrets = in.Secrets
 	applied.EndpointSlices = in.EndpointSlices
-	gres := gateway.Translate(applied, gateway.Options{DefaultAddress: "127.0.0.1"})
+	gres := translate.Translate(applied, translate.Options{DefaultAddress: "127.0.0.1"})
 	if len(gres.HTTPRoutes) == 0 {
 		t.Errorf("Convert output has no HTTPRoutes of ours")
 	}
@@ -425,7 +426,7 @@ func TestSynthetic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := gateway.DecodeYAML(data)
+	in, err := load.DecodeYAML(data)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 )
 
 // Defaults of Options.
@@ -75,7 +75,7 @@ type Options struct {
 	// DefaultGatewayClassName.
 	GatewayClassName string
 	// ControllerName is the synthetic GatewayClass's controllerName, which
-	// gateway.Translate must own; default gateway.DefaultControllerName.
+	// translate.Translate must own; default translate.DefaultControllerName.
 	ControllerName string
 	// DefaultGatewayName names the Gateway of Ingresses without a class when none
 	// of our IngressClasses exists; default DefaultGatewayName.
@@ -152,7 +152,7 @@ func newConfig(o Options) *config {
 		c.GatewayClassName = DefaultGatewayClassName
 	}
 	if c.ControllerName == "" {
-		c.ControllerName = gateway.DefaultControllerName
+		c.ControllerName = translate.DefaultControllerName
 	}
 	if c.DefaultGatewayName == "" {
 		c.DefaultGatewayName = DefaultGatewayName

@@ -10,7 +10,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/validate"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 )
 
 // matchKey is what a path claims: a host ("" for any) and a Gateway API path
@@ -53,7 +53,7 @@ func convertPath(p string, typ *networkingv1.PathType) (matchKey, error) {
 	if !strings.HasPrefix(p, "/") {
 		return matchKey{}, fmt.Errorf("must start with /")
 	}
-	if err := gateway.ValidatePathValue(p); err != nil {
+	if err := translate.ValidatePathValue(p); err != nil {
 		return matchKey{}, err
 	}
 	if err := validate.Path(p, "?"); err != nil {

@@ -9,8 +9,8 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 )
 
 // Input is what the shim reads. Slices may be in any order and may hold the same
@@ -25,9 +25,9 @@ type Input struct {
 	Certificates []cmv1.Certificate
 }
 
-// InputFrom takes the shim's objects from a gateway.Input (as DecodeYAML or the
+// InputFrom takes the shim's objects from a load.Input (as DecodeYAML or the
 // informers fill it).
-func InputFrom(in *gateway.Input) Input {
+func InputFrom(in *load.Input) Input {
 	if in == nil {
 		return Input{}
 	}
@@ -160,7 +160,7 @@ type Result struct {
 	ReferenceGrants []gatewayv1beta1.ReferenceGrant `json:"referenceGrants,omitempty"`
 	// Extensions carry the nghttpx settings of the HTTPRoutes above that Gateway
 	// API cannot express.
-	Extensions gateway.Extensions `json:"extensions,omitempty"`
+	Extensions load.Extensions `json:"extensions,omitempty"`
 
 	// Ingresses lists every Ingress the shim serves, sorted by namespace/name.
 	Ingresses []IngressResult `json:"ingresses,omitempty"`
@@ -173,10 +173,10 @@ type Result struct {
 	Operator *OperatorConfig `json:"operator,omitempty"`
 }
 
-// GatewayInput returns the synthetic objects and extensions as a gateway.Input to
-// be appended to the real objects before gateway.Translate.
-func (r *Result) GatewayInput() *gateway.Input {
-	return &gateway.Input{
+// GatewayInput returns the synthetic objects and extensions as a load.Input to
+// be appended to the real objects before translate.Translate.
+func (r *Result) GatewayInput() *load.Input {
+	return &load.Input{
 		GatewayClasses:  r.GatewayClasses,
 		Gateways:        r.Gateways,
 		HTTPRoutes:      r.HTTPRoutes,
@@ -187,7 +187,7 @@ func (r *Result) GatewayInput() *gateway.Input {
 
 // Synthetic reports whether the object of the given kind ("GatewayClass",
 // "Gateway", "HTTPRoute" or "ReferenceGrant"), namespace and name is one of the
-// synthetic objects of r. gateway.Translate returns status for them like for any
+// synthetic objects of r. translate.Translate returns status for them like for any
 // object; a status writer must skip them, they do not exist in the API server.
 func (r *Result) Synthetic(kind, namespace, name string) bool {
 	match := func(ns, n string) bool { return ns == namespace && n == name }

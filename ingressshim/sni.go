@@ -4,7 +4,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
 )
 
 // tlsCert is one spec.tls entry with a usable Secret.
@@ -15,7 +15,7 @@ type tlsCert struct {
 }
 
 // sniEntries decides which server names each certificate of the Gateway's
-// HTTPS listener is served for (gateway.ExclusiveGateway.SNI):
+// HTTPS listener is served for (load.ExclusiveGateway.SNI):
 //   - an Ingress's certificate only for the hosts of its spec.tls entry (all
 //     hosts of its rules when the entry lists none) that the same Ingress has a
 //     rule for (a wildcard entry: the Ingress's rule hosts under it, by name): a certificate never answers for a host its Ingress does not
@@ -31,7 +31,7 @@ func (t *translator) sniEntries(gs *gatewayState) {
 		return
 	}
 	if k := t.cfg.defaultTLSSecret; k != nil && t.checkSecret(*k) == nil {
-		gs.sni = append(gs.sni, gateway.SNISecret{Secret: k.String()})
+		gs.sni = append(gs.sni, load.SNISecret{Secret: k.String()})
 	}
 	owner := map[string]*ingressState{}
 	for _, is := range gs.ingresses { // oldest first
@@ -86,7 +86,7 @@ func (t *translator) sniEntries(gs *gatewayState) {
 					continue // an earlier entry of this Ingress names it
 				}
 				owner[h] = is
-				gs.sni = append(gs.sni, gateway.SNISecret{Hostname: h, Secret: tc.secret.String()})
+				gs.sni = append(gs.sni, load.SNISecret{Hostname: h, Secret: tc.secret.String()})
 			}
 		}
 	}

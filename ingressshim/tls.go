@@ -11,7 +11,7 @@ import (
 )
 
 // checkSecret reports why a Secret cannot serve as a certificate, nil when it
-// can. The checks are those gateway.Translate applies to certificateRefs, so that
+// can. The checks are those translate.Translate applies to certificateRefs, so that
 // the problem is reported on the Ingress rather than on a synthetic Gateway.
 func (t *translator) checkSecret(k nsName) error {
 	if err, ok := t.secretChecks[k]; ok {

@@ -7,8 +7,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 )
 
 // Translate turns the Ingresses that are ours into synthetic Gateway API objects
@@ -28,7 +29,7 @@ type translator struct {
 	secrets      map[nsName]*corev1.Secret
 	configMaps   map[nsName]*corev1.ConfigMap
 	secretChecks map[nsName]error
-	certs        *gateway.CertificateIndex
+	certs        *translate.CertificateIndex
 	gateways     map[string]*gatewayState
 	res          *Result
 	seenEvents   map[string]bool
@@ -46,7 +47,7 @@ type gatewayState struct {
 	certs       []nsName
 	http, https bool
 	// sni says which server names each certificate is served for (sni.go).
-	sni []gateway.SNISecret
+	sni []load.SNISecret
 	// defaultRoute answers what no Ingress rule matches; nil when an Ingress
 	// rule or defaultBackend claims every host and path "/".
 	defaultRoute *routeSpec
@@ -106,7 +107,7 @@ func newTranslator(in Input, cfg *config) *translator {
 		secrets:      map[nsName]*corev1.Secret{},
 		configMaps:   map[nsName]*corev1.ConfigMap{},
 		secretChecks: map[nsName]error{},
-		certs:        gateway.NewCertificateIndex(in.Certificates),
+		certs:        translate.NewCertificateIndex(in.Certificates),
 		gateways:     map[string]*gatewayState{},
 		res:          &Result{},
 		seenEvents:   map[string]bool{},

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 )
 
 // BenchmarkBuild measures translation plus rendering for growing route counts;
@@ -16,7 +16,7 @@ func BenchmarkBuild(b *testing.B) {
 		b.Run(fmt.Sprintf("routes=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				out := Build(in, Options{Gateway: gateway.Options{DefaultAddress: "127.0.0.1"}, Render: render.Options{APIPort: 15000}, StateDir: "/tmp/bench"})
+				out := Build(in, Options{Gateway: translate.Options{DefaultAddress: "127.0.0.1"}, Render: render.Options{APIPort: 15000}, StateDir: "/tmp/bench"})
 				if len(out.Gateways) != 1 || out.Gateways[0].Err != nil {
 					b.Fatalf("unexpected output: %+v", out.Gateways)
 				}
@@ -32,7 +32,7 @@ func BenchmarkTranslate(b *testing.B) {
 		b.Run(fmt.Sprintf("routes=%d", n), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if res := gateway.Translate(in, gateway.Options{DefaultAddress: "127.0.0.1"}); len(res.Models) != 1 {
+				if res := translate.Translate(in, translate.Options{DefaultAddress: "127.0.0.1"}); len(res.Models) != 1 {
 					b.Fatal("no model")
 				}
 			}

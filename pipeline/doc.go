@@ -1,5 +1,5 @@
 // Package pipeline chains the pure stages: objects -> ingressshim.Translate (when
-// there are Ingresses or IngressClasses) -> gateway.Translate (status + model) ->
+// there are Ingresses or IngressClasses) -> translate.Translate (status + model) ->
 // render.Render (nghttpx files). The translate command, the standalone runner and
 // the end-to-end golden tests all go through Build, so what a user sees from
 // `nghttpx-gateway translate` is exactly what the data plane gets. Build is

@@ -7,14 +7,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 )
 
 // notProgrammed sets Programmed=False on the Gateway of rg when its configuration
 // could not be rendered, or was rendered without some piece (render.Dropped): its
 // status must not claim what the data plane does not serve. The translator's
 // validation is meant to make both impossible.
-func notProgrammed(res *gateway.Result, rg *RenderedGateway, now metav1.Time) {
+func notProgrammed(res *translate.Result, rg *RenderedGateway, now metav1.Time) {
 	var msg string
 	switch {
 	case rg.Err != nil:

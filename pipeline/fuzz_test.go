@@ -11,7 +11,8 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
 )
 
 // FuzzTranslate feeds random objects through translate+render: an HTTPRoute whose
@@ -33,12 +34,12 @@ func FuzzTranslate(f *testing.F) {
 		cookie, cookiePath, sni, ingTimeout string, port uint16, flags uint8) {
 		src := fuzzObjects(host, path, hname, hval, qname, qval, remove, modPath, timeout, attempts, backoff,
 			cookie, cookiePath, sni, ingTimeout, port, flags)
-		in, err := gateway.DecodeYAML([]byte(src))
+		in, err := load.DecodeYAML([]byte(src))
 		if err != nil {
 			return // not an object the API server would hold (a value that is not JSON-typed as asked)
 		}
 		opts := Options{
-			Gateway:  gateway.Options{DefaultAddress: "127.0.0.1"},
+			Gateway:  translate.Options{DefaultAddress: "127.0.0.1"},
 			Render:   render.Options{APIPort: 15000, Features: render.Features{StatusRetry: true, BackendTLSVerify: true, ClientVerify: true, SNICertMap: true}},
 			StateDir: "/var/run/nghttpx-gateway",
 		}

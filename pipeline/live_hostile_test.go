@@ -19,8 +19,9 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/features"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/testenv"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
 )
 
 // Golden ports the live test moves to free ones: the listener port of every case
@@ -42,12 +43,12 @@ func TestHostileCorpusLive(t *testing.T) {
 		t.Fatal(err)
 	}
 	echo := testenv.StartEcho(t, "web")
-	forEachCase(t, "testdata/hostile-*.in.yaml", func(t *testing.T, name string, data []byte, in *gateway.Input) {
+	forEachCase(t, "testdata/hostile-*.in.yaml", func(t *testing.T, name string, data []byte, in *load.Input) {
 		ports := testenv.FreePorts(t, 2)
 		listen, api := ports[0], ports[1]
 		liveInput(in, echo.HTTPPort, map[int32]int32{goldenListenerPort: int32(listen), goldenAPIPort: int32(api)})
 		opts := Options{
-			Gateway:  gateway.Options{DefaultAddress: "127.0.0.1", Now: metav1.Now()},
+			Gateway:  translate.Options{DefaultAddress: "127.0.0.1", Now: metav1.Now()},
 			Render:   render.Options{APIPort: api, Workers: 1, GracePeriod: time.Second, Features: renderFeatures(feat)},
 			StateDir: t.TempDir(),
 		}
@@ -142,7 +143,7 @@ func liveChecks(t *testing.T, data []byte) []liveCheck {
 }
 
 // liveInput points every EndpointSlice at the echo server and moves listener ports.
-func liveInput(in *gateway.Input, echoPort int, ports map[int32]int32) {
+func liveInput(in *load.Input, echoPort int, ports map[int32]int32) {
 	for i := range in.EndpointSlices {
 		s := &in.EndpointSlices[i]
 		for j := range s.Endpoints {

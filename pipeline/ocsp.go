@@ -8,9 +8,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 )
 
 // Event reasons about OCSP stapling on Ingresses (OCSP stapling enabled only).
@@ -27,7 +28,7 @@ const (
 // response is not stapled, and one about the default TLS Secret: Ingresses have
 // no listener status to carry it. Secrets the shim found unusable already have
 // their InvalidTLSSecret event.
-func ocspIngressEvents(in *gateway.Input, res *ingressshim.Result, opts gateway.Options, defaultTLSSecret string) {
+func ocspIngressEvents(in *load.Input, res *ingressshim.Result, opts translate.Options, defaultTLSSecret string) {
 	o := opts.OCSP
 	if !o.Enabled || in == nil {
 		return
@@ -53,16 +54,16 @@ func ocspIngressEvents(in *gateway.Input, res *ingressshim.Result, opts gateway.
 			return ingressshim.Event{Type: ingressshim.EventWarning, Reason: ReasonOCSPStaplingUnsupport,
 				Message: "OCSP stapling is enabled but this data plane's nghttpx cannot staple (no fetch-ocsp-response-file; removed upstream in 1.66)"}, true
 		}
-		r := gateway.CheckOCSPSecret(s, o, now)
+		r := translate.CheckOCSPSecret(s, o, now)
 		e := ingressshim.Event{Type: ingressshim.EventWarning, Message: fmt.Sprintf("Secret %s: %s; the certificate is served without a stapled OCSP response", k, r.Message)}
 		switch r.Reason {
-		case gateway.OCSPReasonStapled:
+		case translate.OCSPReasonStapled:
 			return e, false
-		case gateway.OCSPReasonMissing:
+		case translate.OCSPReasonMissing:
 			e.Type, e.Reason = ingressshim.EventNormal, ReasonOCSPResponseMissing
-		case gateway.OCSPReasonExpired:
+		case translate.OCSPReasonExpired:
 			e.Reason = ReasonOCSPResponseExpired
-		case gateway.OCSPReasonRevoked:
+		case translate.OCSPReasonRevoked:
 			e.Reason = ReasonOCSPResponseRevoked
 		default:
 			e.Reason = ReasonOCSPResponseInvalid

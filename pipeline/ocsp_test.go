@@ -9,15 +9,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
 )
 
 // Ingresses have no listener status: what the OCSP check finds about their TLS
-// Secrets becomes events on them. The Secrets are the gateway package's OCSP
+// Secrets becomes events on them. The Secrets are the translator's OCSP
 // fixtures (responses current on 2024-01-01).
 func TestOCSPIngressEvents(t *testing.T) {
-	secrets, err := os.ReadFile("../gateway/testdata/listener-ocsp.in.yaml")
+	secrets, err := os.ReadFile("../gateway/translate/testdata/listener-ocsp.in.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,13 +59,13 @@ spec:
               number: 80
 `
 	}
-	in, err := gateway.DecodeYAML([]byte(ingresses + string(secrets[i:])))
+	in, err := load.DecodeYAML([]byte(ingresses + string(secrets[i:])))
 	if err != nil {
 		t.Fatal(err)
 	}
-	build := func(o gateway.OCSPOptions) map[string][]ingressshim.Event {
+	build := func(o translate.OCSPOptions) map[string][]ingressshim.Event {
 		out := Build(in, Options{
-			Gateway:  gateway.Options{Now: metav1.NewTime(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)), OCSP: o},
+			Gateway:  translate.Options{Now: metav1.NewTime(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)), OCSP: o},
 			Render:   render.Options{APIPort: 15000},
 			StateDir: "/var/run/nghttpx-gateway",
 			Ingress:  ingressshim.Options{DefaultTLSSecret: "default/revoked"},
@@ -85,7 +86,7 @@ spec:
 		return got
 	}
 
-	got := build(gateway.OCSPOptions{Enabled: true})
+	got := build(translate.OCSPOptions{Enabled: true})
 	want := map[string]string{ // one event per Ingress and Secret, even when listed twice
 		"missing": "Normal " + ReasonOCSPResponseMissing, "malformed": "Warning " + ReasonOCSPResponseInvalid,
 		"expired": "Warning " + ReasonOCSPResponseExpired, "revoked": "Warning " + ReasonOCSPResponseRevoked,
@@ -100,11 +101,11 @@ spec:
 		}
 	}
 
-	got = build(gateway.OCSPOptions{Enabled: true, Unsupported: true})
+	got = build(translate.OCSPOptions{Enabled: true, Unsupported: true})
 	if es := got["good"]; len(es) != 1 || es[0].Reason != ReasonOCSPStaplingUnsupport {
 		t.Errorf("unsupported data plane: good gets %+v", es)
 	}
-	if got = build(gateway.OCSPOptions{}); len(got) != 0 {
+	if got = build(translate.OCSPOptions{}); len(got) != 0 {
 		t.Errorf("stapling disabled, yet events: %+v", got)
 	}
 }

@@ -30,7 +30,7 @@ type renderedDoc struct {
 // ingressDoc is what the Ingress shim made of the input: per Ingress, the class
 // that selected it, the Gateway that serves it, its synthetic HTTPRoutes and its
 // events; the Ingresses it left alone; events about other objects; and the status
-// gateway.Translate computed for the synthetic objects, which exist nowhere but
+// translate.Translate computed for the synthetic objects, which exist nowhere but
 // here.
 type ingressDoc struct {
 	Ingresses []ingressReport              `json:"ingresses,omitempty"`

@@ -9,14 +9,15 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/accesslog"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/settings"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 )
 
 // Options for one pipeline run.
 type Options struct {
-	Gateway gateway.Options
+	Gateway translate.Options
 	// Render is the template for every Gateway's render options; StateDir is replaced
 	// by StateDirFor.
 	Render render.Options
@@ -54,7 +55,7 @@ type Output struct {
 	// the API server (Ingress.Synthetic tells them apart). Events about the operator
 	// ConfigMap's content found while rendering are appended to Ingress.Events.
 	Ingress     *ingressshim.Result
-	Translation *gateway.Result
+	Translation *translate.Result
 	// Gateways holds one entry per resolved model, in the order of
 	// Translation.Models (empty until Render).
 	Gateways []RenderedGateway
@@ -80,7 +81,7 @@ func StateDirFor(parent string, gw *model.Gateway) string {
 // Build runs the Ingress shim (when there are Ingresses or IngressClasses) and the
 // translator, and renders every resolved Gateway: Translate, then Render. in is
 // not modified.
-func Build(in *gateway.Input, opts Options) *Output {
+func Build(in *load.Input, opts Options) *Output {
 	out := Translate(in, opts)
 	Render(out, opts)
 	return out
@@ -88,7 +89,7 @@ func Build(in *gateway.Input, opts Options) *Output {
 
 // Translate runs the Ingress shim (when there are Ingresses or IngressClasses)
 // and the translator; Output.Gateways stays empty. in is not modified.
-func Translate(in *gateway.Input, opts Options) *Output {
+func Translate(in *load.Input, opts Options) *Output {
 	out := &Output{}
 	if in != nil && (len(in.Ingresses) > 0 || len(in.IngressClasses) > 0) {
 		so := opts.Ingress
@@ -98,14 +99,14 @@ func Translate(in *gateway.Input, opts Options) *Output {
 		out.Ingress = ingressshim.Translate(ingressshim.InputFrom(in), so)
 		// A fresh Input: appending to in's slices could write into the caller's
 		// backing arrays.
-		all := &gateway.Input{}
+		all := &load.Input{}
 		all.Append(in)
 		all.Append(out.Ingress.GatewayInput())
 		in = all
 		out.operator = newIngressOperator(out.Ingress)
 		ocspIngressEvents(in, out.Ingress, opts.Gateway, so.DefaultTLSSecret)
 	}
-	out.Translation = gateway.Translate(in, withReservedPorts(opts))
+	out.Translation = translate.Translate(in, withReservedPorts(opts))
 	return out
 }
 
@@ -192,7 +193,7 @@ const ReasonInvalidNghttpxConf = "InvalidNghttpxConf"
 // health, mirror; not the per-Gateway Ports) to the translator's reserved ports,
 // so a listener on one is rejected on the listener rather than dropped by the
 // renderer.
-func withReservedPorts(opts Options) gateway.Options {
+func withReservedPorts(opts Options) translate.Options {
 	g := opts.Gateway
 	r := map[int32]string{}
 	for p, what := range g.ReservedPorts {

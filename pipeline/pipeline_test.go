@@ -12,16 +12,17 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/golden"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
 )
 
 // TestGolden runs whole pipeline cases, objects in, status and nghttpx files out,
 // through the same code path as `nghttpx-gateway translate`.
 func TestGolden(t *testing.T) {
-	forEachCase(t, "testdata/*.in.yaml", func(t *testing.T, name string, data []byte, in *gateway.Input) {
+	forEachCase(t, "testdata/*.in.yaml", func(t *testing.T, name string, data []byte, in *load.Input) {
 		opts := Options{
-			Gateway:  gateway.Options{DefaultAddress: "127.0.0.1", Now: metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))},
+			Gateway:  translate.Options{DefaultAddress: "127.0.0.1", Now: metav1.NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))},
 			Render:   render.Options{APIPort: 15000, Features: render.Features{SNICertMap: true}},
 			StateDir: "/var/run/nghttpx-gateway",
 		}
@@ -38,7 +39,7 @@ func TestGolden(t *testing.T) {
 
 // forEachCase runs f as a subtest, named after the file without ".in.yaml", for
 // every input matching pattern, with its bytes and decoded objects.
-func forEachCase(t *testing.T, pattern string, f func(t *testing.T, name string, data []byte, in *gateway.Input)) {
+func forEachCase(t *testing.T, pattern string, f func(t *testing.T, name string, data []byte, in *load.Input)) {
 	t.Helper()
 	paths, err := filepath.Glob(pattern)
 	if err != nil || len(paths) == 0 {
@@ -51,7 +52,7 @@ func forEachCase(t *testing.T, pattern string, f func(t *testing.T, name string,
 			if err != nil {
 				t.Fatal(err)
 			}
-			in, err := gateway.DecodeYAML(data)
+			in, err := load.DecodeYAML(data)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,14 +104,14 @@ func TestBuildIngressLeavesInputAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := gateway.DecodeYAML(data)
+	in, err := load.DecodeYAML(data)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Spare capacity would let an append write into the caller's arrays.
 	in.Gateways = append(make([]gatewayv1.Gateway, 0, 8), in.Gateways...)
 	in.HTTPRoutes = append(make([]gatewayv1.HTTPRoute, 0, 8), in.HTTPRoutes...)
-	out := Build(in, Options{Gateway: gateway.Options{DefaultAddress: "127.0.0.1"}, Render: render.Options{APIPort: 15000}, StateDir: "/s"})
+	out := Build(in, Options{Gateway: translate.Options{DefaultAddress: "127.0.0.1"}, Render: render.Options{APIPort: 15000}, StateDir: "/s"})
 	if len(in.Gateways) != 1 || len(in.HTTPRoutes) != 1 || len(in.GatewayClasses) != 1 || len(in.Gateways[:2][1].Name) != 0 {
 		t.Fatalf("input changed: %d Gateways, %d HTTPRoutes", len(in.Gateways), len(in.HTTPRoutes))
 	}

@@ -18,12 +18,13 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
 )
 
 // quicTokenInput is one HTTPS Gateway of class "c", whose parameters ConfigMap
 // holds params (nil: no parametersRef), with annotations.
-func quicTokenInput(t *testing.T, params map[string]string, annotations map[string]string) *gateway.Input {
+func quicTokenInput(t *testing.T, params map[string]string, annotations map[string]string) *load.Input {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -39,9 +40,9 @@ func quicTokenInput(t *testing.T, params map[string]string, annotations map[stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &gateway.Input{}
+	in := &load.Input{}
 	gc := gatewayv1.GatewayClass{ObjectMeta: metav1.ObjectMeta{Name: "c"},
-		Spec: gatewayv1.GatewayClassSpec{ControllerName: gateway.DefaultControllerName}}
+		Spec: gatewayv1.GatewayClassSpec{ControllerName: translate.DefaultControllerName}}
 	if params != nil {
 		in.ConfigMaps = []corev1.ConfigMap{{ObjectMeta: metav1.ObjectMeta{Namespace: "sys", Name: "p"}, Data: params}}
 		gc.Spec.ParametersRef = &gatewayv1.ParametersReference{Kind: "ConfigMap", Name: "p", Namespace: ptr.To(gatewayv1.Namespace("sys"))}
@@ -76,19 +77,19 @@ func TestQUICRequireTokenSetting(t *testing.T) {
 		flag        bool // Render.QUICRequireToken
 		want        bool
 	}{
-		{name: "class parameter", params: map[string]string{gateway.ParamQUICRequireToken: "true"}, want: true},
-		{name: "class parameter false", params: map[string]string{gateway.ParamQUICRequireToken: "false"}},
+		{name: "class parameter", params: map[string]string{translate.ParamQUICRequireToken: "true"}, want: true},
+		{name: "class parameter false", params: map[string]string{translate.ParamQUICRequireToken: "false"}},
 		{name: "no parameters", want: false},
-		{name: "proxy flag", params: map[string]string{gateway.ParamQUICRequireToken: "true"},
+		{name: "proxy flag", params: map[string]string{translate.ParamQUICRequireToken: "true"},
 			skipParams: true, flag: true, want: true},
-		{name: "render option, settings without it", params: map[string]string{gateway.ParamProxyProtocol: "false"},
-			annotations: map[string]string{gateway.AnnotationProxyProtocol: "false"}, flag: true, want: true},
-		{name: "proxy without the flag", params: map[string]string{gateway.ParamQUICRequireToken: "true"},
+		{name: "render option, settings without it", params: map[string]string{translate.ParamProxyProtocol: "false"},
+			annotations: map[string]string{translate.AnnotationProxyProtocol: "false"}, flag: true, want: true},
+		{name: "proxy without the flag", params: map[string]string{translate.ParamQUICRequireToken: "true"},
 			skipParams: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := Build(quicTokenInput(t, tc.params, tc.annotations), Options{
-				Gateway: gateway.Options{DefaultAddress: "127.0.0.1", SkipParameters: tc.skipParams},
+				Gateway: translate.Options{DefaultAddress: "127.0.0.1", SkipParameters: tc.skipParams},
 				Render: render.Options{APIPort: 15000, HTTP3: true, Features: render.Features{QUIC: true},
 					QUICRequireToken: tc.flag},
 				StateDir: "/var/run/nghttpx-gateway",

@@ -10,7 +10,8 @@ import (
 	"k8s.io/utils/ptr"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
 )
 
 // SyntheticInput builds one Gateway with an HTTP listener on port, `routes`
@@ -18,12 +19,12 @@ import (
 // over `services` Services with `endpoints` ready addresses each (127.0.0.1 on
 // consecutive ports from backendPort). Benchmarks and load tests use it to size
 // the pipeline; it is deterministic.
-func SyntheticInput(routes, services, endpoints int, port int32, backendPort int32) *gateway.Input {
-	in := &gateway.Input{}
+func SyntheticInput(routes, services, endpoints int, port int32, backendPort int32) *load.Input {
+	in := &load.Input{}
 	in.GatewayClasses = append(in.GatewayClasses, gatewayv1.GatewayClass{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "gateway.networking.k8s.io/v1", Kind: "GatewayClass"},
 		ObjectMeta: metav1.ObjectMeta{Name: "nghttpx"},
-		Spec:       gatewayv1.GatewayClassSpec{ControllerName: gateway.DefaultControllerName},
+		Spec:       gatewayv1.GatewayClassSpec{ControllerName: translate.DefaultControllerName},
 	})
 	in.Gateways = append(in.Gateways, gatewayv1.Gateway{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "gateway.networking.k8s.io/v1", Kind: "Gateway"},

@@ -4,7 +4,7 @@
 //
 // Contract: it watches the directory, rebuilds through the pure pipeline when a file
 // changes (batched) and when a stapled OCSP response reaches its nextUpdate
-// (gateway.Result.OCSPRecheck), applies each Gateway's configuration to its own
+// (translate.Result.OCSPRecheck), applies each Gateway's configuration to its own
 // nghttpx, and reports every object's status when it changes. Each Gateway is one
 // dataplane/instance (its ports, RequestMirror tee and nghttpx) on 127.0.0.1. Ingresses in the directory are
 // served through the Ingress shim (Runner.Ingress): each Ingress's events are

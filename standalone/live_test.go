@@ -21,7 +21,7 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/instance"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/proc"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/testenv"
@@ -96,7 +96,7 @@ func gatewayYAML(ports ...int) string {
 kind: GatewayClass
 metadata: {name: nghttpx}
 spec: {controllerName: %s}
-`, gateway.DefaultControllerName)
+`, translate.DefaultControllerName)
 	if len(ports) == 0 {
 		return b.String()
 	}

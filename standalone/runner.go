@@ -18,10 +18,11 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/instance"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/recheck"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 	"github.com/nghttpx-gateway/nghttpx-gateway/pipeline"
 )
 
@@ -42,7 +43,7 @@ type Runner struct {
 	Ingress       ingressshim.Options
 	ProxyProtocol bool
 	// OCSP is OCSP stapling from certificate Secrets (--ocsp-stapling).
-	OCSP gateway.OCSPOptions
+	OCSP translate.OCSPOptions
 	// AccessLog receives every Gateway's access log (nil: each instance's
 	// own sink on stdout); IngressAccessLog is the Ingress Gateways' format
 	// (pipeline.Options).
@@ -91,7 +92,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 	}}
 	defer r.recheck.Stop()
-	var lastIn *gateway.Input
+	var lastIn *load.Input
 	for {
 		files, digest, err := scanDir(r.ConfigDir)
 		switch {
@@ -144,9 +145,9 @@ func (r *Runner) settle(ctx context.Context, digest [32]byte, files map[string][
 	return files, digest
 }
 
-func (r *Runner) sync(ctx context.Context, in *gateway.Input) {
+func (r *Runner) sync(ctx context.Context, in *load.Input) {
 	po := pipeline.Options{
-		Gateway: gateway.Options{
+		Gateway: translate.Options{
 			DefaultAddress: "127.0.0.1",
 			OCSP:           r.OCSP,
 			Now:            metav1.NewTime(time.Now().UTC().Truncate(time.Second)),
@@ -236,7 +237,7 @@ func (r *Runner) sync(ctx context.Context, in *gateway.Input) {
 
 // markProgrammed makes Programmed reflect what the data plane confirmed: the
 // translator only knows the configuration is valid.
-func (r *Runner) markProgrammed(res *gateway.Result) {
+func (r *Runner) markProgrammed(res *translate.Result) {
 	for i := range res.Gateways {
 		g := &res.Gateways[i]
 		inst := r.instances[g.Namespace+"/"+g.Name]

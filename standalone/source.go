@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
 )
 
 // isObjectFile reports whether a directory entry holds objects.
@@ -56,15 +56,15 @@ func scanDir(dir string) (map[string][]byte, [32]byte, error) {
 
 // decodeFiles merges the objects of all files; the first broken file fails the whole
 // snapshot so that a half-written edit never removes routes.
-func decodeFiles(files map[string][]byte) (*gateway.Input, error) {
+func decodeFiles(files map[string][]byte) (*load.Input, error) {
 	names := make([]string, 0, len(files))
 	for n := range files {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	all := &gateway.Input{}
+	all := &load.Input{}
 	for _, n := range names {
-		in, err := gateway.DecodeYAML(files[n])
+		in, err := load.DecodeYAML(files[n])
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", n, err)
 		}

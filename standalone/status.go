@@ -8,7 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
 	"github.com/nghttpx-gateway/nghttpx-gateway/pipeline"
 )
@@ -121,11 +121,11 @@ func ingressLines(res *ingressshim.Result, out map[string]string) {
 	}
 }
 
-func controllerOf(res *gateway.Result) string {
+func controllerOf(res *translate.Result) string {
 	if len(res.GatewayClasses) > 0 {
 		return string(res.GatewayClasses[0].Spec.ControllerName)
 	}
-	return gateway.DefaultControllerName
+	return translate.DefaultControllerName
 }
 
 func conditions(cs []metav1.Condition) string {

@@ -6,7 +6,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
 )
 
 // fileList is a repeatable -f flag.
@@ -17,11 +17,11 @@ func (f *fileList) Set(v string) error { *f = append(*f, v); return nil }
 
 // readInputs decodes and merges the objects of every file ("-" is stdin), the
 // input of the offline commands (translate, convert); no file at all is an error.
-func readInputs(files []string, stdin io.Reader) (*gateway.Input, error) {
+func readInputs(files []string, stdin io.Reader) (*load.Input, error) {
 	if len(files) == 0 {
 		return nil, errors.New("no input: give one or more files with -f (or - for standard input)")
 	}
-	all := &gateway.Input{}
+	all := &load.Input{}
 	for _, f := range files {
 		var data []byte
 		var err error
@@ -33,7 +33,7 @@ func readInputs(files []string, stdin io.Reader) (*gateway.Input, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", f, err)
 		}
-		in, err := gateway.DecodeYAML(data)
+		in, err := load.DecodeYAML(data)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f, err)
 		}

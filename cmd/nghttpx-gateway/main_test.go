@@ -8,7 +8,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
 )
 
 const (
@@ -175,7 +175,7 @@ func TestConvertIngressExample(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	in, err := gateway.DecodeYAML([]byte(out))
+	in, err := load.DecodeYAML([]byte(out))
 	if err != nil {
 		t.Fatalf("convert's output does not decode as objects: %v\n%s", err, out)
 	}
@@ -224,7 +224,7 @@ func TestConvertIngressExample(t *testing.T) {
 	}
 	// Ports from the original flags reach the listeners.
 	_, out, _ = run(t, "convert", "-f", exIngress, "-f", exBackends, "--nghttpx-http-port", "8080")
-	if in, err := gateway.DecodeYAML([]byte(out)); err != nil || in.Gateways[0].Spec.Listeners[0].Port != 8080 {
+	if in, err := load.DecodeYAML([]byte(out)); err != nil || in.Gateways[0].Spec.Listeners[0].Port != 8080 {
 		t.Errorf("--nghttpx-http-port 8080 not applied: %v\n%s", err, out)
 	}
 }

@@ -16,7 +16,7 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 )
 
 // OCSP stapling from TLS Secrets. nghttpx runs its fetch-ocsp-response-file
@@ -38,12 +38,12 @@ type ocspFlags struct {
 
 func (f *ocspFlags) register(fs *flag.FlagSet) {
 	const enabledHelp = "staple the DER OCSP response stored in each certificate's Secret (see --ocsp-secret-key), once it checks out " +
-		"against the certificate and its issuer, and report it in the listener condition " + gateway.ListenerConditionOCSPStapled
+		"against the certificate and its issuer, and report it in the listener condition " + translate.ListenerConditionOCSPStapled
 	const keyHelp = "Secret key of the DER OCSP response"
 	fs.BoolVar(&f.enabled, "ocsp-stapling", false, enabledHelp)
-	fs.StringVar(&f.key, "ocsp-secret-key", gateway.OCSPResponseKey, keyHelp)
+	fs.StringVar(&f.key, "ocsp-secret-key", translate.OCSPResponseKey, keyHelp)
 	fs.BoolVar(&f.enabled, "fetch-ocsp-resp-from-secret", false, "alias of --ocsp-stapling (nghttpx Ingress controller)")
-	fs.StringVar(&f.key, "ocsp-resp-key", gateway.OCSPResponseKey, "alias of --ocsp-secret-key (nghttpx Ingress controller)")
+	fs.StringVar(&f.key, "ocsp-resp-key", translate.OCSPResponseKey, "alias of --ocsp-secret-key (nghttpx Ingress controller)")
 }
 
 func (f *ocspFlags) validate() error {
@@ -55,8 +55,8 @@ func (f *ocspFlags) validate() error {
 
 // options are the translator's OCSP options; supported is whether the data plane
 // can staple (the controller assumes its proxies' nghttpx can).
-func (f *ocspFlags) options(supported bool) gateway.OCSPOptions {
-	return gateway.OCSPOptions{Enabled: f.enabled, SecretKey: f.key, Unsupported: f.enabled && !supported}
+func (f *ocspFlags) options(supported bool) translate.OCSPOptions {
+	return translate.OCSPOptions{Enabled: f.enabled, SecretKey: f.key, Unsupported: f.enabled && !supported}
 }
 
 // proxyArgs pass the settings on to the data-plane proxies.
@@ -70,9 +70,9 @@ func (f *ocspFlags) proxyArgs() []string {
 // setup prepares stapling for a data plane whose nghttpx was probed: it installs
 // the fetch program in stateDir and turns it on in ro. It returns the translator's
 // options.
-func (f *ocspFlags) setup(log logr.Logger, dp dataPlane, ro *render.Options) (gateway.OCSPOptions, error) {
+func (f *ocspFlags) setup(log logr.Logger, dp dataPlane, ro *render.Options) (translate.OCSPOptions, error) {
 	if !f.enabled {
-		return gateway.OCSPOptions{}, nil
+		return translate.OCSPOptions{}, nil
 	}
 	if !dp.feat.OCSP {
 		log.Info("OCSP stapling is enabled but nghttpx cannot staple; listeners report it (reason Unsupported)", "nghttpx", dp.bin)
@@ -80,7 +80,7 @@ func (f *ocspFlags) setup(log logr.Logger, dp dataPlane, ro *render.Options) (ga
 	}
 	prog, err := installOCSPProgram(dp.stateDir)
 	if err != nil {
-		return gateway.OCSPOptions{}, err
+		return translate.OCSPOptions{}, err
 	}
 	ro.Features.OCSP = true
 	ro.OCSPFetchProgram = prog

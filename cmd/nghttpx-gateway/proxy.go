@@ -18,7 +18,7 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/instance"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/settings"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/cpulimit"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/provision"
@@ -31,7 +31,7 @@ func proxyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, else the in-cluster service account)")
 	gwNamespace := fs.String("gateway-namespace", os.Getenv("POD_NAMESPACE"), "namespace of the Gateway to serve ($POD_NAMESPACE when set)")
 	gwName := fs.String("gateway-name", "", "name of the Gateway to serve (required)")
-	controllerName := fs.String("controller-name", gateway.DefaultControllerName, "GatewayClass controllerName of the Gateway")
+	controllerName := fs.String("controller-name", translate.DefaultControllerName, "GatewayClass controllerName of the Gateway")
 	binary := fs.String("nghttpx", "", "nghttpx binary (default: $NGHTTPX_BIN, then the one make nghttpx built, then PATH)")
 	// The data-plane settings, as kube/provision passes them (settings.Args):
 	// --admin-port, --state-dir, --http3, --drain-period, --workers,

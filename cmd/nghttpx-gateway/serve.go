@@ -15,7 +15,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/keys"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/controller"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/provision"
 )
@@ -39,7 +39,7 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, else the in-cluster service account)")
-	controllerName := fs.String("controller-name", gateway.DefaultControllerName, "GatewayClass controllerName this controller serves")
+	controllerName := fs.String("controller-name", translate.DefaultControllerName, "GatewayClass controllerName this controller serves")
 	namespace := fs.String("namespace", envOr("POD_NAMESPACE", "nghttpx-gateway-system"), "namespace of the controller's own objects, such as the leader election Lease ($POD_NAMESPACE when set)")
 	leaderElect := fs.Bool("leader-elect", true, "elect a leader on a Lease; only the leader provisions and writes status")
 	leaseNS := fs.String("leader-election-namespace", "", "namespace of the leader election Lease (default: --namespace)")
@@ -115,8 +115,8 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 	if err := checkDeferredShutdown(shim.DeferredShutdownPeriod); err != nil {
 		return err
 	}
-	if ing.workers < 0 || ing.workers > gateway.MaxWorkers {
-		return fmt.Errorf("--nghttpx-workers: %d is not from 0 to %d", ing.workers, gateway.MaxWorkers)
+	if ing.workers < 0 || ing.workers > translate.MaxWorkers {
+		return fmt.Errorf("--nghttpx-workers: %d is not from 0 to %d", ing.workers, translate.MaxWorkers)
 	}
 	if err := ocspF.validate(); err != nil {
 		return err

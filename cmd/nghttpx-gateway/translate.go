@@ -10,7 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/pipeline"
 )
 
@@ -21,7 +21,7 @@ func translateCmd(_ context.Context, args []string, stdout, stderr io.Writer) er
 	fs.Var(&files, "f", "YAML file with Kubernetes objects (repeatable; - reads standard input)")
 	stateDir := fs.String("state-dir", "/var/run/nghttpx-gateway", "state directory the rendered paths refer to")
 	address := fs.String("default-address", "127.0.0.1", "address of Gateways without spec.addresses")
-	controller := fs.String("controller-name", gateway.DefaultControllerName, "GatewayClass controllerName served")
+	controller := fs.String("controller-name", translate.DefaultControllerName, "GatewayClass controllerName served")
 	apiPort := fs.Int("api-port", 15000, "backend API port written into the rendered configuration (run picks a free one per Gateway)")
 	var ocspF ocspFlags
 	ocspF.register(fs)
@@ -43,7 +43,7 @@ func translateCmd(_ context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	out := pipeline.Build(in, pipeline.Options{
-		Gateway: gateway.Options{
+		Gateway: translate.Options{
 			ControllerName: *controller,
 			DefaultAddress: *address,
 			OCSP:           ocspF.options(true),

@@ -25,7 +25,7 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/instance"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/testenv"
 	"github.com/nghttpx-gateway/nghttpx-gateway/standalone"
 )
@@ -65,7 +65,7 @@ spec:
   gatewayClassName: nghttpx
   listeners:
   - {name: http, protocol: HTTP, port: %d}
-`, gateway.DefaultControllerName, g.port))
+`, translate.DefaultControllerName, g.port))
 	g.write("app.yaml", g.service("app", g.echo...))
 	g.write("b.yaml", g.service("only-b", g.echo[1]))
 	g.write("route.yaml", route("app", host, "  - backendRefs: [{name: app, port: 80}]\n"))

@@ -121,7 +121,7 @@ func (i *Instance) Ports() pipeline.Ports {
 }
 
 // ReservedPorts are the instance's ports besides the listeners, with what uses
-// each, for the translator (gateway.Options.ReservedPorts).
+// each, for the translator (translate.Options.ReservedPorts).
 // A port already in r keeps its entry; r is returned (a new map when nil).
 func (i *Instance) ReservedPorts(r map[int32]string) map[int32]string {
 	if r == nil {

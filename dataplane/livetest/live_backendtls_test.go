@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/testenv"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 )
 
 // TestLiveBackendTLS runs one nghttpx in front of one TLS echo-basic whose

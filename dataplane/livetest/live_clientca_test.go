@@ -23,8 +23,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/testenv"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 )
 
 // testCA is a throw-away CA that issues client certificates.

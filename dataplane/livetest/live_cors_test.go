@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/testenv"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 )
 
 // TestLiveCORS runs the CORS filter through a real nghttpx: the router answers

@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/testenv"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 )
 
 // TestLiveRetry runs HTTPRoute retry policies through a real nghttpx with our retry

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/testenv"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 )
 
 // Two nghttpx workers, each with its own router and copy of the route table:

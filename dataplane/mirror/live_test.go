@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/testenv"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 )
 
 // The live test runs RequestMirror through a real nghttpx and the tee: echo-basic

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/validate"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 )
 
 // Backend groups: every (cluster, parameter profile) a rule uses is one nghttpx

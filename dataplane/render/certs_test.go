@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 )
 
 func certWithNames(t *testing.T, names ...string) []byte {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 )
 
 func TestClientValidationRefused(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 )
 
 func TestRenderRejectsCORS(t *testing.T) {

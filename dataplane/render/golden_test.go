@@ -12,8 +12,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/accesslog"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/golden"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 )
 
 // goldenCase is the YAML input of one golden test: the model plus what the model

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/accesslog"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 )
 
 // Route identities for the access log: which (listener, rule, backend) sends

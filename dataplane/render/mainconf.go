@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/accesslog"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 )
 
 const mainHeader = "# nghttpx-gateway main configuration. Generated; do not edit.\n"

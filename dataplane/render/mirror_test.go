@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 )
 
 func mirrorGateway(m model.Mirror) *model.Gateway {

@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/accesslog"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 )
 
 // Render turns one Gateway's model into nghttpx files. It is pure: same input, same

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 )
 
 // fuzzInput is everything FuzzRender varies.

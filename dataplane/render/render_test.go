@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 )
 
 // validGateway is a small model every error case below breaks in one place.

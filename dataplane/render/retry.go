@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/validate"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 )
 
 // Bounds of validate: below the patched nghttpx's x-ngxgw-retry parser limits

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 )
 
 // Rule checks everything of one model rule that the renderer writes: matches,

@@ -26,7 +26,7 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/keys"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/nghttpx"
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/e2eutil"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 	quictest "github.com/nghttpx-gateway/nghttpx-gateway/internal/testenv"
 )
 
@@ -66,7 +66,7 @@ func TestHTTP3(t *testing.T) {
 			ns = s.namespace(ctx, t, "e2e-h3")
 			class := "e2e-h3-" + ns[len("e2e-h3-"):]
 			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: systemNS, Name: class},
-				Data: map[string]string{gateway.ParamHTTP3: "true", gateway.ParamQUICRequireToken: "true"}}
+				Data: map[string]string{translate.ParamHTTP3: "true", translate.ParamQUICRequireToken: "true"}}
 			gc := paramsClassObj(class, s.controllerName, class)
 			t.Cleanup(func() {
 				dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -22,7 +22,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/e2eutil"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/ocsptest"
 )
 
@@ -50,9 +50,9 @@ func (p *ocspPKI) secret(ns, name string, resp []byte) *corev1.Secret {
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Type:       corev1.SecretTypeTLS,
 		Data: map[string][]byte{
-			corev1.TLSCertKey:       p.ChainPEM,
-			corev1.TLSPrivateKeyKey: p.KeyPEM,
-			gateway.OCSPResponseKey: resp,
+			corev1.TLSCertKey:         p.ChainPEM,
+			corev1.TLSPrivateKeyKey:   p.KeyPEM,
+			translate.OCSPResponseKey: resp,
 		},
 	}
 }
@@ -74,7 +74,7 @@ func tlsHandshakeOK(out string) bool {
 
 // ocspCond returns the listener's OCSPStapled condition.
 func ocspCond(gw *gatewayv1.Gateway, listener string) *metav1.Condition {
-	return listenerCond(gw, listener, gatewayv1.ListenerConditionType(gateway.ListenerConditionOCSPStapled))
+	return listenerCond(gw, listener, gatewayv1.ListenerConditionType(translate.ListenerConditionOCSPStapled))
 }
 
 // TestOCSPStapling: the controller runs with --ocsp-stapling; a Gateway's HTTPS
@@ -104,7 +104,7 @@ func TestOCSPStapling(t *testing.T) {
 			s, sc := suiteFrom(ctx), scenarioFrom(ctx)
 			g := s.waitGateway(ctx, t, sc.ns, "gw", statusTimeout, "listener https OCSPStapled=True", func(g *gatewayv1.Gateway) bool {
 				c := ocspCond(g, "https")
-				return c != nil && c.Status == metav1.ConditionTrue && c.Reason == gateway.OCSPReasonStapled
+				return c != nil && c.Status == metav1.ConditionTrue && c.Reason == translate.OCSPReasonStapled
 			})
 			t.Logf("OCSPStapled: %s", ocspCond(g, "https").Message)
 			// Every ready data-plane pod says its nghttpx can staple.
@@ -142,7 +142,7 @@ func TestOCSPStapling(t *testing.T) {
 				if err := s.cl.Get(ctx, client.ObjectKey{Namespace: sc.ns, Name: "cert"}, &sec); err != nil {
 					return err
 				}
-				sec.Data[gateway.OCSPResponseKey] = pki.response(t, ocsp.Revoked)
+				sec.Data[translate.OCSPResponseKey] = pki.response(t, ocsp.Revoked)
 				return s.cl.Update(ctx, &sec)
 			})
 			if err != nil {
@@ -150,7 +150,7 @@ func TestOCSPStapling(t *testing.T) {
 			}
 			g := s.waitGateway(ctx, t, sc.ns, "gw", statusTimeout, "listener https OCSPStapled=False/Revoked", func(g *gatewayv1.Gateway) bool {
 				c := ocspCond(g, "https")
-				return c != nil && c.Status == metav1.ConditionFalse && c.Reason == gateway.OCSPReasonRevoked
+				return c != nil && c.Status == metav1.ConditionFalse && c.Reason == translate.OCSPReasonRevoked
 			})
 			t.Logf("OCSPStapled False/Revoked after %s: %s", time.Since(start).Round(time.Millisecond), ocspCond(g, "https").Message)
 			if c := listenerCond(g, "https", gatewayv1.ListenerConditionProgrammed); c == nil || c.Status != metav1.ConditionTrue {

@@ -26,7 +26,7 @@ import (
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/e2eutil"
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/podrunner"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 )
 
 // clientSource is the address the test's client binds inside the cluster network
@@ -102,9 +102,9 @@ func TestProxyProtocol(t *testing.T) {
 			}
 			cms := []client.Object{
 				&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: systemNS, Name: paramsCM},
-					Data: map[string]string{gateway.ParamProxyProtocol: "true"}},
+					Data: map[string]string{translate.ParamProxyProtocol: "true"}},
 				&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: systemNS, Name: badCM},
-					Data: map[string]string{gateway.ParamProxyProtocol: "maybe"}},
+					Data: map[string]string{translate.ParamProxyProtocol: "maybe"}},
 			}
 			classes := []client.Object{paramsClassObj(ppClass, s.controllerName, paramsCM), paramsClassObj(badClass, s.controllerName, badCM)}
 			// Cluster-scoped and system-namespace objects outlive the test namespace.
@@ -129,7 +129,7 @@ func TestProxyProtocol(t *testing.T) {
 					podrunner.ProxyProtocolAnnotation: gatewayv1.AnnotationValue(g.version),
 				}}
 				if g.annotate {
-					gw.Annotations = map[string]string{gateway.AnnotationProxyProtocol: "true"}
+					gw.Annotations = map[string]string{translate.AnnotationProxyProtocol: "true"}
 				}
 				s.create(ctx, t, gw, newRoute(ns, g.name, g.name, g.name+".example", rule("/", "echo")))
 			}
@@ -148,7 +148,7 @@ func TestProxyProtocol(t *testing.T) {
 			if err := s.cl.Get(ctx, client.ObjectKey{Namespace: systemNS, Name: badCM}, &cm); err != nil {
 				t.Fatal(err)
 			}
-			cm.Data[gateway.ParamProxyProtocol] = "false"
+			cm.Data[translate.ParamProxyProtocol] = "false"
 			if err := s.cl.Update(ctx, &cm); err != nil {
 				t.Fatal(err)
 			}

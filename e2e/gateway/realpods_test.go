@@ -32,7 +32,7 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/nghttpx"
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/cluster"
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/e2eutil"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/provision"
 )
 
@@ -565,7 +565,7 @@ func TestRealPodsQUICBPF(t *testing.T) {
 			ns = s.labeledNamespace(ctx, t, "e2e-bpf", map[string]string{psEnforce: "privileged"})
 			class := "e2e-bpf-" + ns[len("e2e-bpf-"):]
 			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: systemNS, Name: class},
-				Data: map[string]string{gateway.ParamHTTP3: "true", gateway.ParamQUICBPF: "true"}}
+				Data: map[string]string{translate.ParamHTTP3: "true", translate.ParamQUICBPF: "true"}}
 			gc := paramsClassObj(class, s.controllerName, class)
 			t.Cleanup(func() {
 				dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

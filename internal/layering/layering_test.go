@@ -22,11 +22,12 @@ var stages = []struct {
 	pure  bool // no I/O: see impure
 	notes string
 }{
-	{"leaf", []string{"gateway/model", "internal/proc", "internal/recheck", "internal/selfsigned", "internal/golden",
+	{"leaf", []string{"model", "internal/proc", "internal/recheck", "internal/selfsigned", "internal/golden",
 		"internal/ocsptest", "internal/ociimage", "internal/memlimit", "internal/cpulimit", "dataplane/keys", "dataplane/nghttpx", "dataplane/accesslog"}, false,
 		"no imports of the module, except proc and nghttpx which others build on"},
 	{"validate", []string{"dataplane/validate"}, true, "what nghttpx can carry; the translator checks with it"},
-	{"translate", []string{"gateway", "ingressshim"}, true, "objects -> model + status"},
+	{"load", []string{"load"}, true, "objects from YAML (or a cache, in kube/source) into one input bag"},
+	{"translate", []string{"gateway/translate", "ingressshim"}, true, "objects -> model + status"},
 	{"render", []string{"dataplane/render", "dataplane/settings"}, true, "model -> nghttpx files"},
 	{"pipeline", []string{"pipeline"}, true, "the pure stages chained"},
 	{"instance", []string{"dataplane/apply", "dataplane/instance", "dataplane/mirror", "dataplane/features"}, false,
@@ -130,11 +131,13 @@ func TestStageOrder(t *testing.T) {
 	}{
 		{"pipeline", "dataplane/render", true},
 		{"dataplane/render", "pipeline", false},
-		{"gateway", "dataplane/instance", false},
+		{"gateway/translate", "dataplane/instance", false},
+		{"load", "gateway/translate", false},
+		{"gateway/translate", "load", true},
 		{"kube/proxyagent", "dataplane/instance", true},
 		{"dataplane/instance", "standalone", false},
 		{"kube/provision", "dataplane/settings", true},
-		{"ingressshim", "gateway", true},
+		{"ingressshim", "gateway/translate", true},
 	} {
 		f, ok1 := stageOf(module + c.from)
 		to, ok2 := stageOf(module + c.to)

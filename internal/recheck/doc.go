@@ -1,5 +1,5 @@
 // Package recheck schedules a rebuild at a time a translation names
-// (gateway.Result.OCSPRecheck: when a stapled OCSP response expires with no
+// (translate.Result.OCSPRecheck: when a stapled OCSP response expires with no
 // object changing). The runner (standalone), the proxy agent and the controller
 // each hold one Timer and Set it after every build.
 //

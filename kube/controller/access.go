@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/keys"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/provision"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/source"
 )
@@ -22,7 +22,7 @@ import (
 // RoleBinding per namespace (an Ingress data plane also the --nghttpx-secret
 // Secret), and deletes the grants nobody needs any more. A
 // Gateway whose references cannot be computed keeps its current grants.
-func (c *Controller) grantAccess(ctx context.Context, res *gateway.Result) error {
+func (c *Controller) grantAccess(ctx context.Context, res *translate.Result) error {
 	var errs []error
 	keep := map[types.NamespacedName]map[string]bool{}
 	for i := range res.Gateways {

@@ -26,12 +26,13 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/recheck"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/provision"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/source"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/status"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 	"github.com/nghttpx-gateway/nghttpx-gateway/pipeline"
 )
 
@@ -64,7 +65,7 @@ type Controller struct {
 	provision atomic.Bool // provisioning is due (inputs changed, error, new leader)
 
 	// Owned by the batch goroutine.
-	in     *gateway.Input
+	in     *load.Input
 	out    *pipeline.Output
 	retry  time.Duration
 	retryT *time.Timer
@@ -286,10 +287,10 @@ func (c *Controller) sync(ctx context.Context) error {
 
 func (c *Controller) pipelineOptions(ctx context.Context) pipeline.Options {
 	po := pipeline.Options{
-		Gateway: gateway.Options{
+		Gateway: translate.Options{
 			ControllerName:    c.opts.ControllerName,
 			Now:               metav1.NewTime(time.Now().UTC().Truncate(time.Second)),
-			SupportedFeatures: gateway.SupportedFeatures(),
+			SupportedFeatures: translate.SupportedFeatures(),
 			OCSP:              c.opts.OCSP,
 			GatewayAddresses:  func(ns, name string) []string { return c.serviceAddresses(ctx, ns, name) },
 			// GatewayClass parameters ConfigMaps are watched there only.
@@ -332,7 +333,7 @@ func (c *Controller) gatewayService(ctx context.Context, ns, name string) *corev
 
 // provisionAll provisions every Gateway of our classes, prunes the rest and
 // keeps the proxies' ClusterRoleBinding.
-func (c *Controller) provisionAll(ctx context.Context, res *gateway.Result) error {
+func (c *Controller) provisionAll(ctx context.Context, res *translate.Result) error {
 	var errs []error
 	keep := map[types.NamespacedName]bool{}
 	var keys []types.NamespacedName
@@ -404,7 +405,7 @@ func (c *Controller) readyPods(ctx context.Context, gw types.NamespacedName) []s
 // withProgrammed returns res with every Gateway's Programmed condition held
 // back until its data plane runs the current model and its static addresses
 // are granted (status.addresses then lists only granted ones).
-func (c *Controller) withProgrammed(ctx context.Context, res *gateway.Result) *gateway.Result {
+func (c *Controller) withProgrammed(ctx context.Context, res *translate.Result) *translate.Result {
 	out := *res
 	out.Gateways = make([]gatewayv1.Gateway, len(res.Gateways))
 	stored := map[types.NamespacedName][]metav1.Condition{}
@@ -446,7 +447,7 @@ func (c *Controller) withProgrammed(ctx context.Context, res *gateway.Result) *g
 
 // build runs the pipeline. The proxies pick their own API port; any port no
 // listener uses will do for rendering here (unusedPort).
-func (c *Controller) build(ctx context.Context, in *gateway.Input) *pipeline.Output {
+func (c *Controller) build(ctx context.Context, in *load.Input) *pipeline.Output {
 	po := c.pipelineOptions(ctx)
 	out := pipeline.Translate(in, po)
 	po.Ports = map[types.NamespacedName]pipeline.Ports{}

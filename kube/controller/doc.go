@@ -17,7 +17,7 @@
 // OCSP stapling (ocsp.go): a listener's OCSPStapled condition turns
 // False/Unsupported while ready data-plane pods report features.ocsp=false on
 // /status, and the batch translates again at the earliest nextUpdate of the
-// stapled responses (gateway.Result.OCSPRecheck), so expiry shows without any
+// stapled responses (translate.Result.OCSPRecheck), so expiry shows without any
 // object changing.
 //
 // Ingress front-end (Options.Ingress): Ingresses, IngressClasses and the operator

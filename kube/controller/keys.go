@@ -26,7 +26,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/keys"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/provision"
 )
@@ -331,7 +331,7 @@ func (r *keyRotator) prune(ctx context.Context, targets map[types.NamespacedName
 }
 
 // setKeyTargets hands the key rotator the Gateways being provisioned.
-func (c *Controller) setKeyTargets(res *gateway.Result) {
+func (c *Controller) setKeyTargets(res *translate.Result) {
 	if c.keys == nil {
 		return
 	}

@@ -9,12 +9,12 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/recheck"
 )
 
 // scheduleOCSPRecheck makes the batch translate again when the earliest stapled
-// OCSP response of the last translation expires (gateway.Result.OCSPRecheck), so
+// OCSP response of the last translation expires (translate.Result.OCSPRecheck), so
 // the listener condition and the proxies follow without any object changing.
 // Called on the batch goroutine after every translation.
 func (c *Controller) scheduleOCSPRecheck(at time.Time) {
@@ -42,7 +42,7 @@ func holdOCSP(g *gatewayv1.Gateway, stored *gatewayv1.Gateway, pr progress, now 
 		"(no fetch-ocsp-response-file; removed upstream in 1.66): use the project's data-plane image", pr.noOCSP, pr.ready)
 	for i := range g.Status.Listeners {
 		l := &g.Status.Listeners[i]
-		c := meta.FindStatusCondition(l.Conditions, gateway.ListenerConditionOCSPStapled)
+		c := meta.FindStatusCondition(l.Conditions, translate.ListenerConditionOCSPStapled)
 		if c == nil {
 			continue
 		}
@@ -54,7 +54,7 @@ func holdOCSP(g *gatewayv1.Gateway, stored *gatewayv1.Gateway, pr progress, now 
 				}
 			}
 		}
-		c.Status, c.Reason, c.Message = metav1.ConditionFalse, gateway.OCSPReasonUnsupported, msg
+		c.Status, c.Reason, c.Message = metav1.ConditionFalse, translate.OCSPReasonUnsupported, msg
 		c.LastTransitionTime = now
 		if old != nil && old.Status == c.Status {
 			c.LastTransitionTime = old.LastTransitionTime

@@ -17,7 +17,7 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/features"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/recheck"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/proxyagent"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/source"
@@ -61,7 +61,7 @@ func TestPollerReadsProxyOCSPSupport(t *testing.T) {
 func TestHoldOCSP(t *testing.T) {
 	now := metav1.NewTime(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
 	earlier := metav1.NewTime(now.Add(-time.Hour))
-	typ := gateway.ListenerConditionOCSPStapled
+	typ := translate.ListenerConditionOCSPStapled
 	gw := func(status metav1.ConditionStatus, reason string, ltt metav1.Time) *gatewayv1.Gateway {
 		return &gatewayv1.Gateway{Status: gatewayv1.GatewayStatus{Listeners: []gatewayv1.ListenerStatus{
 			{Name: "https", Conditions: []metav1.Condition{
@@ -76,18 +76,18 @@ func TestHoldOCSP(t *testing.T) {
 	}
 
 	// All pods can staple: the translator's condition stands.
-	g := gw(metav1.ConditionTrue, gateway.OCSPReasonStapled, earlier)
+	g := gw(metav1.ConditionTrue, translate.OCSPReasonStapled, earlier)
 	holdOCSP(g, nil, progress{ready: 2}, now)
-	if c := cond(g); c.Status != metav1.ConditionTrue || c.Reason != gateway.OCSPReasonStapled {
+	if c := cond(g); c.Status != metav1.ConditionTrue || c.Reason != translate.OCSPReasonStapled {
 		t.Errorf("pods can staple: %+v", c)
 	}
 
 	// One of two ready pods cannot: False/Unsupported, transition now.
-	g = gw(metav1.ConditionTrue, gateway.OCSPReasonStapled, earlier)
-	stored := gw(metav1.ConditionTrue, gateway.OCSPReasonStapled, earlier)
+	g = gw(metav1.ConditionTrue, translate.OCSPReasonStapled, earlier)
+	stored := gw(metav1.ConditionTrue, translate.OCSPReasonStapled, earlier)
 	holdOCSP(g, stored, progress{ready: 2, noOCSP: 1}, now)
 	c := cond(g)
-	if c.Status != metav1.ConditionFalse || c.Reason != gateway.OCSPReasonUnsupported || !c.LastTransitionTime.Equal(&now) ||
+	if c.Status != metav1.ConditionFalse || c.Reason != translate.OCSPReasonUnsupported || !c.LastTransitionTime.Equal(&now) ||
 		!strings.Contains(c.Message, "1 of 2 ready data-plane pods") {
 		t.Errorf("a pod cannot staple: %+v", c)
 	}
@@ -99,10 +99,10 @@ func TestHoldOCSP(t *testing.T) {
 	}
 
 	// Already False on the server (e.g. Missing before): the transition time stays.
-	g = gw(metav1.ConditionFalse, gateway.OCSPReasonMissing, earlier)
-	stored = gw(metav1.ConditionFalse, gateway.OCSPReasonMissing, earlier)
+	g = gw(metav1.ConditionFalse, translate.OCSPReasonMissing, earlier)
+	stored = gw(metav1.ConditionFalse, translate.OCSPReasonMissing, earlier)
 	holdOCSP(g, stored, progress{ready: 1, noOCSP: 1}, now)
-	if c := cond(g); c.Reason != gateway.OCSPReasonUnsupported || !c.LastTransitionTime.Equal(&earlier) {
+	if c := cond(g); c.Reason != translate.OCSPReasonUnsupported || !c.LastTransitionTime.Equal(&earlier) {
 		t.Errorf("stored False: %+v, want Unsupported keeping %v", c, earlier)
 	}
 }

@@ -9,13 +9,13 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/keys"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/provision"
 )
 
 // Options configure the controller.
 type Options struct {
-	// ControllerName selects our GatewayClasses (default gateway.DefaultControllerName).
+	// ControllerName selects our GatewayClasses (default translate.DefaultControllerName).
 	ControllerName string
 	// Namespace holds the controller's own objects: the leader election Lease.
 	Namespace string
@@ -61,13 +61,13 @@ type Options struct {
 	CertManagerCheck time.Duration
 	// OCSP is OCSP stapling from certificate Secrets (--ocsp-stapling); the
 	// proxies get the same settings as flags.
-	OCSP gateway.OCSPOptions
+	OCSP translate.OCSPOptions
 	Log  logr.Logger
 }
 
 func (o Options) withDefaults() Options {
 	if o.ControllerName == "" {
-		o.ControllerName = gateway.DefaultControllerName
+		o.ControllerName = translate.DefaultControllerName
 	}
 	if o.Namespace == "" {
 		o.Namespace = "nghttpx-gateway-system"

@@ -6,7 +6,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
 )
 
 // A listener on the proxy's admin port is rejected on the listener (the agent
@@ -14,7 +14,7 @@ import (
 // the backend API with, is served like any other port.
 func TestListenerOnDataPlanePorts(t *testing.T) {
 	c, _, _ := ingressController(t)
-	in, err := gateway.DecodeYAML([]byte(`apiVersion: gateway.networking.k8s.io/v1
+	in, err := load.DecodeYAML([]byte(`apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
 metadata: {name: nghttpx}
 spec: {controllerName: zlab.co.jp/nghttpx}

@@ -6,13 +6,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 	"github.com/nghttpx-gateway/nghttpx-gateway/pipeline"
 )
 
 func output(withModel bool, ours bool, s *model.Settings) *pipeline.Output {
-	out := &pipeline.Output{Translation: &gateway.Result{}}
+	out := &pipeline.Output{Translation: &translate.Result{}}
 	if ours {
 		out.Translation.Gateways = []gatewayv1.Gateway{{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "gw"}}}
 	}

@@ -15,8 +15,8 @@ import (
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/nghttpx"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/settings"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 )
 
 // Defaults of Options.
@@ -40,7 +40,7 @@ type Options struct {
 	ImagePullPolicy corev1.PullPolicy
 	// ServiceType of the data-plane Services (default LoadBalancer).
 	ServiceType corev1.ServiceType
-	// ControllerName is passed to the proxies (default gateway.DefaultControllerName).
+	// ControllerName is passed to the proxies (default translate.DefaultControllerName).
 	ControllerName string
 	// AdminPort serves /readyz, /healthz and /status in each proxy (default 9901).
 	AdminPort int32
@@ -75,7 +75,7 @@ func (o Options) withDefaults() Options {
 		o.ServiceType = corev1.ServiceTypeLoadBalancer
 	}
 	if o.ControllerName == "" {
-		o.ControllerName = gateway.DefaultControllerName
+		o.ControllerName = translate.DefaultControllerName
 	}
 	if o.AdminPort == 0 {
 		o.AdminPort = DefaultAdminPort

@@ -28,11 +28,12 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/features"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/instance"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/recheck"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/source"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 	"github.com/nghttpx-gateway/nghttpx-gateway/pipeline"
 )
 
@@ -90,7 +91,7 @@ type Options struct {
 	Clientset kubernetes.Interface
 	// OCSP is OCSP stapling from certificate Secrets (--ocsp-stapling), as the
 	// controller translates it, so that both compute the same model.
-	OCSP gateway.OCSPOptions
+	OCSP translate.OCSPOptions
 	// Features are the detected features of the data plane's nghttpx,
 	// reported on /status (nil: not reported).
 	Features *features.Features
@@ -133,7 +134,7 @@ func New(opts Options) (*Agent, error) {
 		return nil, errors.New("proxy: no data plane")
 	}
 	if opts.ControllerName == "" {
-		opts.ControllerName = gateway.DefaultControllerName
+		opts.ControllerName = translate.DefaultControllerName
 	}
 	if opts.AdminAddr == "" {
 		opts.AdminAddr = ":9901"
@@ -331,7 +332,7 @@ func (a *Agent) shutdown(loopDone <-chan struct{}, stopLoop func(), drain time.D
 
 // snapshotter is what build needs from a source.Source.
 type snapshotter interface {
-	Snapshot(ctx context.Context) (*gateway.Input, error)
+	Snapshot(ctx context.Context) (*load.Input, error)
 }
 
 // build translates, renders and applies one batch; a failure is retried with
@@ -354,7 +355,7 @@ func (a *Agent) build(ctx context.Context, src snapshotter, b *source.Batcher) {
 }
 
 // Sync brings the data plane to what in says about the agent's Gateway.
-func (a *Agent) Sync(ctx context.Context, in *gateway.Input) error {
+func (a *Agent) Sync(ctx context.Context, in *load.Input) error {
 	gw := a.opts.Gateway
 	ro := a.opts.Render
 	var keyFiles map[string][]byte
@@ -363,7 +364,7 @@ func (a *Agent) Sync(ctx context.Context, in *gateway.Input) error {
 		keyFiles = a.keys.configure(&ro, gwDir)
 	}
 	po := pipeline.Options{
-		Gateway: gateway.Options{
+		Gateway: translate.Options{
 			ControllerName: a.opts.ControllerName,
 			BindAddresses:  []string{BindAddress},
 			OCSP:           a.opts.OCSP,

@@ -14,9 +14,10 @@ import (
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 	"github.com/nghttpx-gateway/nghttpx-gateway/pipeline"
 )
 
@@ -79,9 +80,9 @@ endpoints: [{addresses: [ENDPOINT], conditions: {ready: true}}]
 ports: [{port: 3000}]
 `
 
-func input(t *testing.T, endpoint string) *gateway.Input {
+func input(t *testing.T, endpoint string) *load.Input {
 	t.Helper()
-	in, err := gateway.DecodeYAML([]byte(strings.ReplaceAll(objects, "ENDPOINT", endpoint)))
+	in, err := load.DecodeYAML([]byte(strings.ReplaceAll(objects, "ENDPOINT", endpoint)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +236,7 @@ ports: [{port: 3000}]
 // controller's options and ends up with the model the controller computed, so
 // the controller can confirm it by hash.
 func TestSyncServesSyntheticIngressGateway(t *testing.T) {
-	in, err := gateway.DecodeYAML([]byte(ingressObjects))
+	in, err := load.DecodeYAML([]byte(ingressObjects))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,7 +274,7 @@ func TestSyncServesSyntheticIngressGateway(t *testing.T) {
 	}
 	// The controller's view: same objects, its own gateway options.
 	out := pipeline.Build(in, pipeline.Options{
-		Gateway: gateway.Options{ControllerName: gateway.DefaultControllerName,
+		Gateway: translate.Options{ControllerName: translate.DefaultControllerName,
 			GatewayAddresses: func(string, string) []string { return []string{"10.245.0.9"} }},
 		Ingress: shim,
 	})

@@ -17,9 +17,9 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/features"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/testenv"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
 )
 
 // TestLiveDeferredShutdown: an Ingress data plane with --deferred-shutdown-period
@@ -37,7 +37,7 @@ func TestLiveDeferredShutdown(t *testing.T) {
 	rf.OCSP = false
 	echo := testenv.StartEcho(t, "deferred")
 	port := testenv.FreePort(t)
-	in, err := gateway.DecodeYAML([]byte(fmt.Sprintf(`
+	in, err := load.DecodeYAML([]byte(fmt.Sprintf(`
 apiVersion: networking.k8s.io/v1
 kind: IngressClass
 metadata: {name: nghttpx}

@@ -27,11 +27,11 @@ import (
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/keys"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
 )
 
 // httpsInput is the test objects plus an HTTPS listener with a fresh certificate.
-func httpsInput(t *testing.T) *gateway.Input {
+func httpsInput(t *testing.T) *load.Input {
 	t.Helper()
 	in := input(t, "10.0.0.5")
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

@@ -17,9 +17,10 @@ import (
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/features"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/ocsptest"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/recheck"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
 )
 
 // ocspSecret is a TLS Secret (leaf + CA) with a good OCSP response valid until
@@ -31,9 +32,9 @@ func ocspSecret(t *testing.T, nextUpdate time.Time) corev1.Secret {
 		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "cert"},
 		Type:       corev1.SecretTypeTLS,
 		Data: map[string][]byte{
-			corev1.TLSCertKey:       p.ChainPEM,
-			corev1.TLSPrivateKeyKey: p.KeyPEM,
-			gateway.OCSPResponseKey: p.Response(t, ocsp.Good, nil, time.Now().Add(-time.Minute), nextUpdate),
+			corev1.TLSCertKey:         p.ChainPEM,
+			corev1.TLSPrivateKeyKey:   p.KeyPEM,
+			translate.OCSPResponseKey: p.Response(t, ocsp.Good, nil, time.Now().Add(-time.Minute), nextUpdate),
 		},
 	}
 }
@@ -48,7 +49,7 @@ func TestSyncSchedulesOCSPRecheck(t *testing.T) {
     tls: {certificateRefs: [{name: cert}]}`
 	objs := strings.Replace(objects, "listeners: [{name: http, port: 80, protocol: HTTP}]",
 		"listeners:\n  - {name: http, port: 80, protocol: HTTP}"+https, 1)
-	in, err := gateway.DecodeYAML([]byte(strings.ReplaceAll(objs, "ENDPOINT", "10.244.0.10")))
+	in, err := load.DecodeYAML([]byte(strings.ReplaceAll(objs, "ENDPOINT", "10.244.0.10")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func TestSyncSchedulesOCSPRecheck(t *testing.T) {
 		Gateway:      types.NamespacedName{Namespace: "ns", Name: "gw"},
 		StateDir:     t.TempDir(),
 		Render:       render.Options{APIPort: 9999, Features: render.Features{OCSP: true}, OCSPFetchProgram: "/bin/true"},
-		OCSP:         gateway.OCSPOptions{Enabled: true},
+		OCSP:         translate.OCSPOptions{Enabled: true},
 		Features:     &features.Features{OCSP: true},
 		NewDataPlane: func(string) (DataPlane, error) { return dp, nil },
 		Log:          testr.New(t),
@@ -92,7 +93,7 @@ func TestSyncSchedulesOCSPRecheck(t *testing.T) {
 
 	// Without the response nothing expires: no timer.
 	a.recheck.Set(nextUpdate.Add(time.Hour))
-	delete(in.Secrets[len(in.Secrets)-1].Data, gateway.OCSPResponseKey)
+	delete(in.Secrets[len(in.Secrets)-1].Data, translate.OCSPResponseKey)
 	if err := a.Sync(ctx, in); err != nil {
 		t.Fatal(err)
 	}

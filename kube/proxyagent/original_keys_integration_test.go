@@ -34,8 +34,8 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/features"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/keys"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/testenv"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
 )
 
 // Key continuity across a rolling replacement of the original nghttpx Ingress
@@ -169,7 +169,7 @@ func quicHandshake(t *testing.T, addr string, port int, token *quic.ClientToken)
 
 // liveInput is the agent's Gateway with one HTTPS listener on port and a
 // route to the echo server.
-func liveInput(t *testing.T, port, echoPort int) (*gateway.Input, []byte, []byte) {
+func liveInput(t *testing.T, port, echoPort int) (*load.Input, []byte, []byte) {
 	t.Helper()
 	in := httpsInput(t)
 	gw := &in.Gateways[0]

@@ -9,8 +9,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/model"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
+	"github.com/nghttpx-gateway/nghttpx-gateway/model"
 )
 
 // The class of the Gateway names a parameters ConfigMap that the proxy cannot
@@ -42,16 +43,16 @@ spec: {controllerName: zlab.co.jp/nghttpx}
 	if base == objects {
 		t.Fatal("test objects changed: GatewayClass not replaced")
 	}
-	proxyIn, err := gateway.DecodeYAML([]byte(strings.ReplaceAll(base, "ENDPOINT", "10.244.0.10")))
+	proxyIn, err := load.DecodeYAML([]byte(strings.ReplaceAll(base, "ENDPOINT", "10.244.0.10")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctrlIn, err := gateway.DecodeYAML([]byte(strings.ReplaceAll(base+paramsConfigMap, "ENDPOINT", "10.244.0.10")))
+	ctrlIn, err := load.DecodeYAML([]byte(strings.ReplaceAll(base+paramsConfigMap, "ENDPOINT", "10.244.0.10")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The controller's view: the class is accepted with its parameters.
-	res := gateway.Translate(ctrlIn, gateway.Options{})
+	res := translate.Translate(ctrlIn, translate.Options{})
 	if len(res.Models) != 1 || res.Models[0].Settings == nil || !res.Models[0].Settings.ProxyProtocol {
 		t.Fatalf("controller model settings: %+v", res.Models)
 	}

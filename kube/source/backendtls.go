@@ -9,7 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
 )
 
 // BackendTLSPolicies that target a referenced Service are listed in snapshots
@@ -50,7 +50,7 @@ func hasOurAncestorStatus(p *gatewayv1.BackendTLSPolicy, controllerName string) 
 
 // backendTLSSnapshot adds the relevant policies to in and their CA ConfigMaps to
 // r.caConfigMaps; call it before caSnapshot. Without the CRD there are none.
-func (s *Source) backendTLSSnapshot(ctx context.Context, in *gateway.Input, r *refs) error {
+func (s *Source) backendTLSSnapshot(ctx context.Context, in *load.Input, r *refs) error {
 	var l gatewayv1.BackendTLSPolicyList
 	if err := s.cache.List(ctx, &l); err != nil {
 		if meta.IsNoMatchError(err) {

@@ -9,7 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
 )
 
 // Client CA bundles of Gateways (spec.tls.frontend caCertificateRefs) are
@@ -64,7 +64,7 @@ func (s *Source) caWatched() []watch {
 }
 
 // caSnapshot adds the referenced CA bundle ConfigMaps to in (once each).
-func (s *Source) caSnapshot(ctx context.Context, in *gateway.Input, r *refs) error {
+func (s *Source) caSnapshot(ctx context.Context, in *load.Input, r *refs) error {
 	for _, k := range sortedKeys(r.caConfigMaps) {
 		if slices.ContainsFunc(in.ConfigMaps, func(c corev1.ConfigMap) bool { return client.ObjectKeyFromObject(&c) == k }) {
 			continue

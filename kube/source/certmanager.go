@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
 )
 
 // WatchCertificates makes the Source watch cert-manager Certificates (the caller
@@ -62,7 +62,7 @@ func (s *Source) UnwatchCertificates(ctx context.Context, notify func()) error {
 
 // certificateSnapshot adds the Certificates that write a referenced Secret that
 // does not exist; status only mentions Certificates for such Secrets.
-func (s *Source) certificateSnapshot(ctx context.Context, in *gateway.Input, r *refs) error {
+func (s *Source) certificateSnapshot(ctx context.Context, in *load.Input, r *refs) error {
 	if !s.certificates || len(r.missingSecrets) == 0 {
 		return nil
 	}

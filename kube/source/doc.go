@@ -1,4 +1,4 @@
-// Package source turns a controller-runtime cache into gateway.Input snapshots
+// Package source turns a controller-runtime cache into load.Input snapshots
 // and decides which watch events are worth a rebuild. Both roles use it: the
 // controller (`serve`, every Gateway of our GatewayClasses) and the proxy agent
 // (`proxy`, one Gateway).

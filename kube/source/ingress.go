@@ -12,8 +12,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
 	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
 )
 
 // Ingress makes a Source also watch the Ingress front-end's inputs: Ingresses
@@ -117,7 +117,7 @@ func (r *refs) ingressMaybeOurs(ing *Ingress, i *networkingv1.Ingress) bool {
 // ingressSnapshot adds the Ingress front-end's objects to in and their
 // references to r: the Services and Secrets of the Ingresses that may be ours,
 // the default backend Service, the default TLS Secret and the publish Service.
-func (s *Source) ingressSnapshot(ctx context.Context, in *gateway.Input, r *refs) error {
+func (s *Source) ingressSnapshot(ctx context.Context, in *load.Input, r *refs) error {
 	ing := s.opts.Ingress
 	if ing == nil {
 		return nil

@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
 )
 
 // AddParametersCacheOptions lets the cache hold the ConfigMaps of namespace ns
@@ -61,7 +61,7 @@ func (s *Source) parametersWatched() []watch {
 // parametersSnapshot adds the parameters ConfigMaps of our GatewayClasses to in
 // and records them in r. Only Options.ParametersNamespace is cached; a reference
 // elsewhere is left to the translator to reject.
-func (s *Source) parametersSnapshot(ctx context.Context, in *gateway.Input, classes []gatewayv1.GatewayClass, r *refs) error {
+func (s *Source) parametersSnapshot(ctx context.Context, in *load.Input, classes []gatewayv1.GatewayClass, r *refs) error {
 	ns := s.opts.ParametersNamespace
 	if ns == "" {
 		return nil

@@ -20,12 +20,13 @@ import (
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayv1beta1 "sigs.k8s.io/gateway-api/apis/v1beta1"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
+	"github.com/nghttpx-gateway/nghttpx-gateway/load"
 )
 
 // Options configure a Source.
 type Options struct {
-	// ControllerName selects our GatewayClasses (default gateway.DefaultControllerName).
+	// ControllerName selects our GatewayClasses (default translate.DefaultControllerName).
 	ControllerName string
 	// Gateway, when set, limits the Source to this one Gateway (the proxy agent).
 	Gateway types.NamespacedName
@@ -59,7 +60,7 @@ type Stats struct {
 	Snapshots atomic.Int64
 }
 
-// Source reads gateway.Input snapshots from a cache and filters its events.
+// Source reads load.Input snapshots from a cache and filters its events.
 type Source struct {
 	cache cache.Cache
 	opts  Options
@@ -79,7 +80,7 @@ type Source struct {
 // New returns a Source reading from c.
 func New(c cache.Cache, opts Options) *Source {
 	if opts.ControllerName == "" {
-		opts.ControllerName = gateway.DefaultControllerName
+		opts.ControllerName = translate.DefaultControllerName
 	}
 	if opts.Log.GetSink() == nil {
 		opts.Log = logr.Discard()
@@ -282,11 +283,11 @@ func (s *Source) extraRelevant(old, cur client.Object) bool {
 // references for relevance filtering. Holding the lock across the listing and
 // the update means an event is either seen by this snapshot or filtered with
 // the new references, never lost in between.
-func (s *Source) Snapshot(ctx context.Context) (*gateway.Input, error) {
+func (s *Source) Snapshot(ctx context.Context) (*load.Input, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stats.Snapshots.Add(1)
-	in := &gateway.Input{}
+	in := &load.Input{}
 	var classes gatewayv1.GatewayClassList
 	var gws gatewayv1.GatewayList
 	var routes gatewayv1.HTTPRouteList

@@ -12,7 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 )
 
 // IngressStatus is what we write into one Ingress's status.
@@ -77,7 +77,7 @@ type Synthetic func(kind, namespace, name string) bool
 // WithoutSynthetic returns res without the Ingress shim's synthetic objects:
 // they do not exist in the API server, and a real object of the same name must
 // never receive their status. res is not modified.
-func WithoutSynthetic(res *gateway.Result, synthetic Synthetic) *gateway.Result {
+func WithoutSynthetic(res *translate.Result, synthetic Synthetic) *translate.Result {
 	if synthetic == nil {
 		return res
 	}

@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 )
 
 func ingressWriter(t *testing.T, objs ...client.Object) (*Writer, client.Client, *counts) {
@@ -94,7 +94,7 @@ func TestIngressStatusWrittenOnlyWhenChanged(t *testing.T) {
 }
 
 func TestWithoutSynthetic(t *testing.T) {
-	res := &gateway.Result{
+	res := &translate.Result{
 		GatewayClasses: []gatewayv1.GatewayClass{{ObjectMeta: metav1.ObjectMeta{Name: "nghttpx"}}, {ObjectMeta: metav1.ObjectMeta{Name: "nghttpx-ingress"}}},
 		Gateways: []gatewayv1.Gateway{
 			{ObjectMeta: metav1.ObjectMeta{Namespace: "sys", Name: "nghttpx"}},

@@ -10,7 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 )
 
 func TestListenerSetStatusAndAttachedCount(t *testing.T) {
@@ -30,7 +30,7 @@ func TestListenerSetStatusAndAttachedCount(t *testing.T) {
 	desired.Status.Listeners = []gatewayv1.ListenerEntryStatus{{Name: "extra", AttachedRoutes: 2}}
 	desiredGW := gw.DeepCopy()
 	desiredGW.Status.AttachedListenerSets = new(int32(1))
-	res := &gateway.Result{Gateways: []gatewayv1.Gateway{*desiredGW}, ListenerSets: []gatewayv1.ListenerSet{*desired}}
+	res := &translate.Result{Gateways: []gatewayv1.Gateway{*desiredGW}, ListenerSets: []gatewayv1.ListenerSet{*desired}}
 	if err := w.Write(context.Background(), res); err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 )
 
 // Counters of a Writer, safe for concurrent reads.
@@ -51,14 +51,14 @@ func (w *Writer) Counters() *Counters { return &w.counters }
 
 func (w *Writer) controllerName() string {
 	if w.ControllerName == "" {
-		return gateway.DefaultControllerName
+		return translate.DefaultControllerName
 	}
 	return w.ControllerName
 }
 
 // Write writes the status of every object in res; it goes on after a failure
 // and returns all errors joined.
-func (w *Writer) Write(ctx context.Context, res *gateway.Result) error {
+func (w *Writer) Write(ctx context.Context, res *translate.Result) error {
 	var errs []error
 	for i := range res.GatewayClasses {
 		errs = append(errs, w.GatewayClass(ctx, &res.GatewayClasses[i]))

@@ -15,10 +15,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/gateway"
+	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
 )
 
-const ours = gateway.DefaultControllerName
+const ours = translate.DefaultControllerName
 const theirs = "example.com/other"
 
 func scheme(t *testing.T) *runtime.Scheme {
@@ -175,7 +175,7 @@ func TestGatewayKeepsForeignConditionsAndSkipsMissing(t *testing.T) {
 	}
 	desired.Status.Addresses = []gatewayv1.GatewayStatusAddress{{Value: "10.0.0.1"}}
 	missing := &gatewayv1.Gateway{ObjectMeta: metav1.ObjectMeta{Name: "gone", Namespace: "ns"}}
-	if err := w.Write(context.Background(), &gateway.Result{Gateways: []gatewayv1.Gateway{*desired, *missing}}); err != nil {
+	if err := w.Write(context.Background(), &translate.Result{Gateways: []gatewayv1.Gateway{*desired, *missing}}); err != nil {
 		t.Fatal(err)
 	}
 	var got gatewayv1.Gateway
