@@ -34,7 +34,7 @@ var stages = []struct {
 		"side effects: nghttpx processes, ports, the mirror tee, feature probes"},
 	{"roles", []string{"standalone", "kube/"}, false, "where objects come from and what happens to the result"},
 	{"cmd", []string{"cmd/"}, false, "binaries"},
-	{"harness", []string{"e2e/", "conformance", "bench", "hack/", "config", "internal/testenv", "internal/layering", "dataplane/livetest", "dataplane/faults",
+	{"harness", []string{"e2e/", "conformance", "bench", "hack/", "config", "internal/testenv", "internal/layering", "internal/doccheck", "dataplane/livetest", "dataplane/faults",
 		"cmd/localcluster", "cmd/imagebuild"}, false, "tests and their tools; nothing below imports them"},
 }
 

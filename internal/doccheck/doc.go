@@ -1,0 +1,6 @@
+// Package doccheck holds only tests that keep the user documentation honest:
+// every example under docs/examples translates with all its objects accepted
+// (the same pipeline `nghttpx-gateway translate` runs), and every relative link
+// in README.md and docs/ names a file that exists. A doc example that stops
+// working fails here, not in a user's cluster.
+package doccheck
