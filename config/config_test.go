@@ -514,3 +514,36 @@ func TestIngressConfigMapAccessIsNamespaced(t *testing.T) {
 		t.Errorf("binding roleRef %+v subjects %v, want %v", b.RoleRef, subjects, want)
 	}
 }
+
+// The in-pod topology's extra RBAC (config/in-pod, not in default) only
+// reads: pods in the controller's namespace, nodes cluster-wide.
+func TestInPodRBACIsReadOnly(t *testing.T) {
+	want := map[string]string{"Role": "pods", "ClusterRole": "nodes"}
+	seen := map[string]bool{}
+	for _, o := range build(t, "in-pod") {
+		switch o.GetKind() {
+		case "Role", "ClusterRole":
+			var r rbacv1.ClusterRole
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, &r); err != nil {
+				t.Fatal(err)
+			}
+			seen[o.GetKind()] = true
+			for _, rule := range r.Rules {
+				if !slices.Equal(rule.APIGroups, []string{""}) || !slices.Equal(rule.Resources, []string{want[o.GetKind()]}) {
+					t.Errorf("%s: rule %+v, want only %s", key(o), rule, want[o.GetKind()])
+				}
+				for _, v := range rule.Verbs {
+					if v != "get" && v != "list" && v != "watch" {
+						t.Errorf("%s: verb %s is not read-only", key(o), v)
+					}
+				}
+			}
+		case "RoleBinding", "ClusterRoleBinding":
+		default:
+			t.Errorf("unexpected %s", key(o))
+		}
+	}
+	if len(seen) != 2 {
+		t.Errorf("roles %v, want a Role and a ClusterRole", seen)
+	}
+}

@@ -79,6 +79,8 @@ func goldenOptions(t *testing.T, data []byte) (Options, bool) {
 			o.NghttpxConfigMap = v
 		case "namespace":
 			o.Namespace = v
+		case "oneGateway":
+			o.OneGateway = b
 		case "convert":
 			convert = b
 		default:

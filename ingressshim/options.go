@@ -80,6 +80,11 @@ type Options struct {
 	// DefaultGatewayName names the Gateway of Ingresses without a class when none
 	// of our IngressClasses exists; default DefaultGatewayName.
 	DefaultGatewayName string
+	// OneGateway serves every Ingress of ours, whatever its IngressClass, with
+	// the one Gateway DefaultGatewayName: the in-pod topology of the original
+	// controller, whose single nghttpx per pod serves all its classes on the
+	// same two ports. The Gateway carries the oldest class's annotation.
+	OneGateway bool
 }
 
 // nsName is a namespace/name key.

@@ -172,8 +172,12 @@ func (t *translator) run() {
 
 	// Every IngressClass of ours gets a Gateway, even without Ingresses: it
 	// serves the default backend, as the original controller's nghttpx does.
+	if t.cfg.OneGateway {
+		// Like the original's nghttpx, which runs with no Ingress at all.
+		t.gateway(t.cfg.DefaultGatewayName, "")
+	}
 	for _, c := range t.classes.ours {
-		t.gateway(c.Name, c.Name)
+		t.gateway(t.gatewayName(c.Name), c.Name)
 	}
 	var states []*ingressState
 	for _, ing := range t.ingresses {
@@ -182,7 +186,7 @@ func (t *translator) run() {
 			t.res.Skipped = append(t.res.Skipped, SkippedIngress{Namespace: ing.Namespace, Name: ing.Name, Reason: sel.why})
 			continue
 		}
-		gs := t.gateway(sel.gateway, sel.class)
+		gs := t.gateway(t.gatewayName(sel.gateway), sel.class)
 		is := &ingressState{
 			ing: ing, gw: gs, sel: sel, events: map[Event]bool{}, notes: map[string]bool{},
 			res: &IngressResult{
@@ -209,11 +213,23 @@ func (t *translator) run() {
 	}
 }
 
+// gatewayName is the Gateway that serves what selection gave name: with
+// OneGateway, always DefaultGatewayName.
+func (t *translator) gatewayName(name string) string {
+	if t.cfg.OneGateway {
+		return t.cfg.DefaultGatewayName
+	}
+	return name
+}
+
 func (t *translator) gateway(name, class string) *gatewayState {
 	gs := t.gateways[name]
 	if gs == nil {
 		gs = &gatewayState{name: name, class: class, claims: map[matchKey]*claim{}}
 		t.gateways[name] = gs
+	}
+	if gs.class == "" {
+		gs.class = class
 	}
 	return gs
 }

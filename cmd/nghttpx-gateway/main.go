@@ -41,7 +41,7 @@ func main() {
 		os.Exit(ocspFetchMain(os.Args[1:], os.Stdout, os.Stderr, time.Now()))
 	}
 	if args, ok := originalArgs(os.Args[0], os.Args[1:]); ok {
-		os.Exit(originalMain(ctx, args, os.Stderr))
+		os.Exit(originalMain(ctx, args, os.Stdout, os.Stderr))
 	}
 	os.Exit(dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -28,6 +28,19 @@ const defaultMetricsAddr = "127.0.0.1:9113"
 // with nghttpx's version and features, and the process.
 func dataPlaneMetrics(dp dataPlane, out io.Writer, log logr.Logger) (*prometheus.Registry, *accesslog.Sink, *apply.StatsSet, error) {
 	reg := prometheus.NewRegistry()
+	if err := reg.Register(collectors.NewGoCollector()); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return nil, nil, nil, err
+	}
+	sink, stats, err := registerDataPlaneMetrics(reg, dp, out, log)
+	return reg, sink, stats, err
+}
+
+// registerDataPlaneMetrics registers dataPlaneMetrics' series but the
+// process's on reg (serve's in-pod data plane shares the controller's).
+func registerDataPlaneMetrics(reg prometheus.Registerer, dp dataPlane, out io.Writer, log logr.Logger) (*accesslog.Sink, *apply.StatsSet, error) {
 	info := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "nghttpx_gateway_dataplane_build_info",
 		Help: "Always 1: this binary's version and its nghttpx's version and features.",
@@ -37,16 +50,16 @@ func dataPlaneMetrics(dp dataPlane, out io.Writer, log logr.Logger) (*prometheus
 	})
 	info.Set(1)
 	stats := &apply.StatsSet{}
-	for _, c := range []prometheus.Collector{info, stats, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+	for _, c := range []prometheus.Collector{info, stats} {
 		if err := reg.Register(c); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 	}
 	sink, err := accesslog.NewSink(reg, out, log.WithName("accesslog"))
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	return reg, sink, stats, nil
+	return sink, stats, nil
 }
 
 func metricsHandler(reg *prometheus.Registry) http.Handler {

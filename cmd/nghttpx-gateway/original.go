@@ -37,6 +37,7 @@ func originalDefaults() []flagDefault {
 		{"profiling", "true"},
 		{"health-addr", "0"},
 		{"metrics-addr", "0"},
+		{"ingress-data-plane", dataPlaneInPod},
 	}
 }
 
@@ -64,8 +65,8 @@ func originalArgs(argv0 string, args []string) ([]string, bool) {
 }
 
 // originalMain runs serve as the original invocation and returns the exit code.
-func originalMain(ctx context.Context, args []string, stderr io.Writer) int {
-	err := serve(ctx, originalProgramName, args, stderr, originalDefaults())
+func originalMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	err := serve(ctx, originalProgramName, args, stdout, stderr, originalDefaults())
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		return 0 // as the original (cobra) does for --help

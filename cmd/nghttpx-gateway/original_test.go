@@ -65,7 +65,7 @@ var wantOriginalDefaults = map[string]string{
 	"internal-default-backend": "true", "http3": "", "leader-elect-resource-name": `"nghttpx-ingress-lb"`,
 	"leader-election-id": `"nghttpx-ingress-lb"`, "nghttpx-secret": `"nghttpx-km"`, "quic-secret-period": "4h0m0s",
 	"quic-key-rotation-period": "4h0m0s", "client-qps": "200", "client-burst": "300", "healthz-port": "11249",
-	"profiling": "true", "health-addr": `"0"`, "metrics-addr": `"0"`,
+	"profiling": "true", "health-addr": `"0"`, "metrics-addr": `"0"`, "ingress-data-plane": `"in-pod"`,
 }
 
 func flagNames(m map[string]string) []string {
@@ -80,7 +80,7 @@ func flagNames(m map[string]string) []string {
 // own help is unchanged.
 func TestOriginalDefaultsInHelp(t *testing.T) {
 	var stderr bytes.Buffer
-	if code := originalMain(context.Background(), []string{"--help"}, &stderr); code != 0 {
+	if code := originalMain(context.Background(), []string{"--help"}, io.Discard, &stderr); code != 0 {
 		t.Fatalf("--help: exit %d, want 0 as the original", code)
 	}
 	got := flagDefaults(t, stderr.String(), flagNames(wantOriginalDefaults)...)
@@ -102,7 +102,7 @@ func TestOriginalDefaultsInHelp(t *testing.T) {
 // Flags given on the command line win over the original's defaults.
 func TestOriginalFlagsOverrideDefaults(t *testing.T) {
 	var stderr bytes.Buffer
-	code := originalMain(context.Background(), []string{"--kubeconfig=/nonexistent", "--http3", "--healthz-port=70000"}, &stderr)
+	code := originalMain(context.Background(), []string{"--kubeconfig=/nonexistent", "--http3", "--healthz-port=70000"}, io.Discard, &stderr)
 	if code != 1 || !strings.Contains(stderr.String(), "--healthz-port: 70000 is not a port number") {
 		t.Errorf("exit %d, stderr %q", code, stderr.String())
 	}
@@ -158,5 +158,27 @@ func TestDeferredShutdownBound(t *testing.T) {
 	if code, _, errOut := run(t, "serve", "--kubeconfig=/nonexistent", "--deferred-shutdown-period=-1s"); code == 0 ||
 		!strings.Contains(errOut, "is negative") {
 		t.Errorf("negative period: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// --ingress-data-plane: the original invocation runs nghttpx in its own pod;
+// a bad value, or in-pod without the Ingress front-end, is refused before
+// anything starts.
+func TestIngressDataPlaneFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--kubeconfig=/nonexistent", "--ingress-data-plane=sidecar"}, `--ingress-data-plane "sidecar": want provisioned or in-pod`},
+		{[]string{"--kubeconfig=/nonexistent", "--serve-ingress=false", "--nghttpx-secret="}, "--ingress-data-plane=in-pod needs the Ingress front-end"},
+	} {
+		var stderr bytes.Buffer
+		if code := originalMain(context.Background(), tc.args, io.Discard, &stderr); code != 1 || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", tc.args, code, stderr.String(), tc.want)
+		}
+	}
+	if w := withoutInPodWarnings([]string{"--nghttpx-conf-dir is no longer supported and is ignored: x", "--reload-rate is no longer supported"}); len(w) != 1 ||
+		!strings.HasPrefix(w[0], "--reload-rate ") {
+		t.Errorf("warnings left in in-pod mode: %q", w)
 	}
 }

@@ -29,13 +29,13 @@ func proxyImage() string {
 	return "ghcr.io/nghttpx-gateway/nghttpx-gateway:" + tag
 }
 
-func serveCmd(ctx context.Context, args []string, _, stderr io.Writer) error {
-	return serve(ctx, "serve", args, stderr, nil)
+func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return serve(ctx, "serve", args, stdout, stderr, nil)
 }
 
 // serve is serve's flags and start; defaults replace flag defaults first (the
 // original invocation, original.go).
-func serve(ctx context.Context, name string, args []string, stderr io.Writer, defaults []flagDefault) error {
+func serve(ctx context.Context, name string, args []string, stdout, stderr io.Writer, defaults []flagDefault) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	kubeconfig := fs.String("kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, else the in-cluster service account)")
@@ -60,6 +60,9 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 	// The Ingress front-end: the original nghttpx Ingress controller's flags.
 	serveIngress := fs.Bool("serve-ingress", true,
 		"also serve Ingresses of the IngressClasses whose controller is --ingress-class-controller (drop-in for the nghttpx Ingress controller)")
+	dataPlaneMode := fs.String("ingress-data-plane", dataPlaneProvisioned,
+		"where the Ingress front-end's nghttpx runs: provisioned (a Deployment and Service per IngressClass) or in-pod (inside this pod, on its network, "+
+			"serving every IngressClass of ours on --nghttpx-http-port/--nghttpx-https-port, as the original controller does; the default when run as "+originalProgramName+")")
 	ingressNS := fs.String("ingress-namespace", "",
 		"namespace of the Ingress front-end's Gateways and their data planes (default: --namespace)")
 	publish := fs.String("publish-service", "",
@@ -111,6 +114,17 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 	shim, err := ing.options()
 	if err != nil {
 		return err
+	}
+	inPodMode, err := parseIngressDataPlane(*dataPlaneMode)
+	if err != nil {
+		return err
+	}
+	if inPodMode && !*serveIngress {
+		return fmt.Errorf("--ingress-data-plane=%s needs the Ingress front-end (--serve-ingress)", dataPlaneInPod)
+	}
+	if inPodMode {
+		shim.OneGateway = true
+		ing.warnings = withoutInPodWarnings(ing.warnings)
 	}
 	if err := checkDeferredShutdown(shim.DeferredShutdownPeriod); err != nil {
 		return err
@@ -187,6 +201,14 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 		}
 		ingress = &controller.IngressOptions{Shim: shim, ProxyProtocol: ing.proxyProto, PublishService: publishKey}
 	}
+	var inPod *controller.InPodOptions
+	if inPodMode {
+		inPod, err = newInPod(ctx, inPodConfig{fs: fs, cfg: cfg, controllerName: *controllerName, shim: shim, proxyProto: ing.proxyProto,
+			workers: ing.workers, http3: *http3, ocsp: &ocspF, origKeys: origKeys, healthzAddr: healthzAddr, stdout: stdout, log: log})
+		if err != nil {
+			return err
+		}
+	}
 	log.Info("starting controller", "version", version, "controllerName", *controllerName, "proxyImage", *image, "serviceType", st,
 		"ingress", *serveIngress, "ingressClassController", shim.IngressClassController, "ingressNamespace", shim.Namespace)
 	return controller.Run(ctx, cfg, controller.Options{
@@ -212,6 +234,7 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 			IngressArgs:      ingressProxyArgs(shim, ing.proxyProto, ing.workers),
 		},
 		Ingress:       ingress,
+		InPod:         inPod,
 		OCSP:          ocspF.options(true),
 		KeyRotation:   keys.Periods{QUIC: *quicRotation, Tickets: *ticketRotation},
 		NghttpxSecret: origKeys,

@@ -28,6 +28,10 @@ func (c *Controller) grantAccess(ctx context.Context, res *translate.Result) err
 	for i := range res.Gateways {
 		g := &res.Gateways[i]
 		k := types.NamespacedName{Namespace: g.Namespace, Name: g.Name}
+		if c.servedInPod(g) {
+			// No proxy ServiceAccount: the controller reads from its own cache.
+			continue
+		}
 		var ing *source.Ingress
 		if c.isSynthetic("Gateway", g.Namespace, g.Name) && c.ing != nil {
 			ing = &source.Ingress{Shim: c.ing.opts.Shim}

@@ -63,6 +63,7 @@ type Controller struct {
 	leader    atomic.Bool
 	built     atomic.Bool // the first translation after sync is done
 	provision atomic.Bool // provisioning is due (inputs changed, error, new leader)
+	inPodDue  atomic.Bool // the in-pod data plane asked for a Sync (inpod.go)
 
 	// Owned by the batch goroutine.
 	in     *load.Input
@@ -70,6 +71,8 @@ type Controller struct {
 	retry  time.Duration
 	retryT *time.Timer
 	addrT  *time.Timer // looks again when a pending static address times out
+	// inPodFailed: the last in-pod Sync failed; the next batch retries it.
+	inPodFailed bool
 
 	// ocspT translates again when a stapled OCSP response expires (ocsp.go).
 	ocspT *recheck.Timer
@@ -102,6 +105,13 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 		}},
 	}
 	maps.Copy(mo.Cache.ByObject, source.IngressCacheOptions(opts.Ingress.source()))
+	inPodCacheOptions(mo.Cache.ByObject, opts.InPod)
+	if opts.InPod != nil {
+		// The in-pod data plane drains (up to the deferred shutdown period)
+		// before the manager may stop.
+		d := 90 * time.Second
+		mo.GracefulShutdownTimeout = &d
+	}
 	// GatewayClass parameters ConfigMaps: the controller's namespace only.
 	source.AddParametersCacheOptions(mo.Cache.ByObject, opts.Namespace)
 	// Client CA bundles of Gateways may be ConfigMaps anywhere: cache them all.
@@ -161,6 +171,14 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	if err := mgr.AddReadyzCheck("built", c.builtCheck); err != nil {
 		return nil, err
 	}
+	if opts.InPod != nil {
+		if err := mgr.AddHealthzCheck("nghttpx", c.inPodHealthz); err != nil {
+			return nil, err
+		}
+		if err := mgr.AddReadyzCheck("nghttpx", c.inPodReadyz); err != nil {
+			return nil, err
+		}
+	}
 	if err := c.addHealthPort(); err != nil {
 		return nil, err
 	}
@@ -209,6 +227,13 @@ func (c *Controller) Start(ctx context.Context) error {
 		return err
 	}
 	c.log.Info("caches synced")
+	if err := c.startInPod(ctx); err != nil {
+		return err
+	}
+	if c.opts.InPod != nil {
+		// After the last batch: nothing else applies meanwhile.
+		defer c.opts.InPod.DataPlane.Stop()
+	}
 	go c.watchCertManager(ctx, notify)
 	go func() {
 		select {
@@ -246,7 +271,9 @@ func (c *Controller) runBatch(ctx context.Context) {
 }
 
 func (c *Controller) sync(ctx context.Context) error {
+	rebuilt := false
 	if c.dirty.Swap(false) || c.out == nil {
+		rebuilt = true
 		t0 := time.Now()
 		in, err := c.src.Snapshot(ctx)
 		if err != nil {
@@ -263,11 +290,12 @@ func (c *Controller) sync(ctx context.Context) error {
 		c.log.V(1).Info("translated", "gateways", len(c.out.Translation.Gateways), "routes", len(c.out.Translation.HTTPRoutes),
 			"took", time.Since(t0).Round(time.Microsecond))
 	}
+	inPodErr := c.syncInPod(ctx, rebuilt)
 	if !c.leader.Load() {
-		return nil
+		return inPodErr
 	}
 	res := c.out.Translation
-	var errs []error
+	errs := []error{inPodErr}
 	if c.provision.Swap(false) {
 		if err := c.provisionAll(ctx, res); err != nil {
 			c.provision.Store(true)
@@ -341,6 +369,10 @@ func (c *Controller) provisionAll(ctx context.Context, res *translate.Result) er
 		g := &res.Gateways[i]
 		k := types.NamespacedName{Namespace: g.Namespace, Name: g.Name}
 		keep[k] = true
+		if c.servedInPod(g) {
+			// Served by the controller's own pods: no data plane to provision.
+			continue
+		}
 		keys = append(keys, k)
 		if g.DeletionTimestamp != nil {
 			continue

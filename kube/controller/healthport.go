@@ -37,6 +37,11 @@ func (c *Controller) addHealthPort() error {
 		Profiling: c.opts.Profiling,
 		Metrics:   promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}),
 	}
+	if c.opts.InPod != nil {
+		// The original's checks: nghttpx runs, and it was configured once.
+		hp.Healthz = append(hp.Healthz, healthport.Check{Name: "nghttpx", Func: c.inPodHealthz})
+		hp.Readyz = append(hp.Readyz, healthport.Check{Name: "nghttpx", Func: c.inPodReadyz})
+	}
 	// A manager.Server starts with the manager's other HTTP servers, before the
 	// caches sync, so liveness answers while they do.
 	shutdown := 5 * time.Second

@@ -103,7 +103,7 @@ func (c *Controller) syncIngresses(ctx context.Context) error {
 		byKey[types.NamespacedName{Namespace: x.Namespace, Name: x.Name}] = x
 	}
 	var desired []status.IngressStatus
-	var publish []string
+	var publish, nodes []string
 	if k := c.ing.opts.PublishService; k.Name != "" {
 		publish = c.publishAddresses(ctx, k)
 	}
@@ -121,7 +121,14 @@ func (c *Controller) syncIngresses(ctx context.Context) error {
 			continue
 		}
 		addrs := publish
-		if c.ing.opts.PublishService.Name == "" {
+		switch {
+		case c.ing.opts.PublishService.Name != "":
+		case c.opts.InPod != nil:
+			if nodes == nil {
+				nodes = c.nodeAddresses(ctx)
+			}
+			addrs = nodes
+		default:
 			addrs = c.serviceAddresses(ctx, ir.Gateway.Namespace, ir.Gateway.Name)
 		}
 		desired = append(desired, status.IngressStatus{NamespacedName: k, UID: ing.UID, Addresses: addrs})

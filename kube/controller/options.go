@@ -43,6 +43,9 @@ type Options struct {
 	PollFast, PollSlow time.Duration
 	// Ingress, when set, also serves Ingresses (see IngressOptions).
 	Ingress *IngressOptions
+	// InPod, with Ingress, runs the Ingress data plane inside this process
+	// (the original's topology; inpod.go).
+	InPod *InPodOptions
 	// KeyRotation are the rotation periods of every Gateway's shared QUIC and
 	// TLS ticket keys Secret, which the leader keeps (zero: created, never
 	// rotated). NoSharedKeys turns the keys Secrets off.
