@@ -57,6 +57,8 @@ func serve(ctx context.Context, name string, args []string, stdout, stderr io.Wr
 	fs.StringVar(healthAddr, "health-probe-bind-address", *healthAddr, "alias of --health-addr")
 	var lf logFlags
 	lf.register(fs)
+	var kf kubeFlags
+	kf.register(fs)
 	// The Ingress front-end: the original nghttpx Ingress controller's flags.
 	serveIngress := fs.Bool("serve-ingress", true,
 		"also serve Ingresses of the IngressClasses whose controller is --ingress-class-controller (drop-in for the nghttpx Ingress controller)")
@@ -182,7 +184,7 @@ func serve(ctx context.Context, name string, args []string, stdout, stderr io.Wr
 			log.Info("warning: arguments that are not flags are ignored, as the original ignores them", "arguments", ignored)
 		}
 	}
-	cfg, err := restConfig(*kubeconfig, "nghttpx-gateway-controller/"+version)
+	cfg, err := kf.restConfig(*kubeconfig, "nghttpx-gateway-controller/"+version)
 	if err != nil {
 		return err
 	}
