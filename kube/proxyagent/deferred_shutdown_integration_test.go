@@ -27,14 +27,8 @@ import (
 // it answers 503 while the Ingress rules keep serving for the period, with no
 // nghttpx reload, and then nghttpx stops.
 func TestLiveDeferredShutdown(t *testing.T) {
-	bin := testenv.NghttpxBin(t)
 	ctx := context.Background()
-	feat, err := features.Detect(ctx, bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rf := feat.Render()
-	rf.OCSP = false
+	bin, rf := liveNghttpx(t)
 	echo := testenv.StartEcho(t, "deferred")
 	port := testenv.FreePort(t)
 	in, err := load.DecodeYAML([]byte(fmt.Sprintf(`
@@ -76,9 +70,7 @@ ports: [{port: %[1]d}]
 		Render:   render.Options{APIPort: testenv.FreePort(t), Workers: 1, Features: rf, GracePeriod: time.Second},
 		Ingress: &ingressshim.Options{Namespace: "system", HTTPPort: int32(port), DisableHTTPS: true,
 			InternalDefaultBackend: true, DeferredShutdownPeriod: period},
-		NewDataPlane: func(dir string) (DataPlane, error) {
-			return apply.New(apply.Options{Binary: bin, StateDir: dir, Log: testr.New(t).WithName("nghttpx"), StopGrace: 2 * time.Second})
-		},
+		NewDataPlane: liveDataPlane(t, bin),
 		StopTimeout: 10 * time.Second,
 		Log:         testr.New(t),
 	})
@@ -149,5 +141,25 @@ ports: [{port: %[1]d}]
 	<-done
 	if code, _ := get("any.example", "/nghttpx-healthz"); code != 0 {
 		t.Errorf("nghttpx still answers %d after the period", code)
+	}
+}
+
+// liveNghttpx is the built nghttpx and its render features (no OCSP).
+func liveNghttpx(t *testing.T) (string, render.Features) {
+	t.Helper()
+	bin := testenv.NghttpxBin(t)
+	feat, err := features.Detect(context.Background(), bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rf := feat.Render()
+	rf.OCSP = false
+	return bin, rf
+}
+
+// liveDataPlane runs bin for an agent, with a short graceful stop.
+func liveDataPlane(t *testing.T, bin string) func(dir string) (DataPlane, error) {
+	return func(dir string) (DataPlane, error) {
+		return apply.New(apply.Options{Binary: bin, StateDir: dir, Log: testr.New(t).WithName("nghttpx"), StopGrace: 2 * time.Second})
 	}
 }

@@ -14,8 +14,6 @@ import (
 	"github.com/go-logr/logr/testr"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
-	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/features"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/ingressshim"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/testenv"
@@ -73,14 +71,8 @@ ports: [{port: %[1]d}]
 // applies a new Ingress with no reload, and on Stop answers /nghttpx-healthz
 // with 503 for the deferred period while the Ingresses keep serving.
 func TestLiveFedInPod(t *testing.T) {
-	bin := testenv.NghttpxBin(t)
 	ctx := context.Background()
-	feat, err := features.Detect(ctx, bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rf := feat.Render()
-	rf.OCSP = false
+	bin, rf := liveNghttpx(t)
 	echo := testenv.StartEcho(t, "in-pod")
 	port := testenv.FreePort(t)
 	const period = 2 * time.Second
@@ -90,9 +82,7 @@ func TestLiveFedInPod(t *testing.T) {
 		Render:   render.Options{APIPort: testenv.FreePort(t), Workers: 1, Features: rf, GracePeriod: time.Second},
 		Ingress: &ingressshim.Options{Namespace: "system", HTTPPort: int32(port), DisableHTTPS: true, OneGateway: true,
 			InternalDefaultBackend: true, DeferredShutdownPeriod: period},
-		NewDataPlane: func(dir string) (DataPlane, error) {
-			return apply.New(apply.Options{Binary: bin, StateDir: dir, Log: testr.New(t).WithName("nghttpx"), StopGrace: 2 * time.Second})
-		},
+		NewDataPlane: liveDataPlane(t, bin),
 		DrainPeriod: 100 * time.Millisecond,
 		StopTimeout: 10 * time.Second,
 		Log:         testr.New(t),
