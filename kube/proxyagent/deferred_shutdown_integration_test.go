@@ -71,8 +71,8 @@ ports: [{port: %[1]d}]
 		Ingress: &ingressshim.Options{Namespace: "system", HTTPPort: int32(port), DisableHTTPS: true,
 			InternalDefaultBackend: true, DeferredShutdownPeriod: period},
 		NewDataPlane: liveDataPlane(t, bin),
-		StopTimeout: 10 * time.Second,
-		Log:         testr.New(t),
+		StopTimeout:  10 * time.Second,
+		Log:          testr.New(t),
 	})
 	if err != nil {
 		t.Fatal(err)

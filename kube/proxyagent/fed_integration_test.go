@@ -83,9 +83,9 @@ func TestLiveFedInPod(t *testing.T) {
 		Ingress: &ingressshim.Options{Namespace: "system", HTTPPort: int32(port), DisableHTTPS: true, OneGateway: true,
 			InternalDefaultBackend: true, DeferredShutdownPeriod: period},
 		NewDataPlane: liveDataPlane(t, bin),
-		DrainPeriod: 100 * time.Millisecond,
-		StopTimeout: 10 * time.Second,
-		Log:         testr.New(t),
+		DrainPeriod:  100 * time.Millisecond,
+		StopTimeout:  10 * time.Second,
+		Log:          testr.New(t),
 	})
 	if err != nil {
 		t.Fatal(err)
