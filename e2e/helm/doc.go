@@ -3,8 +3,10 @@
 // binary (HELM_BIN, built from the charts module by make e2e) installs
 // charts/nghttpx-gateway with its default values, the cluster quickstart of
 // docs/quickstart.md is applied from docs/examples/quickstart-cluster.yaml as
-// it is written there and must serve 200 over HTTP and HTTPS, and helm
-// uninstall must leave nothing of ours behind (every leftover is listed).
+// it is written there and must serve 200 over HTTP and HTTPS, helm upgrade of a
+// data-plane setting must roll the data plane with no failed request under
+// load, and helm uninstall must leave nothing of ours behind (every leftover is
+// listed).
 //
 // Traffic to cluster addresses starts inside the cluster network namespace;
 // helm and the clients talk to the API server through the cluster's kubeconfig.

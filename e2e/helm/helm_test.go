@@ -17,9 +17,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -34,6 +37,7 @@ import (
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/cluster"
 	"github.com/nghttpx-gateway/nghttpx-gateway/e2e/e2eutil"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/selfsigned"
+	"github.com/nghttpx-gateway/nghttpx-gateway/kube/provision"
 	"github.com/nghttpx-gateway/nghttpx-gateway/kube/source"
 )
 
@@ -67,8 +71,9 @@ func helm(ctx context.Context, t *testing.T, c *cluster.Cluster, args ...string)
 }
 
 // TestHelmInstallQuickstartUninstall: helm install with default values, the
-// cluster quickstart verbatim (HTTP and HTTPS 200), helm uninstall; nothing of
-// ours is left but what the docs say.
+// cluster quickstart verbatim (HTTP and HTTPS 200), helm upgrade of a data-plane
+// setting under load (0 failed requests), helm uninstall; nothing of ours is
+// left but what the docs say.
 func TestHelmInstallQuickstartUninstall(t *testing.T) {
 	ctx := context.Background()
 	v, _ := strconv.Atoi(os.Getenv("E2E_V"))
@@ -159,7 +164,11 @@ func TestHelmInstallQuickstartUninstall(t *testing.T) {
 		t.Logf("%s: 200 from an echo pod %s after the quickstart was applied", url, time.Since(t1).Round(time.Millisecond))
 	}
 
-	// 3. Uninstall as docs/install.md says: the Gateways first, then the release.
+	// 3. helm upgrade changing a data-plane setting rolls the data plane; no
+	// request through the Gateway fails meanwhile.
+	upgradeUnderLoad(ctx, t, c, cl, hc, "http://"+net.JoinHostPort(addr, "80")+"/hello")
+
+	// 4. Uninstall as docs/install.md says: the Gateways first, then the release.
 	if err := cl.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: quickNS}}); err != nil {
 		t.Fatal(err)
 	}
@@ -262,4 +271,61 @@ func ours(ctx context.Context, t *testing.T, c *cluster.Cluster) []string {
 // defaultObject is what Kubernetes puts in every namespace.
 func defaultObject(kind, name string) bool {
 	return (kind == "ServiceAccount" && name == "default") || (kind == "ConfigMap" && name == "kube-root-ca.crt")
+}
+
+// upgradeUnderLoad runs helm upgrade --set dataPlane.quicRequireToken=true
+// (a new proxy argument: the data plane's Deployment rolls) while 4 clients
+// send requests to url, and fails on any failed request.
+func upgradeUnderLoad(ctx context.Context, t *testing.T, c *cluster.Cluster, cl client.Client, hc *http.Client, url string) {
+	t.Helper()
+	dp := client.ObjectKey{Namespace: quickNS, Name: provision.Name("web")}
+	var d appsv1.Deployment
+	if err := cl.Get(ctx, dp, &d); err != nil {
+		t.Fatalf("data-plane Deployment: %v", err)
+	}
+	gen := d.Generation
+	var ok, failed atomic.Int64
+	var mu sync.Mutex
+	var errs []string
+	loadCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for loadCtx.Err() == nil {
+				pod, code, err := echo(loadCtx, hc, url)
+				switch {
+				case loadCtx.Err() != nil:
+				case err != nil || code != http.StatusOK || pod == "":
+					failed.Add(1)
+					mu.Lock()
+					errs = append(errs, fmt.Sprintf("%s: %d %v", time.Now().Format("15:04:05.000"), code, err))
+					mu.Unlock()
+				default:
+					ok.Add(1)
+				}
+			}
+		})
+	}
+	time.Sleep(time.Second) // load before the change
+	t0 := time.Now()
+	helm(ctx, t, c, "upgrade", release, filepath.Join(repo(t), "charts", release), "-n", releaseNS, "--reuse-values",
+		"--set", "dataPlane.quicRequireToken=true", "--wait", "--timeout", "5m")
+	if err := e2eutil.Poll(ctx, 2*time.Minute, func(ctx context.Context) (bool, error) {
+		return cl.Get(ctx, dp, &d) == nil && d.Generation > gen, nil
+	}); err != nil {
+		t.Fatalf("the data plane was not changed by the upgrade (generation %d)", d.Generation)
+	}
+	if err := e2eutil.WaitRollout(ctx, c.Client, quickNS, dp.Name, 3*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(d.Spec.Template.Spec.Containers[0].Args, func(a string) bool { return a == "--quic-require-token" }) {
+		t.Errorf("data-plane args %v, want --quic-require-token", d.Spec.Template.Spec.Containers[0].Args)
+	}
+	time.Sleep(2 * time.Second) // load after the rollout
+	stop()
+	wg.Wait()
+	t.Logf("helm upgrade: data plane rolled in %s; %d requests, %d failed", time.Since(t0).Round(time.Millisecond), ok.Load()+failed.Load(), failed.Load())
+	if failed.Load() > 0 || ok.Load() == 0 {
+		t.Errorf("%d of %d requests failed during helm upgrade: %v", failed.Load(), ok.Load()+failed.Load(), errs[:min(len(errs), 10)])
+	}
 }
