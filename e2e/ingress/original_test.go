@@ -136,7 +136,7 @@ func (s *suite) originalRBAC(ctx context.Context, t *testing.T) {
 // runs nghttpx in its own pod on the node's network: the README's Ingress is
 // served over HTTP and HTTPS on the node's ports 80/443, Ingress status
 // shows the node's address, the probes pass, and no data plane is
-// provisioned.
+// provisioned; the same pod as a DaemonSet (examples/daemonset) serves too.
 func TestOriginalManifestInPod(t *testing.T) {
 	f := features.New("original manifest in-pod").
 		Assess("serves on the node's ports", func(ctx context.Context, t *testing.T, _ *envconf.Config) context.Context {
@@ -225,6 +225,7 @@ func TestOriginalManifestInPod(t *testing.T) {
 			if err != nil || hp.status != 200 || !strings.Contains(hp.body, "[+]nghttpx ok") {
 				t.Errorf("/readyz?verbose on 11249: %v %v, want 200 with [+]nghttpx ok", hp, err)
 			}
+			s.asDaemonSet(ctx, t, d, base)
 			// Nothing was provisioned for the in-pod Gateway.
 			var deps appsv1.DeploymentList
 			if err := s.cl.List(ctx, &deps, client.InNamespace(originalNS)); err != nil {
@@ -238,4 +239,42 @@ func TestOriginalManifestInPod(t *testing.T) {
 			return ctx
 		}).Feature()
 	testenv.Test(t, f)
+}
+
+// asDaemonSet replaces the Deployment d with examples/daemonset's shape: the
+// same pod as a DaemonSet, one per node on its ports 80/443. The README's
+// Ingress must be served again on the node's port 80 (base).
+func (s *suite) asDaemonSet(ctx context.Context, t *testing.T, d *appsv1.Deployment, base string) {
+	t.Helper()
+	if err := s.cl.Delete(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	// The node's ports are free once the pod is gone (after its drain).
+	if err := e2eutil.Poll(ctx, 2*time.Minute, func(ctx context.Context) (bool, error) {
+		pods, err := e2eutil.Pods(ctx, s.cs, originalNS, "k8s-app=nghttpx-ingress-lb")
+		return err == nil && len(pods) == 0, nil
+	}); err != nil {
+		t.Fatal("the Deployment's pod is still there")
+	}
+	t0 := time.Now()
+	ds := &appsv1.DaemonSet{
+		ObjectMeta: metav1.ObjectMeta{Namespace: originalNS, Name: "nghttpx-ingress-lb"},
+		Spec:       appsv1.DaemonSetSpec{Selector: d.Spec.Selector, Template: d.Spec.Template},
+	}
+	s.create(ctx, t, ds)
+	t.Cleanup(func() { _ = s.cl.Delete(context.Background(), ds) })
+	if err := e2eutil.Poll(ctx, 3*time.Minute, func(ctx context.Context) (bool, error) {
+		var cur appsv1.DaemonSet
+		if err := s.cl.Get(ctx, client.ObjectKeyFromObject(ds), &cur); err != nil {
+			return false, nil
+		}
+		return cur.Status.DesiredNumberScheduled > 0 && cur.Status.NumberReady == cur.Status.DesiredNumberScheduled, nil
+	}); err != nil {
+		e2eutil.DumpPodLogs(ctx, e2eutil.StderrLogger(0), s.cs, originalNS, "k8s-app=nghttpx-ingress-lb")
+		t.Fatal("the DaemonSet's pods are not ready")
+	}
+	a := s.waitAnswer(ctx, t, base+"/foo", "foo.bar.com", nil, "200 from the DaemonSet's nghttpx", func(a answer) bool {
+		return a.status == http.StatusOK && a.echo != nil
+	})
+	t.Logf("as a DaemonSet: ready and serving (%d) %s after it was created", a.status, time.Since(t0).Round(time.Millisecond))
 }
