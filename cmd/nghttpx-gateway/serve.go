@@ -215,6 +215,7 @@ func serve(ctx context.Context, name string, args []string, stderr io.Writer, de
 		OCSP:          ocspF.options(true),
 		KeyRotation:   keys.Periods{QUIC: *quicRotation, Tickets: *ticketRotation},
 		NghttpxSecret: origKeys,
+		Version:       version,
 		Log:           log,
 	})
 }
