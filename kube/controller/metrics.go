@@ -53,7 +53,8 @@ func newCtrlMetrics() *ctrlMetrics {
 			[]string{"kind"}),
 		certExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: metricsNamespace, Name: "certificate_expiry_timestamp_seconds",
 			Help: "NotAfter (Unix time) of the leaf certificate in each TLS Secret our Gateways' listeners use."},
-			[]string{"namespace", "secret"}),
+			// Not "namespace": scrapes add the target's namespace under that name.
+			[]string{"secret_namespace", "secret"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "events_total",
 			Help: "Kubernetes Events recorded on Gateway API objects, by reason."}, []string{"reason"}),
 	}
@@ -154,7 +155,7 @@ func registerMetrics(reg prometheus.Registerer, c *Controller) {
 // dashboards and documentation).
 func MetricNames() []string {
 	var out []string
-	for _, d := range metricDescs() {
+	for _, d := range MetricDescs() {
 		// A Desc shows its name only in its String form.
 		if m := descName.FindStringSubmatch(d.String()); m != nil {
 			out = append(out, m[1])
@@ -166,7 +167,8 @@ func MetricNames() []string {
 
 var descName = regexp.MustCompile(`fqName: "([^"]+)"`)
 
-func metricDescs() []*prometheus.Desc {
+// MetricDescs describe the series MetricNames lists.
+func MetricDescs() []*prometheus.Desc {
 	c := &Controller{metrics: newCtrlMetrics()}
 	ch := make(chan *prometheus.Desc, 100)
 	go func() {
