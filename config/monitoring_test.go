@@ -348,3 +348,20 @@ func checkPromQL(t *testing.T, panel, expr string, names map[string][]string, me
 		}
 	}
 }
+
+// docs/observability.md lists every series the controller serves.
+func TestControllerMetricsDocumented(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(Dir(), "..", "docs", "observability.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := controller.MetricNames()
+	if len(names) < 20 {
+		t.Fatalf("only %d controller metrics: %v", len(names), names)
+	}
+	for _, n := range names {
+		if !strings.Contains(string(b), "`"+n+"`") {
+			t.Errorf("docs/observability.md does not list %s", n)
+		}
+	}
+}
