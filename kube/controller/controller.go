@@ -352,23 +352,10 @@ func (c *Controller) gatewayService(ctx context.Context, ns, name string) *corev
 // provisionAll provisions every Gateway of our classes, prunes the rest and
 // keeps the proxies' ClusterRoleBinding.
 func (c *Controller) provisionAll(ctx context.Context, res *translate.Result) error {
-	var errs []error
-	c.provisionErrs = map[types.NamespacedName]error{}
+	keys, errs := c.ensureGateways(ctx, res)
 	keep := map[types.NamespacedName]bool{}
-	var keys []types.NamespacedName
-	for i := range res.Gateways {
-		g := &res.Gateways[i]
-		k := types.NamespacedName{Namespace: g.Namespace, Name: g.Name}
+	for _, k := range keys {
 		keep[k] = true
-		keys = append(keys, k)
-		if g.DeletionTimestamp != nil {
-			continue
-		}
-		if err := c.ensureGateway(ctx, withListenerSetPorts(g, res.ListenerSets)); err != nil {
-			errs = append(errs, err)
-			c.provisionErrs[k] = err
-			c.metrics.provisionFails.Inc()
-		}
 	}
 	c.setKeyTargets(res)
 	if err := c.prov.Prune(ctx, keep); err != nil {
@@ -381,6 +368,26 @@ func (c *Controller) provisionAll(ctx context.Context, res *translate.Result) er
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// ensureGateways provisions every Gateway of res that is not being deleted and
+// remembers which failed (ProvisioningFailed Events); keys are all of res's.
+func (c *Controller) ensureGateways(ctx context.Context, res *translate.Result) (keys []types.NamespacedName, errs []error) {
+	c.provisionErrs = map[types.NamespacedName]error{}
+	for i := range res.Gateways {
+		g := &res.Gateways[i]
+		k := types.NamespacedName{Namespace: g.Namespace, Name: g.Name}
+		keys = append(keys, k)
+		if g.DeletionTimestamp != nil {
+			continue
+		}
+		if err := c.ensureGateway(ctx, withListenerSetPorts(g, res.ListenerSets)); err != nil {
+			errs = append(errs, err)
+			c.provisionErrs[k] = err
+			c.metrics.provisionFails.Inc()
+		}
+	}
+	return keys, errs
 }
 
 // targets lists, per Gateway with a model, its hash and ready data-plane pods.

@@ -24,9 +24,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	"sigs.k8s.io/controller-runtime/pkg/cache/informertest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/gateway/translate"
@@ -236,7 +238,21 @@ func TestObjectEvents(t *testing.T) {
 	c.translateForTest(t, cl)
 	c.observeTranslation()
 	res := status.WithoutSynthetic(c.out.Translation, c.synthetic())
-	c.provisionErrs = map[types.NamespacedName]error{{Namespace: "apps", Name: "web"}: errors.New("apply Deployment apps/web-nghttpx: forbidden")}
+	// The API server refuses Deployments.
+	fail := true
+	c.prov.Client = interceptor.NewClient(cl.(client.WithWatch), interceptor.Funcs{
+		Apply: func(ctx context.Context, cw client.WithWatch, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
+			if _, ok := obj.(*appsv1ac.DeploymentApplyConfiguration); ok && fail {
+				return errors.New("deployments.apps is forbidden")
+			}
+			return cw.Apply(ctx, obj, opts...)
+		}})
+	if keys, errs := c.ensureGateways(ctx, res); len(keys) != 1 || len(errs) != 1 {
+		t.Fatalf("ensureGateways: %v, %v; want one Gateway, one error", keys, errs)
+	}
+	if v := testutil.ToFloat64(c.metrics.provisionFails); v != 1 {
+		t.Errorf("provision_failures_total = %v, want 1", v)
+	}
 	c.recordEvents(res)
 	got := rec.take()
 	type brief struct{ kind, object, reason string }
@@ -262,7 +278,7 @@ func TestObjectEvents(t *testing.T) {
 	}{
 		{0, actionTranslate, "Listener https-2 has references that cannot be resolved (InvalidCertificateRef)"},
 		{1, actionTranslate, "parent Gateway apps/web/https"},
-		{2, actionProvision, "forbidden"},
+		{2, actionProvision, "deployments.apps is forbidden"},
 		{3, actionCheckCert, "Secret apps/cert (listener https) expires on " + notAfter.UTC().Format(time.RFC3339) + ", in 10 days"},
 	} {
 		if e := got[check.i]; e.action != check.action || !strings.Contains(e.note, check.words) {
@@ -297,11 +313,19 @@ func TestObjectEvents(t *testing.T) {
 	}
 
 	// Provisioning works again, then fails again: a new Event.
-	c.provisionErrs = nil
-	c.recordEvents(status.WithoutSynthetic(c.out.Translation, c.synthetic()))
-	c.provisionErrs = map[types.NamespacedName]error{{Namespace: "apps", Name: "web"}: errors.New("timeout")}
-	c.recordEvents(status.WithoutSynthetic(c.out.Translation, c.synthetic()))
-	if evs := rec.take(); len(evs) != 1 || evs[0].reason != ReasonProvisioningFailed || !strings.Contains(evs[0].note, "timeout") {
+	res = status.WithoutSynthetic(c.out.Translation, c.synthetic())
+	fail = false
+	if _, errs := c.ensureGateways(ctx, res); len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	c.recordEvents(res)
+	fail = true
+	c.prov.Forget()
+	if _, errs := c.ensureGateways(ctx, res); len(errs) != 1 {
+		t.Fatalf("errors %v, want one", errs)
+	}
+	c.recordEvents(res)
+	if evs := rec.take(); len(evs) != 1 || evs[0].reason != ReasonProvisioningFailed || evs[0].object != "apps/web" {
 		t.Errorf("second provisioning failure: %+v", evs)
 	}
 }
