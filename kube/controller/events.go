@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -80,13 +81,28 @@ func (e *objectEvents) record(evs []objectEvent) {
 		kind := ev.obj.GetObjectKind().GroupVersionKind().Kind
 		e.log.Info("event: "+ev.note, "kind", kind, "object", client.ObjectKeyFromObject(ev.obj).String(), "reason", ev.reason)
 		if e.recorder != nil {
-			e.recorder.Eventf(ev.obj, nil, corev1.EventTypeWarning, ev.reason, ev.action, "%s", ev.note)
+			e.recorder.Eventf(ev.obj, nil, corev1.EventTypeWarning, ev.reason, ev.action, "%s", truncateNote(ev.note))
 		}
 		if e.metrics != nil {
 			e.metrics.events.WithLabelValues(ev.reason).Inc()
 		}
 	}
 	e.active = next
+}
+
+// maxNote is the API server's limit on an Event's note (condition messages
+// may be longer).
+const maxNote = 1024
+
+func truncateNote(s string) string {
+	if len(s) <= maxNote {
+		return s
+	}
+	s = s[:maxNote-3]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s + "..."
 }
 
 // withKind sets the kind of a typed object, which the recorder needs to

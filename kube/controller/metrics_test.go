@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-logr/logr/testr"
 	"github.com/prometheus/client_golang/prometheus"
@@ -371,5 +372,16 @@ func TestDataPlaneEvent(t *testing.T) {
 	g.Status.Conditions[0].Status = metav1.ConditionTrue
 	if _, ok := dataPlaneEvent(g, progress{ready: 2, overdue: true}); ok {
 		t.Error("event while Programmed=True")
+	}
+}
+
+func TestTruncateNote(t *testing.T) {
+	long := strings.Repeat("é", 600) // 1200 bytes
+	got := truncateNote(long)
+	if len(got) > maxNote || !strings.HasSuffix(got, "...") || !utf8.ValidString(got) {
+		t.Errorf("truncated to %d bytes, valid %v", len(got), utf8.ValidString(got))
+	}
+	if truncateNote("short") != "short" {
+		t.Error("a short note changed")
 	}
 }
