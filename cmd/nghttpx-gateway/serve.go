@@ -240,6 +240,7 @@ func serve(ctx context.Context, name string, args []string, stdout, stderr io.Wr
 		OCSP:          ocspF.options(true),
 		KeyRotation:   keys.Periods{QUIC: *quicRotation, Tickets: *ticketRotation},
 		NghttpxSecret: origKeys,
+		Version:       version,
 		Log:           log,
 	})
 }

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -57,7 +58,11 @@ type Controller struct {
 	stats  Stats
 	log    logr.Logger
 	ing    *ingressFrontEnd // nil without Options.Ingress
-	keys   *keyRotator      // nil with Options.NoSharedKeys
+	// metrics are the controller's series; events records Events on Gateway
+	// API objects (leader only).
+	metrics *ctrlMetrics
+	events  *objectEvents
+	keys    *keyRotator // nil with Options.NoSharedKeys
 
 	dirty     atomic.Bool // inputs changed since the last translation
 	leader    atomic.Bool
@@ -76,6 +81,12 @@ type Controller struct {
 
 	// ocspT translates again when a stapled OCSP response expires (ocsp.go).
 	ocspT *recheck.Timer
+	// certs are the listener certificates of the last translation; certT runs
+	// a batch when the next one enters its CertificateExpiring window.
+	certs []listenerCert
+	certT *time.Timer
+	// provisionErrs are the Gateways the last provisioning failed for.
+	provisionErrs map[types.NamespacedName]error
 }
 
 // New builds the manager and wires everything; Start runs it.
@@ -132,7 +143,8 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 		// The Ingress data planes read their keys from it (kube/proxyagent).
 		opts.Provision.IngressArgs = append(slices.Clip(opts.Provision.IngressArgs), "--nghttpx-secret="+k.String())
 	}
-	c := &Controller{opts: opts, mgr: mgr, cache: mgr.GetCache(), log: opts.Log, batch: &source.Batcher{}}
+	c := &Controller{opts: opts, mgr: mgr, cache: mgr.GetCache(), log: opts.Log, batch: &source.Batcher{}, metrics: newCtrlMetrics()}
+	c.events = &objectEvents{recorder: mgr.GetEventRecorder("nghttpx-gateway"), metrics: c.metrics, log: opts.Log.WithName("events")}
 	c.src = source.New(c.cache, source.Options{
 		ControllerName: opts.ControllerName,
 		Owned:          provision.Owned,
@@ -145,11 +157,12 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	if opts.Ingress != nil {
 		c.ing = &ingressFrontEnd{opts: *opts.Ingress, recorder: mgr.GetEventRecorder("nghttpx-gateway")}
 	}
-	c.prov = &provision.Provisioner{Client: mgr.GetClient(), Reader: c.cache, Options: opts.Provision, Log: opts.Log.WithName("provision")}
+	c.prov = &provision.Provisioner{Client: mgr.GetClient(), Reader: c.cache, Options: opts.Provision, Log: opts.Log.WithName("provision"),
+		Observer: c.metrics}
 	c.prov.Options.Settings = c.settingsSource()
 	c.writer = &status.Writer{
 		Reader: mgr.GetAPIReader(), Client: mgr.GetClient(), Cache: c.cache,
-		ControllerName: opts.ControllerName, Log: opts.Log.WithName("status"),
+		ControllerName: opts.ControllerName, Log: opts.Log.WithName("status"), Observer: c.metrics,
 	}
 	c.poll = newPoller(int(opts.Provision.AdminPort), opts.DialContext, c.batch.Notify, opts.Log.WithName("dataplane"))
 	c.poll.token = c.adminToken
@@ -163,7 +176,7 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 		if err := mgr.Add(c.keys); err != nil {
 			return nil, err
 		}
-		c.keys.registerMetrics()
+		c.keys.registerMetrics(metrics.Registry)
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return nil, err
@@ -182,7 +195,7 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	if err := c.addHealthPort(); err != nil {
 		return nil, err
 	}
-	registerMetrics(c)
+	registerMetrics(metrics.Registry, c)
 	return c, nil
 }
 
@@ -284,7 +297,10 @@ func (c *Controller) sync(ctx context.Context) error {
 		c.in, c.out = in, c.build(ctx, in)
 		c.scheduleOCSPRecheck(c.out.Translation.OCSPRecheck)
 		c.stats.Builds.Add(1)
-		c.stats.LastBuildNanos.Store(int64(time.Since(t0)))
+		took := time.Since(t0)
+		c.stats.LastBuildNanos.Store(int64(took))
+		c.metrics.build.Observe(took.Seconds())
+		c.observeTranslation()
 		c.provision.Store(true)
 		c.built.Store(true)
 		c.log.V(1).Info("translated", "gateways", len(c.out.Translation.Gateways), "routes", len(c.out.Translation.HTTPRoutes),
@@ -304,9 +320,11 @@ func (c *Controller) sync(ctx context.Context) error {
 		c.poll.set(c.targets(ctx))
 		c.poll.pollDue(ctx, true)
 	}
-	if err := c.writer.Write(ctx, status.WithoutSynthetic(c.withProgrammed(ctx, res), c.synthetic())); err != nil {
+	written := status.WithoutSynthetic(c.withProgrammed(ctx, res), c.synthetic())
+	if err := c.writer.Write(ctx, written); err != nil {
 		errs = append(errs, err)
 	}
+	c.recordEvents(written)
 	if err := c.syncIngresses(ctx); err != nil {
 		errs = append(errs, err)
 	}
@@ -362,23 +380,14 @@ func (c *Controller) gatewayService(ctx context.Context, ns, name string) *corev
 // provisionAll provisions every Gateway of our classes, prunes the rest and
 // keeps the proxies' ClusterRoleBinding.
 func (c *Controller) provisionAll(ctx context.Context, res *translate.Result) error {
-	var errs []error
+	keys, errs := c.ensureGateways(ctx, res)
 	keep := map[types.NamespacedName]bool{}
-	var keys []types.NamespacedName
-	for i := range res.Gateways {
-		g := &res.Gateways[i]
-		k := types.NamespacedName{Namespace: g.Namespace, Name: g.Name}
+	var bind []types.NamespacedName
+	for _, k := range keys {
 		keep[k] = true
-		if c.servedInPod(g) {
-			// Served by the controller's own pods: no data plane to provision.
-			continue
-		}
-		keys = append(keys, k)
-		if g.DeletionTimestamp != nil {
-			continue
-		}
-		if err := c.ensureGateway(ctx, withListenerSetPorts(g, res.ListenerSets)); err != nil {
-			errs = append(errs, err)
+		if !c.servedInPodKey(k) {
+			// The in-pod Gateway has no proxy ServiceAccount to bind.
+			bind = append(bind, k)
 		}
 	}
 	c.setKeyTargets(res)
@@ -388,10 +397,31 @@ func (c *Controller) provisionAll(ctx context.Context, res *translate.Result) er
 	if err := c.grantAccess(ctx, res); err != nil {
 		errs = append(errs, err)
 	}
-	if err := c.prov.EnsureBinding(ctx, c.mgr.GetAPIReader(), keys); err != nil {
+	if err := c.prov.EnsureBinding(ctx, c.mgr.GetAPIReader(), bind); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// ensureGateways provisions every Gateway of res that is not being deleted and
+// remembers which failed (ProvisioningFailed Events); keys are all of res's.
+func (c *Controller) ensureGateways(ctx context.Context, res *translate.Result) (keys []types.NamespacedName, errs []error) {
+	c.provisionErrs = map[types.NamespacedName]error{}
+	for i := range res.Gateways {
+		g := &res.Gateways[i]
+		k := types.NamespacedName{Namespace: g.Namespace, Name: g.Name}
+		keys = append(keys, k)
+		if g.DeletionTimestamp != nil || c.servedInPod(g) {
+			// An in-pod Gateway is served by the controller's own pods.
+			continue
+		}
+		if err := c.ensureGateway(ctx, withListenerSetPorts(g, res.ListenerSets)); err != nil {
+			errs = append(errs, err)
+			c.provisionErrs[k] = err
+			c.metrics.provisionFails.Inc()
+		}
+	}
+	return keys, errs
 }
 
 // targets lists, per Gateway with a model, its hash and ready data-plane pods.
@@ -475,6 +505,45 @@ func (c *Controller) withProgrammed(ctx context.Context, res *translate.Result) 
 		c.addrT = time.AfterFunc(recheck+time.Second, c.batch.Notify)
 	}
 	return &out
+}
+
+// observeTranslation updates the series that describe the last translation:
+// managed objects and listener certificates.
+func (c *Controller) observeTranslation() {
+	ingresses := 0
+	if c.out.Ingress != nil {
+		ingresses = len(c.out.Ingress.Ingresses)
+	}
+	c.metrics.setManaged(status.WithoutSynthetic(c.out.Translation, c.synthetic()), ingresses)
+	c.certs = listenerCerts(c.out.Translation.Gateways, c.in.Secrets)
+	c.metrics.setCertificates(c.certs)
+}
+
+// recordEvents records what the user must act on, on the objects written
+// (leader only): rejections and unresolved references, provisioning failures,
+// data planes that do not apply their configuration, expiring certificates.
+func (c *Controller) recordEvents(written *translate.Result) {
+	evs := conditionEvents(written, c.in, c.opts.ControllerName)
+	for i := range written.Gateways {
+		g := &written.Gateways[i]
+		k := types.NamespacedName{Namespace: g.Namespace, Name: g.Name}
+		if err := c.provisionErrs[k]; err != nil {
+			evs = append(evs, provisionEvent(g, err))
+		}
+		if ev, ok := dataPlaneEvent(g, c.poll.progress(k)); ok {
+			evs = append(evs, ev)
+		}
+	}
+	certEvs, next := certificateEvents(written.Gateways, c.certs, time.Now())
+	evs = append(evs, certEvs...)
+	c.events.record(evs)
+	if c.certT != nil {
+		c.certT.Stop()
+	}
+	if !next.IsZero() {
+		// Nothing changes when a certificate enters its window: look again then.
+		c.certT = time.AfterFunc(time.Until(next)+time.Second, c.batch.Notify)
+	}
 }
 
 // build runs the pipeline. The proxies pick their own API port; any port no

@@ -46,6 +46,21 @@
 // that are no longer ours. The schedule lives in the Secret, so a new leader
 // carries it on.
 //
+// Metrics (metrics.go) are on controller-runtime's registry, which the manager
+// serves on Options.MetricsAddr: build and status-update durations, status
+// updates by kind and result (status.Observer), provisioning actions by kind
+// (provision.Observer), leader, pending batch notifications, build info,
+// managed objects by kind and listener certificate expiry; labels only take
+// values from fixed sets or configuration (docs/observability.md lists them).
+//
+// Events (events.go): the leader records Warning Events on GatewayClasses,
+// Gateways and routes for what a user must act on (Rejected, RefNotResolved,
+// ProvisioningFailed, DataPlaneNotReady, CertificateExpiring), each once when
+// its cause appears, again only after it went away for a batch; conditions
+// the stored status already shows are not recorded (a new leader does not
+// repeat them). Time alone brings a certificate into its 14-day window, so a
+// batch is due then.
+//
 // Health port (Options.HealthzAddr, the original's --healthz-port): a second
 // probe server (package healthport) that starts with the manager's HTTP servers,
 // before the caches sync: /healthz is the process answering, /readyz also needs

@@ -71,6 +71,12 @@ func (c *Controller) servedInPod(g *gatewayv1.Gateway) bool {
 	return o != nil && g.Namespace == o.Gateway.Namespace && g.Name == o.Gateway.Name && c.isSynthetic("Gateway", g.Namespace, g.Name)
 }
 
+// servedInPodKey is servedInPod by name.
+func (c *Controller) servedInPodKey(k types.NamespacedName) bool {
+	o := c.opts.InPod
+	return o != nil && k == o.Gateway && c.isSynthetic("Gateway", k.Namespace, k.Name)
+}
+
 // startInPod starts the in-pod data plane once the caches synced; a Pod or
 // Node change runs a batch (Ingress status follows the peers' nodes).
 func (c *Controller) startInPod(ctx context.Context) error {

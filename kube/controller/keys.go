@@ -22,7 +22,6 @@ import (
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/keys"
@@ -369,9 +368,9 @@ func (c *Controller) ingressClassOf(g *gatewayv1.Gateway) *networkingv1.IngressC
 	return nil
 }
 
-// registerMetrics exposes the counters (a second controller in the same
-// process, in tests, keeps the first one's series).
-func (r *keyRotator) registerMetrics() {
+// collectors are the rotator's counters.
+func (r *keyRotator) collectors() []prometheus.Collector {
+	var out []prometheus.Collector
 	for _, m := range []struct {
 		name, help string
 		v          *atomic.Int64
@@ -382,8 +381,23 @@ func (r *keyRotator) registerMetrics() {
 		{"keys_errors_total", "Shared keys syncs that failed (retried).", &r.counters.Errors},
 	} {
 		v := m.v
-		err := metrics.Registry.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "nghttpx_gateway", Name: m.name, Help: m.help},
+		out = append(out, prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: metricsNamespace, Name: m.name, Help: m.help},
 			func() float64 { return float64(v.Load()) }))
+	}
+	return out
+}
+
+func (r *keyRotator) describe(ch chan<- *prometheus.Desc) {
+	for _, c := range r.collectors() {
+		c.Describe(ch)
+	}
+}
+
+// registerMetrics exposes the counters (a second controller in the same
+// process, in tests, keeps the first one's series).
+func (r *keyRotator) registerMetrics(reg prometheus.Registerer) {
+	for _, c := range r.collectors() {
+		err := reg.Register(c)
 		var are prometheus.AlreadyRegisteredError
 		if err != nil && !errors.As(err, &are) {
 			r.log.Error(err, "registering a metric")

@@ -65,7 +65,9 @@ type Options struct {
 	// OCSP is OCSP stapling from certificate Secrets (--ocsp-stapling); the
 	// proxies get the same settings as flags.
 	OCSP translate.OCSPOptions
-	Log  logr.Logger
+	// Version is this build's version, for nghttpx_gateway_build_info.
+	Version string
+	Log     logr.Logger
 }
 
 func (o Options) withDefaults() Options {

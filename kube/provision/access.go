@@ -129,7 +129,7 @@ func (p *Provisioner) PruneAccess(ctx context.Context, keep map[types.Namespaced
 			errs = append(errs, fmt.Errorf("delete %T %s/%s: %w", o, o.GetNamespace(), o.GetName(), err))
 			continue
 		}
-		p.counters.Deletes.Add(1)
+		p.observe(ActionDelete, o)
 		p.Log.Info("deleted proxy access grant no longer needed", "kind", fmt.Sprintf("%T", o), "object", o.GetNamespace()+"/"+o.GetName())
 	}
 	return errors.Join(errs...)

@@ -34,6 +34,19 @@ type Counters struct {
 	Applies, Unchanged, Deletes atomic.Int64
 }
 
+// Actions an Observer is told of.
+const (
+	ActionApply  = "apply"
+	ActionDelete = "delete"
+)
+
+// Observer is told every write the Provisioner makes (the controller's
+// metrics): action is ActionApply or ActionDelete, kind the object's kind
+// (Deployment, Service, ServiceAccount, Role, RoleBinding, ClusterRoleBinding).
+type Observer interface {
+	ProvisionAction(action, kind string)
+}
+
 // Provisioner writes the data-plane objects of Gateways.
 type Provisioner struct {
 	// Client writes (server-side apply, delete).
@@ -43,6 +56,8 @@ type Provisioner struct {
 	Reader  client.Reader
 	Options Options
 	Log     logr.Logger
+	// Observer, when set, is told every apply and delete.
+	Observer Observer
 
 	counters Counters
 	mu       sync.Mutex
@@ -55,6 +70,27 @@ type Provisioner struct {
 
 // Counters returns the write counters.
 func (p *Provisioner) Counters() *Counters { return &p.counters }
+
+func (p *Provisioner) observe(action string, o any) {
+	p.counters.count(action)
+	if p.Observer != nil {
+		p.Observer.ProvisionAction(action, kindOf(o))
+	}
+}
+
+func (c *Counters) count(action string) {
+	if action == ActionApply {
+		c.Applies.Add(1)
+	} else {
+		c.Deletes.Add(1)
+	}
+}
+
+// kindOf is the kind of a typed object ("*v1.Service" is "Service").
+func kindOf(o any) string {
+	k := fmt.Sprintf("%T", o)
+	return k[strings.LastIndexByte(k, '.')+1:]
+}
 
 // Ensure brings the ServiceAccount, Deployment and Service of gw to their desired
 // state.
@@ -150,7 +186,7 @@ func apply[T client.Object](ctx context.Context, p *Provisioner, key types.Names
 	if err := p.Client.Apply(ctx, desired, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
 		return fmt.Errorf("apply %s %s: %w", kind, key, err)
 	}
-	p.counters.Applies.Add(1)
+	p.observe(ActionApply, cur)
 	p.Log.V(1).Info("applied", "kind", kind, "object", key.String())
 	return nil
 }
@@ -187,7 +223,7 @@ func (p *Provisioner) Prune(ctx context.Context, keep map[types.NamespacedName]b
 				errs = append(errs, fmt.Errorf("delete %T %s/%s: %w", o, o.GetNamespace(), o.GetName(), err))
 				continue
 			}
-			p.counters.Deletes.Add(1)
+			p.observe(ActionDelete, o)
 			p.Log.Info("deleted data-plane object of a Gateway that is no longer ours", "kind", fmt.Sprintf("%T", o),
 				"object", o.GetNamespace()+"/"+o.GetName(), "gateway", gw.String())
 		}
@@ -280,7 +316,7 @@ func (p *Provisioner) EnsureBinding(ctx context.Context, reader client.Reader, g
 	if err := p.Client.Apply(ctx, desired, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
 		return fmt.Errorf("apply ClusterRoleBinding %s: %w", opts.ProxyBinding, err)
 	}
-	p.counters.Applies.Add(1)
+	p.observe(ActionApply, &cur)
 	p.setBinding(subjects)
 	p.Log.Info("proxy ClusterRoleBinding updated", "name", opts.ProxyBinding, "serviceAccounts", len(subjects))
 	return nil

@@ -27,6 +27,7 @@ type Batcher struct {
 
 	mu          sync.Mutex
 	pending     bool
+	events      int // notifications in the pending batch
 	first, last time.Time
 	wake        chan struct{}
 	once        sync.Once
@@ -56,6 +57,7 @@ func (b *Batcher) Notify() {
 		b.pending, b.first = true, now
 	}
 	b.last = now
+	b.events++
 	b.mu.Unlock()
 	select {
 	case b.wake <- struct{}{}:
@@ -79,8 +81,16 @@ func (b *Batcher) due() (bool, time.Time) {
 
 func (b *Batcher) take() {
 	b.mu.Lock()
-	b.pending = false
+	b.pending, b.events = false, 0
 	b.mu.Unlock()
+}
+
+// Pending is the number of notifications waiting for the next batch (the
+// controller's queue depth): zero while none is pending.
+func (b *Batcher) Pending() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.events
 }
 
 // Run calls fn for every batch until ctx is done; fn runs on Run's goroutine, so

@@ -94,6 +94,26 @@ func TestBatcherMaxDelayCoalesces(t *testing.T) {
 	}
 	expectRun(t, runs, 500*time.Millisecond)
 	expectNoRun(t, runs, "after the burst")
+	if n := b.Pending(); n != 0 {
+		t.Errorf("%d events pending after the batch ran, want 0", n)
+	}
+}
+
+// Pending counts the notifications the next batch will coalesce.
+func TestBatcherPending(t *testing.T) {
+	b, fc, _, runs := startBatcher(t, nil)
+	for range 3 {
+		b.Notify()
+	}
+	if n := b.Pending(); n != 3 {
+		t.Errorf("pending %d, want 3", n)
+	}
+	settle(t, fc)
+	fc.Step(100 * time.Millisecond)
+	expectRun(t, runs, 100*time.Millisecond)
+	if n := b.Pending(); n != 0 {
+		t.Errorf("pending %d after the batch, want 0", n)
+	}
 }
 
 func TestBatcherOneInFlight(t *testing.T) {

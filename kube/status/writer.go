@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -29,6 +30,27 @@ type Counters struct {
 	Conflicts atomic.Int64
 }
 
+// Result is the outcome of one status update, as an Observer is told it.
+type Result string
+
+// Results of an update. A conflict is reported for each rejected attempt; the
+// update then ends written, unchanged, gone or error.
+const (
+	ResultWritten   Result = "written"
+	ResultUnchanged Result = "unchanged"
+	ResultConflict  Result = "conflict"
+	ResultGone      Result = "gone"
+	ResultError     Result = "error"
+)
+
+// Observer is told the outcome of every status update (the controller's
+// metrics). kind is the object's kind (Gateway, HTTPRoute, Ingress...); took is
+// the time the update spent on the API server, zero when the cache showed
+// nothing to change.
+type Observer interface {
+	StatusUpdate(kind string, result Result, took time.Duration)
+}
+
 // Writer writes our part of the status of Gateway API objects.
 type Writer struct {
 	// Reader must read from the API server (a fresh GET), not from a cache.
@@ -42,12 +64,20 @@ type Writer struct {
 	Cache          client.Reader
 	ControllerName string
 	Log            logr.Logger
+	// Observer, when set, is told every update's outcome.
+	Observer Observer
 
 	counters Counters
 }
 
 // Counters returns the write counters.
 func (w *Writer) Counters() *Counters { return &w.counters }
+
+func (w *Writer) observe(kind string, r Result, took time.Duration) {
+	if w.Observer != nil {
+		w.Observer.StatusUpdate(kind, r, took)
+	}
+}
 
 func (w *Writer) controllerName() string {
 	if w.ControllerName == "" {
@@ -144,10 +174,13 @@ func (w *Writer) update(ctx context.Context, desired client.Object, newObj func(
 		mutate(obj)
 		if equality.Semantic.DeepEqual(before, status(obj)) {
 			w.counters.Skipped.Add(1)
+			w.observe(kind, ResultUnchanged, 0)
 			return nil
 		}
 		cached = obj
 	}
+	t0 := time.Now()
+	result := ResultWritten
 	err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
 		obj := cached
 		cached = nil
@@ -164,25 +197,32 @@ func (w *Writer) update(ctx context.Context, desired client.Object, newObj func(
 			mutate(obj)
 			if equality.Semantic.DeepEqual(before, status(obj)) {
 				w.counters.Skipped.Add(1)
+				result = ResultUnchanged
 				return nil
 			}
 		}
 		err := w.Client.Status().Update(ctx, obj)
 		if apierrors.IsConflict(err) {
 			w.counters.Conflicts.Add(1)
+			w.observe(kind, ResultConflict, 0)
 		}
 		if err == nil {
 			w.counters.Writes.Add(1)
+			result = ResultWritten
 			log.V(1).Info("status written")
 		}
 		return err
 	})
+	took := time.Since(t0)
 	if apierrors.IsNotFound(err) {
+		w.observe(kind, ResultGone, took)
 		return nil
 	}
 	if err != nil {
+		w.observe(kind, ResultError, took)
 		return fmt.Errorf("write status of %s %s: %w", kind, key, err)
 	}
+	w.observe(kind, result, took)
 	return nil
 }
 
