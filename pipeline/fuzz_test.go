@@ -3,7 +3,9 @@ package pipeline
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -58,9 +60,9 @@ func FuzzTranslate(f *testing.F) {
 			}
 			checkNoInjection(t, g.Config, src)
 		}
-		gw := out.Gateways[0].Config.RouteTable
+		gw := out.Gateways[0].Config.RouteText()
 		if out.Gateways[0].Model.Source.Name != "gw" {
-			gw = out.Gateways[1].Config.RouteTable
+			gw = out.Gateways[1].Config.RouteText()
 		}
 		if !strings.Contains(string(gw), `"httproute/default/friendly/rule/0/match/0"`) {
 			t.Fatalf("friendly route not in the route table:\n%s", gw)
@@ -78,7 +80,7 @@ func FuzzTranslate(f *testing.F) {
 		for _, ir := range out.Ingress.Ingresses {
 			if ir.Name == "friendly" && len(ir.HTTPRoutes) > 0 {
 				for _, g := range out.Gateways {
-					if strings.Contains(string(g.Config.RouteTable), "\"friendly.example\"") && g.Model.Source.Name != "gw" {
+					if strings.Contains(string(g.Config.RouteText()), "\"friendly.example\"") && g.Model.Source.Name != "gw" {
 						friendlyIngress = true
 					}
 				}
@@ -323,16 +325,17 @@ func checkNoInjection(t *testing.T, cfg *render.Config, src string) {
 			t.Fatalf("backend line %q is not ours\n%s", l, src)
 		}
 	}
-	table := string(cfg.RouteTable)
-	header, body, _ := strings.Cut(table, "\n")
-	if !strings.HasPrefix(header, "# nghttpx-gateway route table") {
-		t.Fatalf("route table header %q", header)
-	}
-	for len(body) > 0 {
-		m := rubyToken.FindString(body)
-		if m == "" {
-			t.Fatalf("routes.rb outside the literal grammar at %.60q\n%s", body, src)
+	for _, table := range append([][]byte{cfg.RouteTable}, slices.Collect(maps.Values(cfg.RouteShards))...) {
+		header, body, _ := strings.Cut(string(table), "\n")
+		if !strings.HasPrefix(header, "# nghttpx-gateway route table") {
+			t.Fatalf("route table header %q", header)
 		}
-		body = body[len(m):]
+		for len(body) > 0 {
+			m := rubyToken.FindString(body)
+			if m == "" {
+				t.Fatalf("routes.rb outside the literal grammar at %.60q\n%s", body, src)
+			}
+			body = body[len(m):]
+		}
 	}
 }

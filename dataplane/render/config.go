@@ -1,8 +1,11 @@
 package render
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/accesslog"
@@ -19,6 +22,10 @@ type Config struct {
 	// RouteTable is the routing table the router scripts load when RouteVersion
 	// changes. A change is applied by rewriting the file: no reload, no API call.
 	RouteTable []byte
+	// RouteShards are the route table's shard files by name (shards.go), to be
+	// written as RouteShardFile(name) before RouteTable, which names them. Names
+	// are digests of the content: a file once written never changes.
+	RouteShards map[string][]byte
 	// Files are written before anything else, relative to the state directory:
 	// mruby scripts, certificates, keys. Names are content-addressed where a change
 	// must not affect a running process before it reloads (certificates, keys).
@@ -61,6 +68,8 @@ const (
 	// place after each route table write; with Features.MappedWord the programs
 	// watch it through a shared mapping instead of reading RouteVersionFile.
 	RouteGenFile = "routes.gen"
+	// RouteShardDir holds the route table's shards (RouteShardFile).
+	RouteShardDir = "routes.d"
 
 	// RouterScriptFile is the global mruby program (mruby-file).
 	RouterScriptFile = "router.rb"
@@ -75,6 +84,31 @@ const (
 	// (accesslog.Routes as JSON), for people and tools reading raw lines.
 	AccessLogRoutesFile = "accesslog-routes.json"
 )
+
+// RouteShardFile is the path of shard name inside the state directory.
+func RouteShardFile(name string) string { return RouteShardDir + "/" + name + ".rb" }
+
+// RouteText is the head followed by each shard it names, in bucket order
+// (empty ones left out), each after a comment with its file name: the whole
+// route table for people and tests to read.
+func (c *Config) RouteText() []byte {
+	var b strings.Builder
+	b.Write(c.RouteTable)
+	names := slices.Sorted(maps.Keys(c.RouteShards))
+	// Bucket order is the order of the names in the head.
+	slices.SortFunc(names, func(x, y string) int {
+		return bytes.Index(c.RouteTable, []byte(x)) - bytes.Index(c.RouteTable, []byte(y))
+	})
+	for _, n := range names {
+		body := c.RouteShards[n]
+		if bytes.HasSuffix(body, []byte("\n{}\n")) {
+			continue
+		}
+		b.WriteString("# " + RouteShardFile(n) + "\n")
+		b.Write(body)
+	}
+	return []byte(b.String())
+}
 
 // RouteVersion is the content of RouteVersionFile for this RouteTable: write it
 // (atomically) after the table, and the routers reload on their next request.

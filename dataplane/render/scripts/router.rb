@@ -20,6 +20,11 @@ class NgxgwRouter
     @op = operator && operator.respond_to?(:on_req) ? operator : nil
     @ports = nil
     @cors = {}
+    @dir = dir
+    @nb = 0
+    @names = ""
+    @shards = []
+    @bucket_of = {}
   end
 
   def on_req(env)
@@ -52,8 +57,65 @@ class NgxgwRouter
     return unless t
     @cors = NgxgwCORS.table(t)
     t[:ports].each_value { |p| p[:listeners].each { |l| l[:ix] = index(l[:vhosts]) } }
+    shards(t[:buckets], t[:shards])
     @ports = t[:ports]
   rescue
+  end
+
+  # shards takes the head's shard names: a loaded shard whose name is unchanged
+  # stays, the others are loaded on first use (shard), so a change to one route
+  # costs a worker the head and that route's shard.
+  def shards(nb, names)
+    if nb != @nb
+      @nb = nb
+      @shards = Array.new(nb)
+      @bucket_of = {}
+    else
+      i = 0
+      while i < nb
+        s = @shards[i]
+        @shards[i] = nil if s && s[1] != names[i * SHARD_NAME, SHARD_NAME]
+        i += 1
+      end
+    end
+    @names = names
+  end
+
+  SHARD_NAME = 16
+  # Hosts whose bucket is remembered; past this the memory starts over.
+  BUCKETS_KEPT = 10000
+
+  # exact is host's entry on listener li of port, from its shard: [port, li, rest,
+  # rules], or nil; :stale when the shard's file was gone, which means the table
+  # changed since the head was read (the applier keeps one generation behind):
+  # then the head has been read again and the caller starts over.
+  def exact(host, port, li)
+    b = @bucket_of[host]
+    unless b
+      b = NgxgwTable.bucket(host, @nb)
+      @bucket_of = {} if @bucket_of.size >= BUCKETS_KEPT
+      @bucket_of[host] = b
+    end
+    s = @shards[b]
+    unless s
+      name = @names[b * SHARD_NAME, SHARD_NAME]
+      begin
+        s = @shards[b] = [eval(File.read(@dir + "/routes.d/" + name + ".rb")), name]
+      rescue
+        @table.reset
+        reload
+        return :stale
+      end
+    end
+    es = s[0][host]
+    return nil unless es
+    i = 0
+    while i < es.size
+      e = es[i]
+      return e if e[0] == port && e[1] == li
+      i += 1
+    end
+    nil
   end
 
   # index precomputes, for one listener, the rules a host tries in order (the rules of
@@ -131,9 +193,10 @@ class NgxgwRouter
     resp.return(body)
   end
 
-  # route: hdrs are the request's headers when known to be current, else nil.
-  def route(env, port, hdrs)
-    reload
+  # route: hdrs are the request's headers when known to be current, else nil;
+  # again: the shard of the host was gone, so this is the second try.
+  def route(env, port, hdrs, again = false)
+    reload unless again
     ports = @ports
     return reply(env, 503, "no route table\n") unless ports
     p = ports[port]
@@ -154,7 +217,27 @@ class NgxgwRouter
     q = full.index("?")
     path = q ? full[0, q] : full
     query = q ? full[q + 1, full.size] : nil
-    rs = rules_for(ls[li][:ix], host)
+    l = ls[li]
+    if l[:exact]
+      # The host's own rules (shard), then, unless the entry holds them all,
+      # those of the wildcard and any-host virtual hosts (head).
+      e = exact(host, port, li)
+      if e == :stale
+        raise "route table shard missing" if again
+        return route(env, port, hdrs, true)
+      end
+      if e
+        rs = e[3]
+        i = 0
+        while i < rs.size
+          r = rs[i]
+          return apply(env, p, r, host, path, query, full) if match?(r, req, path, query)
+          i += 1
+        end
+        return reply(env, 404, "not found\n") unless e[2]
+      end
+    end
+    rs = rules_for(l[:ix], host)
     i = 0
     while i < rs.size
       r = rs[i]
