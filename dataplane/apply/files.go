@@ -156,11 +156,10 @@ func removeShards(dir string, keep ...*render.Config) error {
 	}
 	var stale []string
 	for _, e := range ents {
-		name, ok := strings.CutSuffix(e.Name(), ".rb")
 		used := false
 		for _, c := range keep {
-			if c != nil && ok {
-				if _, in := c.RouteShards[name]; in {
+			if c != nil {
+				if _, in := c.RouteShards[e.Name()]; in {
 					used = true
 				}
 			}

@@ -112,7 +112,7 @@ func TestRouteShardsLifecycle(t *testing.T) {
 	table := func(names ...string) *render.Config {
 		c := &render.Config{RouteTable: []byte("{:shards => \"" + strings.Join(names, "") + "\"}\n"), RouteShards: map[string][]byte{}}
 		for _, n := range names {
-			c.RouteShards[n] = []byte("{\"" + n + "\" => []}\n")
+			c.RouteShards[n+".rb"] = []byte("{\"" + n + "\" => []}\n")
 		}
 		return c
 	}
@@ -147,7 +147,7 @@ func TestRouteShardsLifecycle(t *testing.T) {
 		t.Errorf("after the second table: %q, want the shards of both", got)
 	}
 	// A shard on disk is not rewritten (names are digests): a changed byte stays.
-	os.WriteFile(filepath.Join(dir, render.RouteShardFile("cccc")), []byte("kept\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, render.RouteShardFile("cccc.rb")), []byte("kept\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, render.RouteShardDir, ".x.rb.tmp-1"), nil, 0o644)
 	if err := writeRoutes(dir, c3); err != nil {
 		t.Fatal(err)
@@ -158,7 +158,7 @@ func TestRouteShardsLifecycle(t *testing.T) {
 	if got := have(); got != "bbbb cccc dddd" {
 		t.Errorf("after the third table: %q, want those of the last two", got)
 	}
-	if b, _ := os.ReadFile(filepath.Join(dir, render.RouteShardFile("cccc"))); string(b) != "kept\n" {
+	if b, _ := os.ReadFile(filepath.Join(dir, render.RouteShardFile("cccc.rb"))); string(b) != "kept\n" {
 		t.Errorf("shard cccc rewritten: %q", b)
 	}
 	ino2, g2 := gen()

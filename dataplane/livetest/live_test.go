@@ -242,16 +242,26 @@ func readRouteTable(t *testing.T, dir string) *render.Config {
 	if err != nil && !os.IsNotExist(err) {
 		t.Fatal(err)
 	}
+	// The shard list the head names, and the shards it lists.
+	var list []byte
+	for _, e := range ents {
+		if bytes.Contains(head, []byte(e.Name())) {
+			if list, err = os.ReadFile(filepath.Join(dir, render.RouteShardDir, e.Name())); err != nil {
+				t.Fatal(err)
+			}
+			cfg.RouteShards[e.Name()] = list
+		}
+	}
 	for _, e := range ents {
 		name, ok := strings.CutSuffix(e.Name(), ".rb")
-		if !ok || !bytes.Contains(head, []byte(name)) {
+		if !ok || !bytes.Contains(list, []byte(name)) {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(dir, render.RouteShardDir, e.Name()))
 		if err != nil {
 			t.Fatal(err)
 		}
-		cfg.RouteShards[name] = b
+		cfg.RouteShards[e.Name()] = b
 	}
 	return cfg
 }
@@ -768,9 +778,15 @@ func TestLive(t *testing.T) {
 			if b == string(body) {
 				continue
 			}
+			// A new name in a new list, which a new head names.
 			const broken = "0123456789abcdef"
-			bad.RouteShards[broken] = []byte(b)
-			bad.RouteTable = bytes.Replace(good.RouteTable, []byte(name), []byte(broken), 1)
+			bad.RouteShards[broken+".rb"] = []byte(b)
+			for ln, list := range good.RouteShards {
+				if strings.HasSuffix(ln, ".names") {
+					bad.RouteShards["broken.names"] = bytes.Replace(list, []byte(strings.TrimSuffix(name, ".rb")), []byte(broken), 1)
+					bad.RouteTable = bytes.Replace(good.RouteTable, []byte(ln), []byte("broken.names"), 1)
+				}
+			}
 			broke = true
 		}
 		if !broke {

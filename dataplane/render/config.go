@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"maps"
-	"slices"
 	"strings"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/accesslog"
@@ -22,9 +20,10 @@ type Config struct {
 	// RouteTable is the routing table the router scripts load when RouteVersion
 	// changes. A change is applied by rewriting the file: no reload, no API call.
 	RouteTable []byte
-	// RouteShards are the route table's shard files by name (shards.go), to be
-	// written as RouteShardFile(name) before RouteTable, which names them. Names
-	// are digests of the content: a file once written never changes.
+	// RouteShards are the files of the route table in RouteShardDir by name
+	// (shards.go): shards (<digest>.rb) and their list (<digest>.names), to be
+	// written before RouteTable, which names the list. Names are digests of the
+	// content: a file once written never changes.
 	RouteShards map[string][]byte
 	// Files are written before anything else, relative to the state directory:
 	// mruby scripts, certificates, keys. Names are content-addressed where a change
@@ -85,21 +84,23 @@ const (
 	AccessLogRoutesFile = "accesslog-routes.json"
 )
 
-// RouteShardFile is the path of shard name inside the state directory.
-func RouteShardFile(name string) string { return RouteShardDir + "/" + name + ".rb" }
+// RouteShardFile is the path of RouteShards file name inside the state directory.
+func RouteShardFile(name string) string { return RouteShardDir + "/" + name }
 
-// RouteText is the head followed by each shard it names, in bucket order
-// (empty ones left out), each after a comment with its file name: the whole
-// route table for people and tests to read.
+// RouteText is the head followed by each shard, in bucket order (empty ones
+// left out), each after a comment with its file name: the whole route table
+// for people and tests to read.
 func (c *Config) RouteText() []byte {
 	var b strings.Builder
 	b.Write(c.RouteTable)
-	names := slices.Sorted(maps.Keys(c.RouteShards))
-	// Bucket order is the order of the names in the head.
-	slices.SortFunc(names, func(x, y string) int {
-		return bytes.Index(c.RouteTable, []byte(x)) - bytes.Index(c.RouteTable, []byte(y))
-	})
-	for _, n := range names {
+	var list []byte
+	for n, body := range c.RouteShards {
+		if strings.HasSuffix(n, ".names") {
+			list = body
+		}
+	}
+	for i := 0; i+shardNameLen <= len(list); i += shardNameLen {
+		n := string(list[i:i+shardNameLen]) + ".rb"
 		body := c.RouteShards[n]
 		if bytes.HasSuffix(body, []byte("\n{}\n")) {
 			continue

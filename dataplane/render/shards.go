@@ -11,10 +11,12 @@ import (
 // (hostBucket, a hash table.rb computes the same way) names one of
 // RouteShardCount files, each a Ruby literal mapping host to its entries.
 // routes.rb (the head) keeps everything else (ports, listeners, wildcard and
-// any-host virtual hosts, the :resp and :cors lists) and the names of the
-// shards, one fixed-width string. Shard names are digests of their content,
-// so a worker reloading the head keeps every shard whose name did not change
-// and loads the others on the first request for one of their hosts.
+// any-host virtual hosts, the :resp and :cors lists) and the name of the
+// shard list, a file of fixed-width shard names in bucket order that the router
+// reads without evaluating it (a long literal costs more to parse). Shard names
+// are digests of their content, so a worker reloading the head keeps every
+// shard whose name did not change and loads the others on the first request for
+// one of their hosts.
 
 // shardHosts is about how many exact hosts a shard holds: few enough that
 // loading one costs well under a millisecond.
@@ -139,6 +141,11 @@ func (tb *tableBuilder) shards(top *rbHash) {
 		b := hostBucket(h, n)
 		buckets[b] = append(buckets[b], rbPair{rbStr(h), es})
 	}
+	if n == 0 {
+		top.add("buckets", rbInt(0))
+		top.add("shards", rbStr(""))
+		return
+	}
 	var names strings.Builder
 	for _, sh := range buckets {
 		var b strings.Builder
@@ -150,9 +157,12 @@ func (tb *tableBuilder) shards(top *rbHash) {
 		b.WriteByte('\n')
 		body := []byte(b.String())
 		name := shortHash(body)
-		tb.shardFiles[name] = body
+		tb.shardFiles[name+".rb"] = body
 		names.WriteString(name)
 	}
+	list := []byte(names.String())
+	file := shortHash(list) + ".names"
+	tb.shardFiles[file] = list
 	top.add("buckets", rbInt(n))
-	top.add("shards", rbStr(names.String()))
+	top.add("shards", rbStr(file))
 }

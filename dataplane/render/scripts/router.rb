@@ -23,7 +23,9 @@ class NgxgwRouter
     @dir = dir
     @nb = 0
     @names = ""
+    @names_file = ""
     @shards = []
+    @gen = 0
     @bucket_of = {}
   end
 
@@ -62,23 +64,22 @@ class NgxgwRouter
   rescue
   end
 
-  # shards takes the head's shard names: a loaded shard whose name is unchanged
-  # stays, the others are loaded on first use (shard), so a change to one route
-  # costs a worker the head and that route's shard.
-  def shards(nb, names)
+  # shards takes the head's shard list: the names of the bucket's shards, a
+  # file of its own (read, not evaluated; names are digests of the content, so
+  # the file changes only when some shard does). Loaded shards are checked
+  # against it lazily, on their next use (exact), so picking up a change costs
+  # a worker the head, this file and the shards that changed.
+  def shards(nb, file)
+    if file != @names_file
+      @names = file.size > 0 ? File.read(@dir + "/routes.d/" + file) : ""
+      @names_file = file
+    end
     if nb != @nb
       @nb = nb
       @shards = Array.new(nb)
       @bucket_of = {}
-    else
-      i = 0
-      while i < nb
-        s = @shards[i]
-        @shards[i] = nil if s && s[1] != names[i * SHARD_NAME, SHARD_NAME]
-        i += 1
-      end
     end
-    @names = names
+    @gen += 1
   end
 
   SHARD_NAME = 16
@@ -97,14 +98,19 @@ class NgxgwRouter
       @bucket_of[host] = b
     end
     s = @shards[b]
-    unless s
+    # s: [content, name, the reload it was last checked in]
+    unless s && s[2] == @gen
       name = @names[b * SHARD_NAME, SHARD_NAME]
-      begin
-        s = @shards[b] = [eval(File.read(@dir + "/routes.d/" + name + ".rb")), name]
-      rescue
-        @table.reset
-        reload
-        return :stale
+      if s && s[1] == name
+        s[2] = @gen
+      else
+        begin
+          s = @shards[b] = [eval(File.read(@dir + "/routes.d/" + name + ".rb")), name, @gen]
+        rescue
+          @table.reset
+          reload
+          return :stale
+        end
       end
     end
     es = s[0][host]

@@ -2,7 +2,7 @@
 {
   :ports => {80 => {:tls => false, :listeners => [{:exact => true, :vhosts => []}]}},
   :buckets => 1,
-  :shards => "034eff793baaac93",
+  :shards => "b6a31da3a2043fe5.names",
   :resp => [["r538502cb1852b1ec", [[:add, "x-gateway", "nghttpx"]]]],
 }
 # routes.d/034eff793baaac93.rb

@@ -28,7 +28,7 @@
     },
   },
   :buckets => 1,
-  :shards => "989319d2dc152662",
+  :shards => "eea67b12279ef2ed.names",
   :resp => [],
 }
 # routes.d/989319d2dc152662.rb

@@ -24,7 +24,7 @@
     },
   },
   :buckets => 1,
-  :shards => "cf02a4b59ee4d51c",
+  :shards => "5c8d73a3b9dc39ea.names",
   :resp => [],
 }
 # routes.d/cf02a4b59ee4d51c.rb

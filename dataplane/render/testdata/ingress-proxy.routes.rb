@@ -24,7 +24,7 @@
     },
   },
   :buckets => 1,
-  :shards => "cebdbd9841ae24d5",
+  :shards => "b3824127dd7cc8c6.names",
   :resp => [],
 }
 # routes.d/cebdbd9841ae24d5.rb

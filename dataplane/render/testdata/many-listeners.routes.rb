@@ -71,7 +71,7 @@
     },
   },
   :buckets => 1,
-  :shards => "696cff7d5a1fa531",
+  :shards => "f7037c96282c3696.names",
   :resp => [],
 }
 # routes.d/696cff7d5a1fa531.rb

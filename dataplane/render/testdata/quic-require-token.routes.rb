@@ -22,7 +22,7 @@
     443 => {:tls => true, :listeners => [{:host => "a.example.com", :exact => true, :vhosts => []}]},
   },
   :buckets => 1,
-  :shards => "afb5716b88ab5f59",
+  :shards => "b5821948ccd3330c.names",
   :resp => [],
 }
 # routes.d/afb5716b88ab5f59.rb
