@@ -86,35 +86,40 @@ class NgxgwRouter
   # Hosts whose bucket is remembered; past this the memory starts over.
   BUCKETS_KEPT = 10000
 
-  # exact is host's entry on listener li of port, from its shard: [port, li, rest,
-  # rules], or nil; :stale when the shard's file was gone, which means the table
-  # changed since the head was read (the applier keeps one generation behind):
-  # then the head has been read again and the caller starts over.
-  def exact(host, port, li)
-    b = @bucket_of[host]
-    unless b
-      b = NgxgwTable.bucket(host, @nb)
-      @bucket_of = {} if @bucket_of.size >= BUCKETS_KEPT
-      @bucket_of[host] = b
-    end
+  # bucket_of computes host's bucket and remembers it (exact's fast path is a
+  # lookup in @bucket_of).
+  def bucket_of(host)
+    b = NgxgwTable.bucket(host, @nb)
+    @bucket_of = {} if @bucket_of.size >= BUCKETS_KEPT
+    @bucket_of[host] = b
+  end
+
+  # shard is bucket b's shard content after a reload: the loaded one when its
+  # name is still in the list, else read from its file; :stale when that file
+  # was gone, which means the table changed since the head was read (the
+  # applier keeps one generation behind): then the head has been read again and
+  # the caller starts over.
+  def shard(b)
     s = @shards[b]
-    # s: [content, name, the reload it was last checked in]
-    unless s && s[2] == @gen
-      name = @names[b * SHARD_NAME, SHARD_NAME]
-      if s && s[1] == name
-        s[2] = @gen
-      else
-        begin
-          s = @shards[b] = [eval(File.read(@dir + "/routes.d/" + name + ".rb")), name, @gen]
-        rescue
-          @table.reset
-          reload
-          return :stale
-        end
-      end
+    name = @names[b * SHARD_NAME, SHARD_NAME]
+    if s && s[1] == name
+      s[2] = @gen
+      return s[0]
     end
-    es = s[0][host]
-    return nil unless es
+    begin
+      # [content, name, the reload it was last checked in]
+      s = @shards[b] = [eval(File.read(@dir + "/routes.d/" + name + ".rb")), name, @gen]
+    rescue
+      @table.reset
+      reload
+      return :stale
+    end
+    s[0]
+  end
+
+  # entry is the host's entry on listener li of port among its shard entries
+  # es ([port, li, rest, rules] each), or nil.
+  def entry(es, port, li)
     i = 0
     while i < es.size
       e = es[i]
@@ -227,10 +232,16 @@ class NgxgwRouter
     if l[:exact]
       # The host's own rules (shard), then, unless the entry holds them all,
       # those of the wildcard and any-host virtual hosts (head).
-      e = exact(host, port, li)
-      if e == :stale
+      s = @shards[@bucket_of[host] || bucket_of(host)]
+      sh = s && s[2] == @gen ? s[0] : shard(@bucket_of[host])
+      if sh == :stale
         raise "route table shard missing" if again
         return route(env, port, hdrs, true)
+      end
+      es = sh[host]
+      if es
+        e = es[0]
+        e = entry(es, port, li) unless e[0] == port && e[1] == li
       end
       if e
         rs = e[3]
