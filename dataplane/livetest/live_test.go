@@ -806,6 +806,43 @@ func TestLive(t *testing.T) {
 			t.Errorf("worker processes %v -> %v: a worker died", workers, got)
 		}
 	})
+
+	// A head whose list names a shard that is not on disk (only a broken writer
+	// does that; the applier writes shards first): the router reads the head
+	// again, then answers 500 for that shard's hosts, never another host's
+	// rules; once the file appears the next request loads it.
+	t.Run("MissingShardAnswers500", func(t *testing.T) {
+		good := readRouteTable(t, e.dir)
+		const late = "fedcba9876543210"
+		next := &render.Config{RouteShards: map[string][]byte{}}
+		var body []byte
+		for name, b := range good.RouteShards {
+			if strings.HasSuffix(name, ".rb") && strings.Contains(string(b), `"iso.example.com" =>`) {
+				body = b
+				for ln, list := range good.RouteShards {
+					if strings.HasSuffix(ln, ".names") {
+						next.RouteShards["late.names"] = bytes.Replace(list, []byte(strings.TrimSuffix(name, ".rb")), []byte(late), 1)
+						next.RouteTable = bytes.Replace(good.RouteTable, []byte(ln), []byte("late.names"), 1)
+					}
+				}
+			}
+		}
+		if body == nil || next.RouteTable == nil {
+			t.Fatal("no shard holds iso.example.com")
+		}
+		writeRouteTable(t, e.dir, next)
+		for range 3 {
+			e.expectStatus(t, e.h1, e.httpA, "iso.example.com", "/iso", 500)
+			e.expectStatus(t, e.h2c, e.httpA, "iso.example.com", "/iso", 500)
+		}
+		if err := os.WriteFile(filepath.Join(e.dir, render.RouteShardFile(late+".rb")), body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		e.expectPod(t, e.h1, "GET", e.httpA, "iso.example.com", "/iso", "v2")
+		e.expectPod(t, e.h2c, "GET", e.httpA, "iso.example.com", "/iso", "v2")
+		writeRouteTable(t, e.dir, good)
+		e.expectPod(t, e.h1, "GET", e.httpA, "iso.example.com", "/iso", "v2")
+	})
 }
 
 // liveModelFromDisk re-renders the suite's model for changes (certificates from
