@@ -100,13 +100,15 @@ type world struct {
 	stateDir string
 	// gwDir is the Gateway's own state directory, under stateDir.
 	gwDir string
+	// workers is the number of nghttpx workers (0: one).
+	workers int
 }
 
 func (w *world) build(t *testing.T) *render.Config {
 	t.Helper()
 	out := pipeline.Build(w.in, pipeline.Options{
 		Gateway:  translate.Options{DefaultAddress: "127.0.0.1"},
-		Render:   render.Options{APIPort: w.apiPort, Workers: 1, GracePeriod: 2 * time.Second},
+		Render:   render.Options{APIPort: w.apiPort, Workers: max(w.workers, 1), GracePeriod: 2 * time.Second},
 		StateDir: w.stateDir,
 	})
 	if len(out.Gateways) != 1 || out.Gateways[0].Err != nil {

@@ -26,6 +26,16 @@ BENCH_ACCESSLOG_OUT="$tmp/accesslog.md" NGHTTPX_BIN="$nghttpx" ECHO_BIN="${ECHO_
   $go test -tags integration -count=1 -run '^TestAccessLogCost$' -v ./bench >&2
 [[ -s $tmp/accesslog.md ]] || { echo "bench: TestAccessLogCost wrote no table" >&2; exit 1; }
 
+echo "bench: route change stall against $nghttpx" >&2
+BENCH_STALL_OUT="$tmp/stall.md" NGHTTPX_BIN="$nghttpx" ECHO_BIN="${ECHO_BIN:-$cache/bin/echo-basic}" \
+  $go test -tags integration -count=1 -run '^TestRouteChangeStall$' -v ./bench >&2
+[[ -s $tmp/stall.md ]] || { echo "bench: TestRouteChangeStall wrote no table" >&2; exit 1; }
+
+echo "bench: route lookup cost against $nghttpx" >&2
+BENCH_LOOKUP_OUT="$tmp/lookup.md" NGHTTPX_BIN="$nghttpx" ECHO_BIN="${ECHO_BIN:-$cache/bin/echo-basic}" \
+  $go test -tags integration -count=1 -run '^TestRouteLookupCost$' -v ./bench >&2
+[[ -s $tmp/lookup.md ]] || { echo "bench: TestRouteLookupCost wrote no table" >&2; exit 1; }
+
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [[ -n $(git status --porcelain 2>/dev/null) ]]; then commit="$commit (with uncommitted changes)"; fi
 cpu=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)
@@ -98,5 +108,22 @@ pipeline_table() {
   cat "$tmp/apply.md"
   echo
   access_log_section "$tmp/accesslog.md"
+  echo
+  echo "## Route change stall (package bench, TestRouteChangeStall, median of 5)"
+  echo
+  echo "pipeline.SyntheticInput(routes) on echo-basic, one nghttpx with 2 workers; each round adds"
+  echo "a redirect rule to one route. *Reload CPU per worker*: idle, a worker thread's CPU time"
+  echo "(schedstat) for the first request for the changed route minus its second. *Under load*:"
+  echo "8 keep-alive clients back to back; max and p99 latency from the Apply call until every"
+  echo "client saw the new rule, and in the 250 ms before (the machine's noise floor)."
+  echo
+  cat "$tmp/stall.md"
+  echo
+  echo "## Route lookup cost (package bench, TestRouteLookupCost)"
+  echo
+  echo "nghttpx (1 worker) pinned to core 0, h2load and echo-basic to core 1; 20,000 h2c requests"
+  echo "for one host of a table of 1 or 5,000 one-hostname routes, and for a route without one."
+  echo
+  cat "$tmp/lookup.md"
 } >"$out"
 echo "bench: wrote $out" >&2

@@ -3,7 +3,9 @@ package pipeline
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -58,9 +60,9 @@ func FuzzTranslate(f *testing.F) {
 			}
 			checkNoInjection(t, g.Config, src)
 		}
-		gw := out.Gateways[0].Config.RouteTable
+		gw := out.Gateways[0].Config.RouteText()
 		if out.Gateways[0].Model.Source.Name != "gw" {
-			gw = out.Gateways[1].Config.RouteTable
+			gw = out.Gateways[1].Config.RouteText()
 		}
 		if !strings.Contains(string(gw), `"httproute/default/friendly/rule/0/match/0"`) {
 			t.Fatalf("friendly route not in the route table:\n%s", gw)
@@ -78,7 +80,7 @@ func FuzzTranslate(f *testing.F) {
 		for _, ir := range out.Ingress.Ingresses {
 			if ir.Name == "friendly" && len(ir.HTTPRoutes) > 0 {
 				for _, g := range out.Gateways {
-					if strings.Contains(string(g.Config.RouteTable), "\"friendly.example\"") && g.Model.Source.Name != "gw" {
+					if strings.Contains(string(g.Config.RouteText()), "\"friendly.example\"") && g.Model.Source.Name != "gw" {
 						friendlyIngress = true
 					}
 				}
@@ -307,6 +309,18 @@ var (
 	rubyToken = regexp.MustCompile(`^(\s+|"([A-Za-z0-9 ./_:-]|\\x[0-9a-f]{2})*"|-?[0-9]+|:[a-z_]+|=>|true|false|lambda|\.call|[{}\[\](),+])`)
 )
 
+// routeLiterals are the head and the shards of the route table; the shard
+// list, which the router reads without evaluating it, holds hex digits only.
+func routeLiterals(cfg *render.Config) [][]byte {
+	out := [][]byte{cfg.RouteTable}
+	for _, n := range slices.Sorted(maps.Keys(cfg.RouteShards)) {
+		if strings.HasSuffix(n, ".rb") {
+			out = append(out, cfg.RouteShards[n])
+		}
+	}
+	return out
+}
+
 // checkNoInjection proves every file nghttpx parses holds only our lines.
 func checkNoInjection(t *testing.T, cfg *render.Config, src string) {
 	t.Helper()
@@ -323,16 +337,22 @@ func checkNoInjection(t *testing.T, cfg *render.Config, src string) {
 			t.Fatalf("backend line %q is not ours\n%s", l, src)
 		}
 	}
-	table := string(cfg.RouteTable)
-	header, body, _ := strings.Cut(table, "\n")
-	if !strings.HasPrefix(header, "# nghttpx-gateway route table") {
-		t.Fatalf("route table header %q", header)
-	}
-	for len(body) > 0 {
-		m := rubyToken.FindString(body)
-		if m == "" {
-			t.Fatalf("routes.rb outside the literal grammar at %.60q\n%s", body, src)
+	for n, b := range cfg.RouteShards {
+		if strings.HasSuffix(n, ".names") && strings.Trim(string(b), "0123456789abcdef") != "" {
+			t.Fatalf("shard list %s holds more than hex digits: %q", n, b)
 		}
-		body = body[len(m):]
+	}
+	for _, table := range routeLiterals(cfg) {
+		header, body, _ := strings.Cut(string(table), "\n")
+		if !strings.HasPrefix(header, "# nghttpx-gateway route table") {
+			t.Fatalf("route table header %q", header)
+		}
+		for len(body) > 0 {
+			m := rubyToken.FindString(body)
+			if m == "" {
+				t.Fatalf("routes.rb outside the literal grammar at %.60q\n%s", body, src)
+			}
+			body = body[len(m):]
+		}
 	}
 }

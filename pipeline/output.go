@@ -127,6 +127,9 @@ func (o *Output) YAML() ([]byte, error) {
 				render.BackendFile:    string(render.BackendConf(g.Config.Backends)),
 				render.RouteTableFile: string(g.Config.RouteTable),
 			}
+			for name, body := range g.Config.RouteShards {
+				d.Config[render.RouteShardFile(name)] = string(body)
+			}
 			d.Files = map[string]string{}
 			for name, data := range g.Config.Files {
 				sum := sha256.Sum256(data)

@@ -42,6 +42,7 @@ type Applier struct {
 	mu      sync.Mutex
 	started bool
 	cur     *render.Config        // last good config; on disk whenever mu is free
+	prev    *render.Config        // the one before cur, whose route shards stay on disk
 	live    []render.BackendGroup // what the running workers last accepted (= backends.conf)
 	p       *process              // nil while restarting or after Stop
 	rev     uint64                // configrevision of p
@@ -114,6 +115,10 @@ func (a *Applier) Start(ctx context.Context, cfg render.Config) error {
 func (a *Applier) launch(ctx context.Context, cfg *render.Config, backends []render.BackendGroup) (*process, uint64, error) {
 	if err := writeAll(a.opts.StateDir, cfg, backends); err != nil {
 		return nil, 0, err
+	}
+	// No worker runs yet: only cfg's shards are needed.
+	if err := removeShards(a.opts.StateDir, cfg); err != nil {
+		a.log.Error(err, "cannot remove stale route shards")
 	}
 	addr, err := apiAddr(cfg.Main)
 	if err != nil {
@@ -261,9 +266,18 @@ func (a *Applier) applyOnce(ctx context.Context, next *render.Config) (err error
 	if err != nil {
 		return err
 	}
+	if pl.routes {
+		a.prev = a.cur
+	}
 	a.cur = next
 	if err := removeFiles(a.opts.StateDir, pl.staleFiles); err != nil {
 		a.log.Error(err, "cannot remove stale files")
+	}
+	if pl.routes {
+		// A worker that read the previous head may still load its shards.
+		if err := removeShards(a.opts.StateDir, a.cur, a.prev); err != nil {
+			a.log.Error(err, "cannot remove stale route shards")
+		}
 	}
 	a.stats.Applies.Add(1)
 	a.log.Info("applied", "plan", pl.String(), "took", time.Since(start).Round(time.Microsecond))

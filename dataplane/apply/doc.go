@@ -19,8 +19,12 @@
 //   - Stats counts reloads, backend API posts, route table writes and restarts;
 //     StatsSet exports them as Prometheus metrics per Gateway.
 //
-// The route table is routes.rb; routes.version holds render.Config.RouteVersion() and
-// is written (atomically) after it, then the counter routes.gen is incremented in
-// place (never renamed or truncated: nghttpx maps it), so routers reload the table
-// when the version text or the counter differs from the one they loaded.
+// The route table is routes.rb with its shards in routes.d (written first, only those
+// not on disk yet: their names are digests of their content); routes.version holds
+// render.Config.RouteVersion() and is written (atomically) after routes.rb, then the
+// counter routes.gen is incremented in place (never renamed or truncated: nghttpx
+// maps it), so routers reload the table when the version text or the counter differs
+// from the one they loaded. After a route change the shards that neither the new nor
+// the previous table names are removed (a worker that read the previous head may
+// still load its shards); Start removes all but the current table's.
 package apply

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
@@ -25,7 +27,7 @@ func reserved(name string) bool {
 	case render.MainFile, render.BackendFile, render.RouteTableFile, render.RouteVersionFile, render.RouteGenFile, pidFile:
 		return true
 	}
-	return false
+	return name == render.RouteShardDir || strings.HasPrefix(name, render.RouteShardDir+"/")
 }
 
 // validate rejects configs the applier cannot write or nghttpx cannot run.
@@ -118,10 +120,20 @@ func writeFiles(dir string, cfg *render.Config, names []string) error {
 	return nil
 }
 
-// writeRoutes writes the route table, then its version, then bumps the
-// generation counter: a router that sees a new version or counter always finds
-// the new table.
+// writeRoutes writes the route table's shards that are not on disk yet (their
+// names are digests of their content), then the table, then its version, then
+// bumps the generation counter: a router that sees a new version or counter
+// always finds the new table and every shard it names.
 func writeRoutes(dir string, cfg *render.Config) error {
+	for _, n := range slices.Sorted(maps.Keys(cfg.RouteShards)) {
+		f := render.RouteShardFile(n)
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			continue
+		}
+		if err := writeAtomic(dir, f, cfg.RouteShards[n], 0o644); err != nil {
+			return err
+		}
+	}
 	if err := writeAtomic(dir, render.RouteTableFile, cfg.RouteTable, 0o644); err != nil {
 		return err
 	}
@@ -129,6 +141,35 @@ func writeRoutes(dir string, cfg *render.Config) error {
 		return err
 	}
 	return bumpGen(dir)
+}
+
+// removeShards deletes the files in render.RouteShardDir that none of keep
+// names: routers that have not seen the newest table yet still find the
+// shards of the one before, when keep holds both.
+func removeShards(dir string, keep ...*render.Config) error {
+	ents, err := os.ReadDir(filepath.Join(dir, render.RouteShardDir))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	var stale []string
+	for _, e := range ents {
+		used := false
+		for _, c := range keep {
+			if c != nil {
+				if _, in := c.RouteShards[e.Name()]; in {
+					used = true
+				}
+			}
+		}
+		// Leftover temporary files (a crash during writeAtomic) go too.
+		if !used && !e.IsDir() {
+			stale = append(stale, filepath.Join(render.RouteShardDir, e.Name()))
+		}
+	}
+	return removeFiles(dir, stale)
 }
 
 // bumpGen adds one to the 8-byte little-endian counter in render.RouteGenFile,
@@ -200,8 +241,10 @@ func clone(cfg *render.Config) *render.Config {
 	out := &render.Config{
 		Main:       append([]byte(nil), cfg.Main...),
 		RouteTable: append([]byte(nil), cfg.RouteTable...),
-		Files:      make(map[string][]byte, len(cfg.Files)),
-		Backends:   make([]render.BackendGroup, len(cfg.Backends)),
+		// Shard contents never change under a name: sharing them is safe.
+		RouteShards: maps.Clone(cfg.RouteShards),
+		Files:       make(map[string][]byte, len(cfg.Files)),
+		Backends:    make([]render.BackendGroup, len(cfg.Backends)),
 	}
 	for k, v := range cfg.Files {
 		out.Files[k] = append([]byte(nil), v...)

@@ -103,3 +103,75 @@ func TestBumpGenInPlace(t *testing.T) {
 		t.Errorf("after wrap: %d, want 1", v)
 	}
 }
+
+// Route shards: a write adds the new ones before the head; removeShards keeps
+// those of the configs it is given (the current and the previous table) and
+// removes the rest; routes.gen stays the same file, bumped in place.
+func TestRouteShardsLifecycle(t *testing.T) {
+	dir := t.TempDir()
+	table := func(names ...string) *render.Config {
+		c := &render.Config{RouteTable: []byte("{:shards => \"" + strings.Join(names, "") + "\"}\n"), RouteShards: map[string][]byte{}}
+		for _, n := range names {
+			c.RouteShards[n+".rb"] = []byte("{\"" + n + "\" => []}\n")
+		}
+		return c
+	}
+	have := func() string {
+		ents, _ := os.ReadDir(filepath.Join(dir, render.RouteShardDir))
+		var names []string
+		for _, e := range ents {
+			names = append(names, strings.TrimSuffix(e.Name(), ".rb"))
+		}
+		return strings.Join(names, " ")
+	}
+	gen := func() (uint64, uint64) {
+		st, err := os.Stat(filepath.Join(dir, render.RouteGenFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(filepath.Join(dir, render.RouteGenFile))
+		return st.Sys().(*syscall.Stat_t).Ino, binary.LittleEndian.Uint64(b)
+	}
+	c1, c2, c3 := table("aaaa", "bbbb"), table("bbbb", "cccc"), table("cccc", "dddd")
+	if err := writeRoutes(dir, c1); err != nil {
+		t.Fatal(err)
+	}
+	ino, g := gen()
+	if err := writeRoutes(dir, c2); err != nil {
+		t.Fatal(err)
+	}
+	if err := removeShards(dir, c2, c1); err != nil {
+		t.Fatal(err)
+	}
+	if got := have(); got != "aaaa bbbb cccc" {
+		t.Errorf("after the second table: %q, want the shards of both", got)
+	}
+	// A shard on disk is not rewritten (names are digests): a changed byte stays.
+	os.WriteFile(filepath.Join(dir, render.RouteShardFile("cccc.rb")), []byte("kept\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, render.RouteShardDir, ".x.rb.tmp-1"), nil, 0o644)
+	if err := writeRoutes(dir, c3); err != nil {
+		t.Fatal(err)
+	}
+	if err := removeShards(dir, c3, c2); err != nil {
+		t.Fatal(err)
+	}
+	if got := have(); got != "bbbb cccc dddd" {
+		t.Errorf("after the third table: %q, want those of the last two", got)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, render.RouteShardFile("cccc.rb"))); string(b) != "kept\n" {
+		t.Errorf("shard cccc rewritten: %q", b)
+	}
+	ino2, g2 := gen()
+	if ino2 != ino || g2 != g+2 {
+		t.Errorf("routes.gen inode %d -> %d, value %d -> %d: want the same file bumped twice", ino, ino2, g, g2)
+	}
+	if err := removeShards(dir, c3); err != nil {
+		t.Fatal(err)
+	}
+	if got := have(); got != "cccc dddd" {
+		t.Errorf("after a start: %q, want only the current table's", got)
+	}
+	if err := validate(&render.Config{Main: base().Main, Backends: base().Backends, Files: map[string][]byte{"routes.d/x.rb": nil}}); err == nil {
+		t.Error("a File inside routes.d is accepted")
+	}
+}

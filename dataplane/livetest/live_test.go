@@ -4,6 +4,7 @@ package livetest
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/rand"
 	"crypto/sha1"
 	"crypto/tls"
@@ -207,17 +208,62 @@ func writeState(t *testing.T, dir string, cfg *render.Config) {
 		}
 	}
 	writeAtomic(t, dir, render.BackendFile, render.BackendConf(cfg.Backends))
-	writeRouteTable(t, dir, cfg.RouteTable)
+	writeRouteTable(t, dir, cfg)
 	writeAtomic(t, dir, render.MainFile, cfg.Main)
 }
 
-// writeRouteTable replaces routes.rb, then bumps routes.version and routes.gen: the
-// routers reload on their next request.
-func writeRouteTable(t *testing.T, dir string, table []byte) {
+// writeRouteTable writes the route table's shards, replaces routes.rb, then bumps
+// routes.version and routes.gen: the routers reload on their next request.
+func writeRouteTable(t *testing.T, dir string, cfg *render.Config) {
 	t.Helper()
-	writeAtomic(t, dir, render.RouteTableFile, table)
-	writeAtomic(t, dir, render.RouteVersionFile, (&render.Config{RouteTable: table}).RouteVersion())
+	if err := os.MkdirAll(filepath.Join(dir, render.RouteShardDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range cfg.RouteShards {
+		// Names are digests of the content: no reader sees a partial file under one.
+		if err := os.WriteFile(filepath.Join(dir, render.RouteShardFile(name)), body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeAtomic(t, dir, render.RouteTableFile, cfg.RouteTable)
+	writeAtomic(t, dir, render.RouteVersionFile, cfg.RouteVersion())
 	bumpGen(t, dir)
+}
+
+// readRouteTable reads the route table on disk: the head and every shard.
+func readRouteTable(t *testing.T, dir string) *render.Config {
+	t.Helper()
+	head, err := os.ReadFile(filepath.Join(dir, render.RouteTableFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &render.Config{RouteTable: head, RouteShards: map[string][]byte{}}
+	ents, err := os.ReadDir(filepath.Join(dir, render.RouteShardDir))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	// The shard list the head names, and the shards it lists.
+	var list []byte
+	for _, e := range ents {
+		if bytes.Contains(head, []byte(e.Name())) {
+			if list, err = os.ReadFile(filepath.Join(dir, render.RouteShardDir, e.Name())); err != nil {
+				t.Fatal(err)
+			}
+			cfg.RouteShards[e.Name()] = list
+		}
+	}
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), ".rb")
+		if !ok || !bytes.Contains(list, []byte(name)) {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, render.RouteShardDir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.RouteShards[e.Name()] = b
+	}
+	return cfg
 }
 
 func writeAtomic(t *testing.T, dir, name string, body []byte) {
@@ -375,8 +421,8 @@ func TestLive(t *testing.T) {
 
 	t.Run("LongRuleList", func(t *testing.T) {
 		// The table was written in pieces, or this proves nothing about them.
-		if table, err := os.ReadFile(filepath.Join(e.dir, render.RouteTableFile)); err != nil || !strings.Contains(string(table), "lambda {") {
-			t.Fatalf("the route table is not chunked (err %v): raise chunkSize here to render's", err)
+		if table := readRouteTable(t, e.dir).RouteText(); !strings.Contains(string(table), "lambda {") {
+			t.Fatalf("the route table is not chunked: raise chunkSize here to render's")
 		}
 		for _, i := range []int{0, 1, chunkSize, 2*chunkSize + 1, 3*chunkSize + 6} {
 			pod := map[bool]string{true: "v1", false: "v2"}[i%2 == 0]
@@ -687,7 +733,7 @@ func TestLive(t *testing.T) {
 		}
 		// Wrong order first: a table naming a group nghttpx does not have yet lands
 		// in the catch-all, whose fallback.rb answers 503 (never a wrong backend).
-		writeRouteTable(t, e.dir, cfg.RouteTable)
+		writeRouteTable(t, e.dir, cfg)
 		e.expectStatus(t, e.h1, e.httpA, "x.example.com", "/new/thing", 503)
 		// An applier adds groups first (the API replaces all backend lines), then
 		// writes the table.
@@ -715,15 +761,38 @@ func TestLive(t *testing.T) {
 	// A table that makes the router raise still gets answers (500), the worker keeps
 	// serving other requests, and a good table heals it.
 	t.Run("RouterExceptionAnswers500", func(t *testing.T) {
-		good, err := os.ReadFile(filepath.Join(e.dir, render.RouteTableFile))
-		if err != nil {
-			t.Fatal(err)
+		good := readRouteTable(t, e.dir)
+		// The rule is in the head (an any-host virtual host) or in a shard: then a
+		// broken copy under a new name, and a head that names it.
+		const rule = `:path => [:prefix, "/weights"]`
+		bad := &render.Config{RouteTable: bytes.Replace(good.RouteTable, []byte(rule), []byte(`:path => nil`), 1), RouteShards: map[string][]byte{}}
+		broke := !bytes.Equal(bad.RouteTable, good.RouteTable)
+		if broke {
+			bad.RouteShards = good.RouteShards
 		}
-		bad := strings.Replace(string(good), `:path => [:prefix, "/weights"]`, `:path => nil`, 1)
-		if bad == string(good) {
+		for name, body := range good.RouteShards {
+			if broke {
+				break
+			}
+			b := strings.Replace(string(body), rule, `:path => nil`, 1)
+			if b == string(body) {
+				continue
+			}
+			// A new name in a new list, which a new head names.
+			const broken = "0123456789abcdef"
+			bad.RouteShards[broken+".rb"] = []byte(b)
+			for ln, list := range good.RouteShards {
+				if strings.HasSuffix(ln, ".names") {
+					bad.RouteShards["broken.names"] = bytes.Replace(list, []byte(strings.TrimSuffix(name, ".rb")), []byte(broken), 1)
+					bad.RouteTable = bytes.Replace(good.RouteTable, []byte(ln), []byte("broken.names"), 1)
+				}
+			}
+			broke = true
+		}
+		if !broke {
 			t.Fatal("could not break the table")
 		}
-		writeRouteTable(t, e.dir, []byte(bad))
+		writeRouteTable(t, e.dir, bad)
 		workers := e.ngx.WorkerPIDs(t)
 		for range 3 {
 			e.expectStatus(t, e.h1, e.httpA, "x.example.com", "/weights", 500)
@@ -736,6 +805,43 @@ func TestLive(t *testing.T) {
 		if got := e.ngx.WorkerPIDs(t); fmt.Sprint(got) != fmt.Sprint(workers) {
 			t.Errorf("worker processes %v -> %v: a worker died", workers, got)
 		}
+	})
+
+	// A head whose list names a shard that is not on disk (only a broken writer
+	// does that; the applier writes shards first): the router reads the head
+	// again, then answers 500 for that shard's hosts, never another host's
+	// rules; once the file appears the next request loads it.
+	t.Run("MissingShardAnswers500", func(t *testing.T) {
+		good := readRouteTable(t, e.dir)
+		const late = "fedcba9876543210"
+		next := &render.Config{RouteShards: map[string][]byte{}}
+		var body []byte
+		for name, b := range good.RouteShards {
+			if strings.HasSuffix(name, ".rb") && strings.Contains(string(b), `"iso.example.com" =>`) {
+				body = b
+				for ln, list := range good.RouteShards {
+					if strings.HasSuffix(ln, ".names") {
+						next.RouteShards["late.names"] = bytes.Replace(list, []byte(strings.TrimSuffix(name, ".rb")), []byte(late), 1)
+						next.RouteTable = bytes.Replace(good.RouteTable, []byte(ln), []byte("late.names"), 1)
+					}
+				}
+			}
+		}
+		if body == nil || next.RouteTable == nil {
+			t.Fatal("no shard holds iso.example.com")
+		}
+		writeRouteTable(t, e.dir, next)
+		for range 3 {
+			e.expectStatus(t, e.h1, e.httpA, "iso.example.com", "/iso", 500)
+			e.expectStatus(t, e.h2c, e.httpA, "iso.example.com", "/iso", 500)
+		}
+		if err := os.WriteFile(filepath.Join(e.dir, render.RouteShardFile(late+".rb")), body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		e.expectPod(t, e.h1, "GET", e.httpA, "iso.example.com", "/iso", "v2")
+		e.expectPod(t, e.h2c, "GET", e.httpA, "iso.example.com", "/iso", "v2")
+		writeRouteTable(t, e.dir, good)
+		e.expectPod(t, e.h1, "GET", e.httpA, "iso.example.com", "/iso", "v2")
 	})
 }
 

@@ -79,13 +79,13 @@ func TestLiveTwoWorkers(t *testing.T) {
 		t.Fatalf("first table: %s, want v1 from both workers", got)
 	}
 	// Every worker serves the new table on its next request.
-	writeRouteTable(t, dir, render1(gw(backendRef("v3", 1))).RouteTable)
+	writeRouteTable(t, dir, render1(gw(backendRef("v3", 1))))
 	if got := pods(4); got != "v3 v3 v3 v3" {
 		t.Fatalf("after the change to v3: %s, want v3 from both workers", got)
 	}
 	// Even shares: one worker alone would answer v1 v2 v1 v2; two workers, each
 	// starting its round robin afresh with this table, answer v1 v1 v2 v2.
-	writeRouteTable(t, dir, render1(gw(backendRef("v1", 1), backendRef("v2", 1))).RouteTable)
+	writeRouteTable(t, dir, render1(gw(backendRef("v1", 1), backendRef("v2", 1))))
 	if got := pods(4); got != "v1 v1 v2 v2" {
 		t.Fatalf("after the change to v1+v2: %s, want v1 v1 v2 v2 (two workers, each on the new table)", got)
 	}

@@ -166,6 +166,14 @@ func TestLiveMirror(t *testing.T) {
 		writeFile(t, dir, name, body)
 	}
 	writeFile(t, dir, render.BackendFile, render.BackendConf(cfg.Backends))
+	if err := os.MkdirAll(filepath.Join(dir, render.RouteShardDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range cfg.RouteShards {
+		if err := os.WriteFile(filepath.Join(dir, render.RouteShardFile(name)), body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	writeFile(t, dir, render.RouteTableFile, cfg.RouteTable)
 	writeFile(t, dir, render.RouteVersionFile, cfg.RouteVersion())
 	writeFile(t, dir, render.MainFile, cfg.Main)

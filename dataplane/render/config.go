@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
@@ -19,6 +20,11 @@ type Config struct {
 	// RouteTable is the routing table the router scripts load when RouteVersion
 	// changes. A change is applied by rewriting the file: no reload, no API call.
 	RouteTable []byte
+	// RouteShards are the files of the route table in RouteShardDir by name
+	// (shards.go): shards (<digest>.rb) and their list (<digest>.names), to be
+	// written before RouteTable, which names the list. Names are digests of the
+	// content: a file once written never changes.
+	RouteShards map[string][]byte
 	// Files are written before anything else, relative to the state directory:
 	// mruby scripts, certificates, keys. Names are content-addressed where a change
 	// must not affect a running process before it reloads (certificates, keys).
@@ -61,6 +67,8 @@ const (
 	// place after each route table write; with Features.MappedWord the programs
 	// watch it through a shared mapping instead of reading RouteVersionFile.
 	RouteGenFile = "routes.gen"
+	// RouteShardDir holds the route table's shards (RouteShardFile).
+	RouteShardDir = "routes.d"
 
 	// RouterScriptFile is the global mruby program (mruby-file).
 	RouterScriptFile = "router.rb"
@@ -75,6 +83,33 @@ const (
 	// (accesslog.Routes as JSON), for people and tools reading raw lines.
 	AccessLogRoutesFile = "accesslog-routes.json"
 )
+
+// RouteShardFile is the path of RouteShards file name inside the state directory.
+func RouteShardFile(name string) string { return RouteShardDir + "/" + name }
+
+// RouteText is the head followed by each shard, in bucket order (empty ones
+// left out), each after a comment with its file name: the whole route table
+// for people and tests to read.
+func (c *Config) RouteText() []byte {
+	var b strings.Builder
+	b.Write(c.RouteTable)
+	var list []byte
+	for n, body := range c.RouteShards {
+		if strings.HasSuffix(n, ".names") {
+			list = body
+		}
+	}
+	for i := 0; i+shardNameLen <= len(list); i += shardNameLen {
+		n := string(list[i:i+shardNameLen]) + ".rb"
+		body := c.RouteShards[n]
+		if bytes.HasSuffix(body, []byte("\n{}\n")) {
+			continue
+		}
+		b.WriteString("# " + RouteShardFile(n) + "\n")
+		b.Write(body)
+	}
+	return []byte(b.String())
+}
 
 // RouteVersion is the content of RouteVersionFile for this RouteTable: write it
 // (atomically) after the table, and the routers reload on their next request.

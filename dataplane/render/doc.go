@@ -70,7 +70,9 @@
 // How changes apply: Main needs SIGHUP; Backends go through the backend API;
 // RouteTable is rewritten in place and picked up by every worker on its next request
 // once routes.version (Config.RouteVersion) changes, or routes.gen (RouteGenFile,
-// incremented in place, never renamed or truncated) does. Write Files first.
+// incremented in place, never renamed or truncated) does. Write Files first, and
+// RouteShards (RouteShardDir, content-named, shards.go) before RouteTable; a worker
+// loads a shard whose name changed on the next request for one of its hosts.
 //
 // Contract: Render is pure and deterministic. Every user string in routes.rb is a
 // double-quoted Ruby literal with each byte outside [A-Za-z0-9 ./_:-] written as \xHH;

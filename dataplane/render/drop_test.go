@@ -64,8 +64,8 @@ func TestRenderDropsOnlyTheBadPiece(t *testing.T) {
 				t.Fatalf("dropped %v, want one %q", cfg.Dropped, tc.what)
 			}
 			if string(cfg.Main) != string(good.Main) || string(BackendConf(cfg.Backends)) != string(BackendConf(good.Backends)) ||
-				string(cfg.RouteTable) != string(good.RouteTable) {
-				t.Fatalf("the rest differs from the model without the bad piece:\n%s", cfg.RouteTable)
+				string(cfg.RouteText()) != string(good.RouteText()) {
+				t.Fatalf("the rest differs from the model without the bad piece:\n%s", cfg.RouteText())
 			}
 		})
 	}

@@ -194,15 +194,15 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !bytes.Equal(cfg.Main, again.Main) || !bytes.Equal(cfg.RouteTable, again.RouteTable) ||
+			if !bytes.Equal(cfg.Main, again.Main) || !bytes.Equal(cfg.RouteText(), again.RouteText()) ||
 				!bytes.Equal(BackendConf(cfg.Backends), BackendConf(again.Backends)) {
 				t.Fatal("two renders of the same model differ")
 			}
-			checkTable(t, cfg.RouteTable)
+			checkTables(t, cfg)
 			base := filepath.Join("testdata", name)
 			compareGolden(t, base+".nghttpx.conf", cfg.Main)
 			compareGolden(t, base+".backends.conf", groupsText(cfg.Backends))
-			compareGolden(t, base+".routes.rb", cfg.RouteTable)
+			compareGolden(t, base+".routes.rb", cfg.RouteText())
 			compareGolden(t, base+".files.txt", filesText(cfg.Files))
 			if cfg.AccessLog != nil {
 				compareGolden(t, base+".accesslog-routes.json", cfg.Files[AccessLogRoutesFile])
@@ -234,6 +234,17 @@ func filesText(files map[string][]byte) []byte {
 func compareGolden(t *testing.T, path string, got []byte) {
 	t.Helper()
 	golden.Check(t, path, got)
+}
+
+// checkTables checks the head and every shard of the route table.
+func checkTables(t *testing.T, cfg *Config) {
+	t.Helper()
+	checkTable(t, cfg.RouteTable)
+	for name, b := range cfg.RouteShards {
+		if strings.HasSuffix(name, ".rb") {
+			checkTable(t, b)
+		}
+	}
 }
 
 func checkTable(t *testing.T, table []byte) {

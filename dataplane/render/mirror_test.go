@@ -71,7 +71,7 @@ func TestMirrorsNeedTheTee(t *testing.T) {
 		cfg  *Config
 		want bool
 	}{{"without ports", off, false}, {"with ports", with, true}} {
-		if got := bytes.Contains(c.cfg.RouteTable, []byte(":mirror =>")); got != c.want {
+		if got := bytes.Contains(c.cfg.RouteText(), []byte(":mirror =>")); got != c.want {
 			t.Errorf("%s: mirror entry present %v, want %v", c.name, got, c.want)
 		}
 		if got := bytes.Contains(c.cfg.Main, []byte("frontend=127.0.0.1,15002;no-tls")); got != c.want {

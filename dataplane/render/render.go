@@ -61,7 +61,7 @@ func Render(gw *model.Gateway, opts Options) (*Config, error) {
 	}
 	scripts(opts, tb.users, files)
 	sortDropped(tb.dropped)
-	cfg := &Config{Main: main, Backends: groups, RouteTable: table, Files: files, Dropped: tb.dropped}
+	cfg := &Config{Main: main, Backends: groups, RouteTable: table, RouteShards: tb.shardFiles, Files: files, Dropped: tb.dropped}
 	if opts.AccessLog != accesslog.FormatOff {
 		routes := tb.routes(gw)
 		files[AccessLogRoutesFile] = routes.Marshal()

@@ -3,8 +3,10 @@ package render
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -151,7 +153,7 @@ func FuzzRender(f *testing.F) {
 		}
 		checkMain(t, cfg.Main, flags&2 != 0)
 		checkBackends(t, cfg.Backends, gw)
-		checkFuzzTable(t, cfg.RouteTable, in)
+		checkFuzzTable(t, cfg, in)
 		// The programs are static: nothing from the model gets into them.
 		pre := scriptPrelude(opts.withDefaults())
 		if string(cfg.Files[RouterScriptFile]) != string(routerScript(opts.withDefaults())) ||
@@ -221,16 +223,31 @@ func checkBackends(t *testing.T, groups []BackendGroup, gw *model.Gateway) {
 	}
 }
 
+// routeLiterals are the head and the shards of the route table (not the shard
+// list, which is not Ruby).
+func routeLiterals(cfg *Config) [][]byte {
+	out := [][]byte{cfg.RouteTable}
+	for _, n := range slices.Sorted(maps.Keys(cfg.RouteShards)) {
+		if strings.HasSuffix(n, ".rb") {
+			out = append(out, cfg.RouteShards[n])
+		}
+	}
+	return out
+}
+
 // checkFuzzTable parses routes.rb with the grammar checker and verifies that user
 // strings survive the escaping unchanged.
-func checkFuzzTable(t *testing.T, table []byte, in fuzzInput) {
+func checkFuzzTable(t *testing.T, cfg *Config, in fuzzInput) {
 	t.Helper()
-	v, err := parseRouteTable(table)
-	if err != nil {
-		t.Fatalf("routes.rb outside the literal grammar: %v\n%s", err, table)
-	}
 	strs := map[string]bool{}
-	collectStrings(v, strs)
+	for _, table := range routeLiterals(cfg) {
+		v, err := parseRouteTable(table)
+		if err != nil {
+			t.Fatalf("routes.rb outside the literal grammar: %v\n%s", err, table)
+		}
+		collectStrings(v, strs)
+	}
+	table := cfg.RouteText()
 	for _, s := range []string{in.hval, in.qname, in.qval, in.rdHost, in.modPath, strings.ToLower(in.hname), in.cluster + in.host} {
 		if !strs[s] {
 			t.Fatalf("user string %q not found decoded in routes.rb:\n%s", s, table)

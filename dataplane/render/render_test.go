@@ -164,7 +164,7 @@ func TestRenderEmptyGateway(t *testing.T) {
 	if len(cfg.Backends) != 1 || cfg.Backends[0].Key != CatchAllKey {
 		t.Errorf("backends %+v", cfg.Backends)
 	}
-	checkTable(t, cfg.RouteTable)
+	checkTables(t, cfg)
 }
 
 func TestRenderRejectsProxyOptions(t *testing.T) {
@@ -266,7 +266,7 @@ func TestUserScriptFiles(t *testing.T) {
 			t.Errorf("program %s does not load %s:\n%s", p, sources[0], cfg.Files[p][:300])
 		}
 	}
-	for what, b := range map[string][]byte{"main": cfg.Main, "backends": BackendConf(cfg.Backends), "routes": cfg.RouteTable} {
+	for what, b := range map[string][]byte{"main": cfg.Main, "backends": BackendConf(cfg.Backends), "routes": cfg.RouteText()} {
 		if strings.Contains(string(b), "App") {
 			t.Errorf("%s contains the user script:\n%s", what, b)
 		}
@@ -290,8 +290,8 @@ func TestUserScriptFiles(t *testing.T) {
 			t.Errorf("script file %s written although mruby is not allowed", name)
 		}
 	}
-	if got := strings.Count(string(cfg.RouteTable), ":status => 500"); got != 3 {
-		t.Errorf("%d rules answer 500, want 3:\n%s", got, cfg.RouteTable)
+	if got := strings.Count(string(cfg.RouteText()), ":status => 500"); got != 3 {
+		t.Errorf("%d rules answer 500, want 3:\n%s", got, cfg.RouteText())
 	}
 }
 

@@ -40,6 +40,10 @@ type tableBuilder struct {
 	cors     map[string]rbValue   // CORS response operations by content key (cors.go)
 	// users are the rules' user scripts, each run by its own per-pattern program.
 	users map[userScript]bool
+	// exact are the rules of exact-host virtual hosts by host, which go to the
+	// host's shard (shards.go); shardFiles are the shards rendered by table.
+	exact      map[string][]exactEntry
+	shardFiles map[string][]byte
 	// mirrorUsed: some rule mirrors (mirror.go), so the tee group and the
 	// internal frontend are rendered.
 	mirrorUsed bool
@@ -108,6 +112,7 @@ func newTableBuilder(gw *model.Gateway, opts Options) (*tableBuilder, error) {
 		users:    map[userScript]bool{},
 		badTLS:   map[string]bool{},
 		idents:   map[string][]accesslog.Identity{},
+		exact:    map[string][]exactEntry{},
 	}
 	for i := range gw.Clusters {
 		c := &gw.Clusters[i]
@@ -144,6 +149,7 @@ func (tb *tableBuilder) table(gw *model.Gateway) ([]byte, error) {
 	}
 	top := rbHash{}
 	top.add("ports", ports)
+	tb.shards(&top)
 	top.add("resp", resp)
 	if len(tb.cors) > 0 {
 		top.add("cors", keyedList(tb.cors))
@@ -166,13 +172,12 @@ func (tb *tableBuilder) port(p model.Port) (rbValue, error) {
 			continue
 		}
 		lh := hostMatch(l.Hostname)
-		vhs := rbArr{}
+		var vhs []renderedVHost
 		for _, vh := range l.VirtualHosts {
 			if err := checkHostPattern(vh.Hostname); err != nil {
 				tb.drop(l.Source, "virtual host "+vh.Hostname+" of listener "+l.Source.Section, err)
 				continue
 			}
-			vhh := hostMatch(vh.Hostname)
 			rules := rbArr{}
 			for _, r := range vh.Rules {
 				err := validate.Rule(&r)
@@ -187,10 +192,21 @@ func (tb *tableBuilder) port(p model.Port) (rbValue, error) {
 				}
 				rules = append(rules, rv)
 			}
-			vhh.add("rules", rules)
-			vhs = append(vhs, vhh)
+			vhs = append(vhs, renderedVHost{host: vh.Hostname, rules: rules})
 		}
-		lh.add("vhosts", vhs)
+		if tb.shardVHosts(p.Port, len(ls), vhs) {
+			lh.add("exact", rbBool(true))
+		}
+		head := rbArr{}
+		for _, vh := range vhs {
+			if vh.exact() {
+				continue
+			}
+			vhh := hostMatch(vh.host)
+			vhh.add("rules", vh.rules)
+			head = append(head, vhh)
+		}
+		lh.add("vhosts", head)
 		ls = append(ls, lh)
 	}
 	h.add("listeners", ls)

@@ -20,6 +20,13 @@ class NgxgwRouter
     @op = operator && operator.respond_to?(:on_req) ? operator : nil
     @ports = nil
     @cors = {}
+    @dir = dir
+    @nb = 0
+    @names = ""
+    @names_file = ""
+    @shards = []
+    @gen = 0
+    @bucket_of = {}
   end
 
   def on_req(env)
@@ -52,8 +59,74 @@ class NgxgwRouter
     return unless t
     @cors = NgxgwCORS.table(t)
     t[:ports].each_value { |p| p[:listeners].each { |l| l[:ix] = index(l[:vhosts]) } }
+    shards(t[:buckets], t[:shards])
     @ports = t[:ports]
   rescue
+  end
+
+  # shards takes the head's shard list: the names of the bucket's shards, a
+  # file of its own (read, not evaluated; names are digests of the content, so
+  # the file changes only when some shard does). Loaded shards are checked
+  # against it lazily, on their next use (exact), so picking up a change costs
+  # a worker the head, this file and the shards that changed.
+  def shards(nb, file)
+    if file != @names_file
+      @names = file.size > 0 ? File.read(@dir + "/routes.d/" + file) : ""
+      @names_file = file
+    end
+    if nb != @nb
+      @nb = nb
+      @shards = Array.new(nb)
+      @bucket_of = {}
+    end
+    @gen += 1
+  end
+
+  SHARD_NAME = 16
+  # Hosts whose bucket is remembered; past this the memory starts over.
+  BUCKETS_KEPT = 10000
+
+  # bucket_of computes host's bucket and remembers it (exact's fast path is a
+  # lookup in @bucket_of).
+  def bucket_of(host)
+    b = NgxgwTable.bucket(host, @nb)
+    @bucket_of = {} if @bucket_of.size >= BUCKETS_KEPT
+    @bucket_of[host] = b
+  end
+
+  # shard is bucket b's shard content after a reload: the loaded one when its
+  # name is still in the list, else read from its file; :stale when that file
+  # was gone, which means the table changed since the head was read (the
+  # applier keeps one generation behind): then the head has been read again and
+  # the caller starts over.
+  def shard(b)
+    s = @shards[b]
+    name = @names[b * SHARD_NAME, SHARD_NAME]
+    if s && s[1] == name
+      s[2] = @gen
+      return s[0]
+    end
+    begin
+      # [content, name, the reload it was last checked in]
+      s = @shards[b] = [eval(File.read(@dir + "/routes.d/" + name + ".rb")), name, @gen]
+    rescue
+      @table.reset
+      reload
+      return :stale
+    end
+    s[0]
+  end
+
+  # entry is the host's entry on listener li of port among its shard entries
+  # es ([port, li, rest, rules] each), or nil.
+  def entry(es, port, li)
+    i = 0
+    while i < es.size
+      e = es[i]
+      return e if e[0] == port && e[1] == li
+      i += 1
+    end
+    nil
   end
 
   # index precomputes, for one listener, the rules a host tries in order (the rules of
@@ -131,9 +204,10 @@ class NgxgwRouter
     resp.return(body)
   end
 
-  # route: hdrs are the request's headers when known to be current, else nil.
-  def route(env, port, hdrs)
-    reload
+  # route: hdrs are the request's headers when known to be current, else nil;
+  # again: the shard of the host was gone, so this is the second try.
+  def route(env, port, hdrs, again = false)
+    reload unless again
     ports = @ports
     return reply(env, 503, "no route table\n") unless ports
     p = ports[port]
@@ -154,7 +228,33 @@ class NgxgwRouter
     q = full.index("?")
     path = q ? full[0, q] : full
     query = q ? full[q + 1, full.size] : nil
-    rs = rules_for(ls[li][:ix], host)
+    l = ls[li]
+    if l[:exact]
+      # The host's own rules (shard), then, unless the entry holds them all,
+      # those of the wildcard and any-host virtual hosts (head).
+      s = @shards[@bucket_of[host] || bucket_of(host)]
+      sh = s && s[2] == @gen ? s[0] : shard(@bucket_of[host])
+      if sh == :stale
+        raise "route table shard missing" if again
+        return route(env, port, hdrs, true)
+      end
+      es = sh[host]
+      if es
+        e = es[0]
+        e = entry(es, port, li) unless e[0] == port && e[1] == li
+      end
+      if e
+        rs = e[3]
+        i = 0
+        while i < rs.size
+          r = rs[i]
+          return apply(env, p, r, host, path, query, full) if match?(r, req, path, query)
+          i += 1
+        end
+        return reply(env, 404, "not found\n") unless e[2]
+      end
+    end
+    rs = rules_for(l[:ix], host)
     i = 0
     while i < rs.size
       r = rs[i]

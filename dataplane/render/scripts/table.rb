@@ -28,4 +28,22 @@ class NgxgwTable
     @version = v
     eval(File.read(@routes_path))
   end
+
+  # reset makes the next changed call read the table again.
+  def reset
+    @version = nil
+  end
+
+  # bucket is render's hostBucket: FNV-1a (32 bits) of host, masked to n
+  # buckets (a power of two), which names the host's shard.
+  def self.bucket(host, n)
+    h = 2166136261
+    i = 0
+    size = host.bytesize
+    while i < size
+      h = ((h ^ host.getbyte(i)) * 16777619) & 0xffffffff
+      i += 1
+    end
+    h & (n - 1)
+  end
 end

@@ -81,6 +81,8 @@
       ],
     },
   },
+  :buckets => 0,
+  :shards => "",
   :resp => [["re3a387115b4a9325", [[:set, "x-resp", "1"]]]],
   :cors => [
     [

@@ -43,6 +43,8 @@
       ],
     },
   },
+  :buckets => 0,
+  :shards => "",
   :resp => [
     [
       "r5cc99feee5f4e53a",

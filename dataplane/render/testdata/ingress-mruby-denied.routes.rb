@@ -5,38 +5,8 @@
       :tls => false,
       :listeners => [
         {
+          :exact => true,
           :vhosts => [
-            {
-              :host => "www.example.com",
-              :rules => [
-                {
-                  :name => "ip",
-                  :path => [:prefix, "/ip"],
-                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-5439c95d"}],
-                },
-                {
-                  :name => "cookie",
-                  :path => [:prefix, "/cookie"],
-                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-b5d740ec"}],
-                },
-                {
-                  :name => "cookie-defaults",
-                  :path => [:exact, "/cookie-defaults"],
-                  :backends => [{:weight => 1, :cluster => "svc-default-web-80-c9334a24"}],
-                },
-                {:name => "script", :path => [:prefix, "/script"], :status => 500},
-                {:name => "script-again", :path => [:prefix, "/again"], :status => 500},
-                {:name => "dnf", :path => [:prefix, "/dnf"], :status => 500},
-                {
-                  :name => "backend-options",
-                  :path => [:prefix, "/grpc"],
-                  :backends => [
-                    {:weight => 3, :cluster => "svc-default-grpc-50051-aa1ee405"},
-                    {:weight => 1, :cluster => "svc-default-web-80-c4c34d20"},
-                  ],
-                },
-              ],
-            },
             {
               :rules => [
                 {:name => "healthz", :path => [:exact, "/healthz"], :status => 200, :body => "ok"},
@@ -53,5 +23,46 @@
       ],
     },
   },
+  :buckets => 1,
+  :shards => "5c8d73a3b9dc39ea.names",
   :resp => [],
+}
+# routes.d/cf02a4b59ee4d51c.rb
+# nghttpx-gateway route table shard, read by router.rb. Generated; do not edit.
+{
+  "www.example.com" => [
+    [
+      80,
+      0,
+      true,
+      [
+        {
+          :name => "ip",
+          :path => [:prefix, "/ip"],
+          :backends => [{:weight => 1, :cluster => "svc-default-web-80-5439c95d"}],
+        },
+        {
+          :name => "cookie",
+          :path => [:prefix, "/cookie"],
+          :backends => [{:weight => 1, :cluster => "svc-default-web-80-b5d740ec"}],
+        },
+        {
+          :name => "cookie-defaults",
+          :path => [:exact, "/cookie-defaults"],
+          :backends => [{:weight => 1, :cluster => "svc-default-web-80-c9334a24"}],
+        },
+        {:name => "script", :path => [:prefix, "/script"], :status => 500},
+        {:name => "script-again", :path => [:prefix, "/again"], :status => 500},
+        {:name => "dnf", :path => [:prefix, "/dnf"], :status => 500},
+        {
+          :name => "backend-options",
+          :path => [:prefix, "/grpc"],
+          :backends => [
+            {:weight => 3, :cluster => "svc-default-grpc-50051-aa1ee405"},
+            {:weight => 1, :cluster => "svc-default-web-80-c4c34d20"},
+          ],
+        },
+      ],
+    ],
+  ],
 }

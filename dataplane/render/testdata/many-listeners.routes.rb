@@ -4,21 +4,7 @@
     80 => {
       :tls => false,
       :listeners => [
-        {
-          :host => "bar.com",
-          :vhosts => [
-            {
-              :host => "bar.com",
-              :rules => [
-                {
-                  :name => "l/exact",
-                  :path => [:prefix, ""],
-                  :backends => [{:weight => 1, :cluster => "svc-default-v1-80-2e90e9d2"}],
-                },
-              ],
-            },
-          ],
-        },
+        {:host => "bar.com", :exact => true, :vhosts => []},
         {
           :suffix => ".foo.bar.com",
           :vhosts => [
@@ -36,17 +22,8 @@
         },
         {
           :suffix => ".bar.com",
+          :exact => true,
           :vhosts => [
-            {
-              :host => "exact.bar.com",
-              :rules => [
-                {
-                  :name => "l/wildcard/exact",
-                  :path => [:prefix, "/only"],
-                  :backends => [{:weight => 1, :cluster => "svc-default-v1-80-2e90e9d2"}],
-                },
-              ],
-            },
             {
               :suffix => ".bar.com",
               :rules => [
@@ -93,5 +70,39 @@
       ],
     },
   },
+  :buckets => 1,
+  :shards => "f7037c96282c3696.names",
   :resp => [],
+}
+# routes.d/696cff7d5a1fa531.rb
+# nghttpx-gateway route table shard, read by router.rb. Generated; do not edit.
+{
+  "bar.com" => [
+    [
+      80,
+      0,
+      true,
+      [
+        {
+          :name => "l/exact",
+          :path => [:prefix, ""],
+          :backends => [{:weight => 1, :cluster => "svc-default-v1-80-2e90e9d2"}],
+        },
+      ],
+    ],
+  ],
+  "exact.bar.com" => [
+    [
+      80,
+      2,
+      true,
+      [
+        {
+          :name => "l/wildcard/exact",
+          :path => [:prefix, "/only"],
+          :backends => [{:weight => 1, :cluster => "svc-default-v1-80-2e90e9d2"}],
+        },
+      ],
+    ],
+  ],
 }
