@@ -55,11 +55,11 @@ func TestOriginalInvocationLive(t *testing.T) {
 	var stderr bytes.Buffer
 	// Flags only, and the original's flags as its examples pass them.
 	cmd := exec.Command(bin, "--kubeconfig="+kubeconfig, "--healthz-host=127.0.0.1", "--healthz-port="+strconv.Itoa(testenv.FreePort(t)),
-		"--default-backend-service=kube-system/default-http-backend", "--nghttpx-conf-dir=/tmp", "--v=0")
+		"--default-backend-service=kube-system/default-http-backend", "--nghttpx-conf-dir="+t.TempDir(), "--reload-rate=1", "--v=0")
 	cmd.Env = append(os.Environ(), "POD_NAMESPACE=kube-system", "POD_NAME=nghttpx-ingress-controller-0")
 	cmd.Stderr = &stderr
-	// As the original (which reads its Pod first), it exits when the API
-	// server cannot be reached.
+	// As the original (which reads its Pod first; the in-pod data plane
+	// needs its labels), it exits when the API server cannot be reached.
 	err := cmd.Run()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(stderr.String(), "connection refused") {
 		t.Errorf("flags only, no API server: %v, want exit 1 naming the API server\n%s", err, stderr.String())
@@ -69,7 +69,9 @@ func TestOriginalInvocationLive(t *testing.T) {
 	// Against an API server that answers discovery only, the controller
 	// starts and serves the original's health port (11249 by default; here a
 	// free port on 127.0.0.1): liveness at once, readiness not before a
-	// translation, pprof as profiling is on by default in the original.
+	// translation nor before the in-pod nghttpx has a configuration, pprof as
+	// profiling is on by default in the original. Without POD_NAME the in-pod
+	// data plane starts anyway (Ingress status then needs --publish-service).
 	scheme, err := source.NewScheme()
 	if err != nil {
 		t.Fatal(err)
@@ -79,8 +81,8 @@ func TestOriginalInvocationLive(t *testing.T) {
 	port := testenv.FreePort(t)
 	stderr.Reset()
 	cmd = exec.Command(link, "/"+originalProgramName, "--kubeconfig="+kubeconfig, "--healthz-host=127.0.0.1", "--healthz-port="+strconv.Itoa(port),
-		"--default-backend-service=kube-system/default-http-backend")
-	cmd.Env = append(os.Environ(), "POD_NAMESPACE=kube-system", "POD_NAME=nghttpx-ingress-controller-0")
+		"--default-backend-service=kube-system/default-http-backend", "--nghttpx-conf-dir="+t.TempDir())
+	cmd.Env = append(os.Environ(), "POD_NAMESPACE=kube-system")
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -116,7 +118,7 @@ func TestOriginalInvocationLive(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if code, body := get("/readyz"); code != 500 || !strings.Contains(body, "[-]built failed") {
+	if code, body := get("/readyz"); code != 500 || !strings.Contains(body, "[-]built failed") || !strings.Contains(body, "[-]nghttpx failed") {
 		t.Errorf("/readyz before any translation: %d %q", code, body)
 	}
 	if code, body := get("/debug/pprof/"); code != 200 || !strings.Contains(body, "goroutine") {
@@ -140,12 +142,16 @@ current-context: c
 func checkLog(t *testing.T, log string) {
 	t.Helper()
 	for _, want := range []string{`running as the original nghttpx-ingress-controller: the original's defaults apply where no flag is given`, `internal-default-backend=true`,
-		`http3=false`, `leader-elect-resource-name=nghttpx-ingress-lb`, "warning: --nghttpx-conf-dir is no longer supported"} {
+		`http3=false`, `leader-elect-resource-name=nghttpx-ingress-lb`, `ingress-data-plane=in-pod`, "warning: --reload-rate is no longer supported"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("stderr lacks %q", want)
 		}
 	}
 	if strings.Contains(log, "flag provided but not defined") {
 		t.Errorf("a flag was refused")
+	}
+	// In-pod, the flag means what it meant in the original.
+	if strings.Contains(log, "--nghttpx-conf-dir is no longer supported") {
+		t.Errorf("--nghttpx-conf-dir warned about although the in-pod data plane uses it")
 	}
 }
