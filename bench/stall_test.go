@@ -165,12 +165,10 @@ func measureStall(t *testing.T, n, echoPort int) stall {
 	r := stall{routes: n}
 	type window struct{ from, changed, to time.Time }
 	var windows []window
-	route := &w.in.HTTPRoutes[0]
-	rules := slices.Clone(route.Spec.Rules)
 	for i := range stallRounds {
 		k := (i*997 + 1) % n
-		route = &w.in.HTTPRoutes[k]
-		rules = slices.Clone(route.Spec.Rules)
+		route := &w.in.HTTPRoutes[k]
+		rules := slices.Clone(route.Spec.Rules)
 		path := fmt.Sprintf("/moved-%d", i)
 		host := fmt.Sprintf("host-%d.example", k)
 		target.Store(ptr.To(host + " " + path))
