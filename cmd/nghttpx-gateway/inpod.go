@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
+	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/features"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/instance"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/render"
 	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/settings"
@@ -106,6 +107,12 @@ func newInPod(ctx context.Context, c inPodConfig) (*controller.InPodOptions, err
 		// The image keeps nghttpx where the original's does; elsewhere look.
 		log.Info("--nghttpx-exec-path not found; looking for nghttpx", "path", bin, "error", err.Error())
 		bin = ""
+	} else if bin == originalExecPath && !features.CanBindPrivileged(bin) && features.CanBindPrivileged(originalExecPath+"-bpf") {
+		// On a node's network ports 80/443 need CAP_NET_BIND_SERVICE, which only
+		// the image's nghttpx-bpf gets (file capabilities; the original's
+		// manifests add it with BPF and PERFMON to the bounding set).
+		log.Info("using nghttpx-bpf: it may bind ports below 1024 here, plain nghttpx may not", "path", originalExecPath+"-bpf")
+		bin = originalExecPath + "-bpf"
 	}
 	dp, err := prepareDataPlane(ctx, log, bin, legacyString(c.fs, "nghttpx-conf-dir", originalConfDir),
 		" (in-pod mode runs the image's nghttpx: check --nghttpx-exec-path)")

@@ -222,3 +222,20 @@ func (a bpfAccess) why() string {
 			"container then adds BPF and PERFMON)", want&^a.proc.Bnd, a.binary, quicBPF)
 	}
 }
+
+// CanBindPrivileged reports whether binary, started by this process, may bind
+// ports below 1024 (a port under net.ipv4.ip_unprivileged_port_start): this
+// process has CAP_NET_BIND_SERVICE, or exec grants it from the binary's file
+// capabilities and does not refuse the binary. The in-pod data plane on a
+// node's network, where that sysctl is the node's, picks its binary by it.
+func CanBindPrivileged(binary string) bool {
+	a, err := bpfAccessOf(binary)
+	if err != nil && a.proc == (ProcessCaps{}) {
+		return false
+	}
+	return a.canBindPrivileged()
+}
+
+func (a bpfAccess) canBindPrivileged() bool {
+	return !a.execBlocked() && (a.proc.Eff.Has(CapNetBindService) || a.gained().Has(CapNetBindService))
+}

@@ -223,3 +223,29 @@ func TestReadFileCapsSetcap(t *testing.T) {
 		t.Errorf("after setcap -r: %+v, %v, %v; want none", fc, ok, err)
 	}
 }
+
+// Ports below 1024 on a node's network: the process's own CAP_NET_BIND_SERVICE,
+// or the binary's file capability when exec grants it.
+func TestCanBindPrivileged(t *testing.T) {
+	bpfFile := FileCaps{Permitted: capsQUIC, Effective: true, Revision: 2}
+	for _, tc := range []struct {
+		name string
+		proc ProcessCaps
+		file *FileCaps
+		want bool
+	}{
+		{"root", ProcessCaps{Eff: capsAll, Bnd: capsAll}, nil, true},
+		{"non-root, plain nghttpx without file caps", ProcessCaps{Bnd: capsQUIC}, nil, false},
+		{"non-root, nghttpx-bpf, the original's capabilities", ProcessCaps{Bnd: capsQUIC}, &bpfFile, true},
+		{"nghttpx-bpf outside the bounding set: exec refused", ProcessCaps{Bnd: capsNBS}, &bpfFile, false},
+		{"nghttpx-bpf under no_new_privs", ProcessCaps{Bnd: capsQUIC, NoNewPrivs: true}, &bpfFile, false},
+	} {
+		a := bpfAccess{binary: "/b/nghttpx", proc: tc.proc}
+		if tc.file != nil {
+			a.file, a.hasFile = *tc.file, true
+		}
+		if got := a.canBindPrivileged(); got != tc.want {
+			t.Errorf("%s: canBindPrivileged() = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

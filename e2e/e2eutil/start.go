@@ -18,8 +18,17 @@ import (
 // cluster in E2E_KUBECONFIG. cleanup removes a binary built for the run; call it
 // after the cluster has stopped, also when err is set.
 func StartCluster(ctx context.Context, log logr.Logger) (c *cluster.Cluster, cleanup func(), err error) {
+	return StartClusterWith(ctx, log, nil)
+}
+
+// StartClusterWith is StartCluster with edit applied to the cluster options
+// (e.g. SkipCRDs, for a suite that installs them itself).
+func StartClusterWith(ctx context.Context, log logr.Logger, edit func(*cluster.Options)) (c *cluster.Cluster, cleanup func(), err error) {
 	cleanup = func() {}
 	opts := cluster.Options{Kubeconfig: os.Getenv("E2E_KUBECONFIG"), Log: log.WithName("cluster").V(1)}
+	if edit != nil {
+		edit(&opts)
+	}
 	if opts.Kubeconfig == "" {
 		nghttpx, err := NghttpxBinary()
 		if err != nil {

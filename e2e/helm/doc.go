@@ -8,8 +8,8 @@
 // load, and helm uninstall must leave nothing of ours behind (every leftover is
 // listed).
 //
-// Traffic to cluster addresses starts inside the cluster network namespace;
-// helm and the clients talk to the API server through the cluster's kubeconfig.
+// Traffic to cluster addresses, helm's included, starts inside the cluster
+// network namespace.
 //
 //	make e2e E2E_ARGS='-run TestHelm -v'
 //

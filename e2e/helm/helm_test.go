@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -61,8 +60,9 @@ func helm(ctx context.Context, t *testing.T, c *cluster.Cluster, args ...string)
 	if bin == "" {
 		t.Fatal("HELM_BIN is not set: make e2e builds helm from the charts module")
 	}
-	cmd := exec.CommandContext(ctx, bin, append(args, "--kubeconfig", c.Kubeconfig)...)
-	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+t.TempDir(), "HELM_CONFIG_HOME="+t.TempDir(), "HELM_DATA_HOME="+t.TempDir())
+	// Inside the cluster's network namespace, where its API server address is.
+	cmd := c.Command(ctx, bin, append(args, "--kubeconfig", c.Kubeconfig)...)
+	cmd.Env = append(cmd.Env, "HELM_CACHE_HOME="+t.TempDir(), "HELM_CONFIG_HOME="+t.TempDir(), "HELM_DATA_HOME="+t.TempDir())
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -78,7 +78,8 @@ func TestHelmInstallQuickstartUninstall(t *testing.T) {
 	ctx := context.Background()
 	v, _ := strconv.Atoi(os.Getenv("E2E_V"))
 	log := e2eutil.StderrLogger(v).WithName("e2e")
-	c, cleanup, err := e2eutil.StartCluster(ctx, log)
+	// A fresh cluster has no Gateway API CRDs: the chart installs them.
+	c, cleanup, err := e2eutil.StartClusterWith(ctx, log, func(o *cluster.Options) { o.SkipCRDs = true })
 	t.Cleanup(cleanup)
 	if err != nil {
 		t.Fatal(err)

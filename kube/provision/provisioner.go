@@ -294,8 +294,10 @@ func (p *Provisioner) EnsureBinding(ctx context.Context, reader client.Reader, g
 	if known {
 		return nil
 	}
+	// Only the subjects and roleRef: the install (config/rbac, the chart) ships
+	// the binding with its own labels, and a Helm upgrade would conflict with
+	// a label of ours.
 	desired := rbacv1ac.ClusterRoleBinding(opts.ProxyBinding).
-		WithLabels(map[string]string{LabelManagedBy: ManagedBy}).
 		WithRoleRef(rbacv1ac.RoleRef().WithAPIGroup(rbacv1.GroupName).WithKind("ClusterRole").WithName(opts.ProxyClusterRole))
 	for _, s := range subjects {
 		ns, name, _ := strings.Cut(s, "/")
