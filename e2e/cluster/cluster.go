@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -64,8 +65,11 @@ type Cluster struct {
 	// Node is the real node (Options.Node == NodeReal), else nil.
 	Node *node.Node
 
-	opts     Options
-	log      logr.Logger
+	opts Options
+	log  logr.Logger
+	// procs are the control-plane programs by name (etcd, kube-apiserver,
+	// kube-controller-manager), for Pause and Resume.
+	procs    map[string]*proc.Logged
 	ns       *podrunner.NetNS
 	cleanups []func()
 	stopOnce sync.Once
@@ -256,7 +260,7 @@ func (c *Cluster) startControlPlane(ctx context.Context) error {
 	logs := filepath.Join(c.StateDir, "logs")
 	bin := func(n string) string { return filepath.Join(c.BinDir, n) }
 
-	etcd, err := c.start(logs, "etcd", bin("etcd"),
+	etcd, err := c.start(logs, ProcEtcd, bin("etcd"),
 		"--name=default", "--data-dir="+filepath.Join(c.StateDir, "etcd"),
 		"--listen-client-urls=http://127.0.0.1:2379", "--advertise-client-urls=http://127.0.0.1:2379",
 		"--listen-peer-urls=http://127.0.0.1:2380", "--initial-advertise-peer-urls=http://127.0.0.1:2380",
@@ -272,7 +276,7 @@ func (c *Cluster) startControlPlane(ctx context.Context) error {
 	}
 	c.log.Info("etcd ready")
 
-	api, err := c.start(logs, "kube-apiserver", bin("kube-apiserver"),
+	api, err := c.start(logs, ProcAPIServer, bin("kube-apiserver"),
 		"--etcd-servers=http://127.0.0.1:2379",
 		"--bind-address="+c.NodeIP.String(), "--advertise-address="+c.NodeIP.String(),
 		"--secure-port="+strconv.Itoa(APIServerPort),
@@ -387,8 +391,40 @@ func (c *Cluster) start(logDir, name string, argv ...string) (*proc.Logged, erro
 	if err != nil {
 		return nil, err
 	}
-	c.push(func() { p.Stop(10 * time.Second) })
+	c.push(func() {
+		_ = proc.SignalGroup(p.PID(), syscall.SIGCONT) // a paused program cannot stop
+		p.Stop(10 * time.Second)
+	})
+	if c.procs == nil {
+		c.procs = map[string]*proc.Logged{}
+	}
+	c.procs[name] = p
 	return p, nil
+}
+
+// Control-plane programs Pause and Resume know.
+const (
+	ProcEtcd      = "etcd"
+	ProcAPIServer = "kube-apiserver"
+)
+
+// Pause freezes a control-plane program (SIGSTOP to its process group): its
+// sockets stay open and connections to it hang, as with a hung or partitioned
+// server; nothing restarts it. Resume (SIGCONT) lets it carry on where it was.
+func (c *Cluster) Pause(name string) error { return c.signal(name, syscall.SIGSTOP) }
+
+// Resume undoes Pause.
+func (c *Cluster) Resume(name string) error { return c.signal(name, syscall.SIGCONT) }
+
+func (c *Cluster) signal(name string, sig syscall.Signal) error {
+	p, ok := c.procs[name]
+	if !ok {
+		return fmt.Errorf("cluster: no local %s (attached cluster, or not started)", name)
+	}
+	if p.Exited() {
+		return fmt.Errorf("cluster: %s exited: %v", name, p.Err())
+	}
+	return proc.SignalGroup(p.PID(), sig)
 }
 
 func (c *Cluster) startRunner(ctx context.Context, p *pki) error {

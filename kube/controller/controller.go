@@ -63,6 +63,9 @@ type Controller struct {
 	metrics *ctrlMetrics
 	events  *objectEvents
 	keys    *keyRotator // nil with Options.NoSharedKeys
+	// elector campaigns for the Lease; nil without Options.LeaderElect (then
+	// this replica always leads).
+	elector *elector
 
 	dirty     atomic.Bool // inputs changed since the last translation
 	leader    atomic.Bool
@@ -98,14 +101,13 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	}
 	owned := labels.SelectorFromSet(labels.Set{provision.LabelManagedBy: provision.ManagedBy})
 	mo := manager.Options{
-		Scheme:                        scheme,
-		Logger:                        opts.Log,
-		LeaderElection:                opts.LeaderElect,
-		LeaderElectionID:              opts.LeaderElectionID,
-		LeaderElectionNamespace:       opts.Namespace,
-		LeaderElectionReleaseOnCancel: true,
-		Metrics:                       metricsserver.Options{BindAddress: opts.MetricsAddr},
-		HealthProbeBindAddress:        opts.HealthAddr,
+		Scheme: scheme,
+		Logger: opts.Log,
+		// Leader election is the elector's (leader.go): the manager's exits the
+		// process when a renewal fails.
+		LeaderElection:         false,
+		Metrics:                metricsserver.Options{BindAddress: opts.MetricsAddr},
+		HealthProbeBindAddress: opts.HealthAddr,
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			// Only what we provisioned; Services stay cluster-wide (backends).
 			&appsv1.Deployment{}:     {Label: owned},
@@ -127,14 +129,6 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	source.AddParametersCacheOptions(mo.Cache.ByObject, opts.Namespace)
 	// Client CA bundles of Gateways may be ConfigMaps anywhere: cache them all.
 	source.ClusterWideConfigMaps(mo.Cache.ByObject)
-	for _, d := range []struct {
-		v   time.Duration
-		dst **time.Duration
-	}{{opts.LeaseDuration, &mo.LeaseDuration}, {opts.RenewDeadline, &mo.RenewDeadline}, {opts.RetryPeriod, &mo.RetryPeriod}} {
-		if d.v > 0 {
-			*d.dst = &d.v
-		}
-	}
 	mgr, err := manager.New(cfg, mo)
 	if err != nil {
 		return nil, fmt.Errorf("manager: %w", err)
@@ -173,10 +167,16 @@ func New(cfg *rest.Config, opts Options) (*Controller, error) {
 	if !opts.NoSharedKeys {
 		c.keys = newKeyRotator(mgr.GetClient(), c.cache, opts.KeyRotation, opts.Log.WithName("keys"))
 		c.keys.original = opts.originalKeys()
-		if err := mgr.Add(c.keys); err != nil {
+		c.keys.registerMetrics(metrics.Registry)
+	}
+	if opts.LeaderElect {
+		if c.elector, err = newElector(cfg, mgr, opts); err != nil {
 			return nil, err
 		}
-		c.keys.registerMetrics(metrics.Registry)
+		c.elector.lead = c.lead
+		if err := mgr.Add(c.elector); err != nil {
+			return nil, err
+		}
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return nil, err
@@ -248,23 +248,33 @@ func (c *Controller) Start(ctx context.Context) error {
 		defer c.opts.InPod.DataPlane.Stop()
 	}
 	go c.watchCertManager(ctx, notify)
-	go func() {
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.mgr.Elected():
-		}
-		c.prov.Forget()
-		c.leader.Store(true)
-		c.provision.Store(true)
-		c.log.Info("elected leader: provisioning data planes and writing status")
-		c.batch.Notify()
-	}()
+	if c.elector == nil {
+		go c.lead(ctx)
+	}
 	go c.poll.run(ctx)
 	c.dirty.Store(true)
 	c.batch.Notify()
 	c.batch.Run(ctx, c.runBatch)
 	return nil
+}
+
+// lead is the leader's part, until ctx (the leadership) is done: provisioning,
+// status and keys. Losing the Lease ends it; the replica keeps translating and
+// campaigns again (elector), so an API server outage costs no restart.
+func (c *Controller) lead(ctx context.Context) {
+	c.prov.Forget()
+	c.leader.Store(true)
+	c.provision.Store(true)
+	c.log.Info("elected leader: provisioning data planes and writing status")
+	c.batch.Notify()
+	if c.keys != nil {
+		if err := c.keys.Start(ctx); err != nil && ctx.Err() == nil {
+			c.log.Error(err, "shared keys stopped")
+		}
+	}
+	<-ctx.Done()
+	c.leader.Store(false)
+	c.log.Info("not leading (any more): no provisioning, status or key writes until elected again")
 }
 
 // runBatch translates when inputs changed and, as leader, provisions and writes

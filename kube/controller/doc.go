@@ -4,7 +4,13 @@
 // only (a Lease), provisions every Gateway's data plane (package provision) and
 // writes status (package status).
 //
-// Contract: every replica translates; only the leader writes. Nothing is built
+// Contract: every replica translates; only the leader writes. Leader election
+// is the package's own loop (leader.go), not the manager's, which exits the
+// process when a renewal misses its deadline: a replica that loses the Lease
+// (an API server or etcd outage longer than the renew deadline) stops
+// provisioning, status and key writes, keeps its caches and translation, and
+// campaigns again with the same identity, so the old leader, still the holder,
+// takes up again at once when the API server answers. Nothing is built
 // before the caches synced. Gateway addresses come from the provisioned Service
 // (load-balancer ingress, or the cluster IP); a Gateway with static addresses
 // lists only those its Service was granted and stays Programmed=False
@@ -35,8 +41,7 @@
 // are watched too, so a missing certificate Secret's status or Event names the
 // Certificate that will write it. Without the CRD nothing else changes.
 //
-// Shared keys (keys.go): the leader alone (a runnable that needs leader
-// election) keeps one Secret per provisioned Gateway, provision.KeysName in the
+// Shared keys (keys.go): the leader alone (run while leading) keeps one Secret per provisioned Gateway, provision.KeysName in the
 // Gateway's namespace, labelled and owned like its other objects, holding the
 // QUIC keying material and TLS ticket keys every replica of that data plane
 // uses (format and rotation: package dataplane/keys). It sleeps until the next

@@ -51,9 +51,8 @@ type keyTarget struct {
 	meta corev1.Secret
 }
 
-// keyRotator keeps, as leader only (a manager runnable that needs leader
-// election), one keys Secret per provisioned Gateway and rotates it when a
-// period ends: it sleeps until the earliest end of a period, or until the
+// keyRotator keeps, as leader only (Controller.lead runs it while leading),
+// one keys Secret per provisioned Gateway and rotates it when a period ends: it sleeps until the earliest end of a period, or until the
 // targets or a keys Secret change. All state lives in the Secrets, so a new
 // leader carries on the schedule.
 type keyRotator struct {
@@ -83,9 +82,6 @@ func newKeyRotator(c client.Client, ca cache.Cache, periods keys.Periods, log lo
 		wake:     make(chan struct{}, 1),
 	}
 }
-
-// NeedLeaderElection: only the leader writes keys.
-func (r *keyRotator) NeedLeaderElection() bool { return true }
 
 func (r *keyRotator) notify() {
 	select {
