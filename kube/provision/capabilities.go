@@ -45,7 +45,8 @@ const (
 
 // NghttpxBPFBinary is the image's copy of nghttpx with file capabilities
 // cap_net_bind_service,cap_bpf,cap_perfmon+ep (hack/image); the
-// plain /usr/local/bin/nghttpx has cap_net_bind_service+ep only.
+// plain /usr/local/bin/nghttpx has none (pods bind low ports through the
+// net.ipv4.ip_unprivileged_port_start sysctl of their own network namespace).
 const NghttpxBPFBinary = "/usr/local/bin/nghttpx-bpf"
 
 // capabilities are added to the container after dropping ALL: NET_BIND_SERVICE
