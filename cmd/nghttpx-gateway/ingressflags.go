@@ -21,6 +21,10 @@ type ingressFlags struct {
 	// workers is --nghttpx-workers (serve only): the Ingress data planes'
 	// nghttpx workers; 0: the CPUs given to their pods.
 	workers int
+	// The in-pod data plane's (serve only; inpod.go): --nghttpx-conf-dir,
+	// --nghttpx-exec-path and --allow-internal-ip.
+	confDir, execPath string
+	allowInternalIP   bool
 	// warnings collects what the legacy flags say when they are set.
 	warnings []string
 }
@@ -69,8 +73,7 @@ func legacyFlags() []flagInfo {
 // register, which then leaves them alone.
 func clusterFlags(cluster bool) []flagInfo {
 	if cluster {
-		return []flagInfo{{"allow-internal-ip", true,
-			"Ingress status shows the data plane Service's load-balancer addresses, or those of --publish-service"}}
+		return nil // serve defines --allow-internal-ip itself (in-pod)
 	}
 	const why = "it has no effect without a cluster"
 	return []flagInfo{
@@ -111,6 +114,9 @@ func (f *ingressFlags) register(fs *flag.FlagSet, cluster bool) {
 	fs.StringVar(&o.WatchNamespace, "watch-namespace", "", "serve only the Ingresses of this namespace (default: all)")
 	if cluster {
 		fs.IntVar(&f.workers, "nghttpx-workers", 0, "nghttpx worker threads of the Ingress data planes; 0: the CPUs given to each data-plane pod")
+		fs.StringVar(&f.confDir, "nghttpx-conf-dir", originalConfDir, "in-pod data plane (--ingress-data-plane=in-pod): directory of nghttpx's files (the original's manifests mount an emptyDir there)")
+		fs.StringVar(&f.execPath, "nghttpx-exec-path", originalExecPath, "in-pod data plane: the nghttpx binary")
+		fs.BoolVar(&f.allowInternalIP, "allow-internal-ip", false, "in-pod data plane: Ingress status shows a Node's InternalIP when it has no ExternalIP")
 	}
 	fs.BoolVar(&o.AllowMruby, "allow-mruby", false,
 		"honour the mruby key of path-config. DANGEROUS: every Ingress author can then run code inside the proxy, "+
@@ -118,6 +124,23 @@ func (f *ingressFlags) register(fs *flag.FlagSet, cluster bool) {
 	for _, l := range append(legacyFlags(), clusterFlags(cluster)...) {
 		f.legacy(fs, l)
 	}
+}
+
+// provisionedWarnings are the warnings of the in-pod data plane's flags given
+// to serve with provisioned data planes, where they mean nothing.
+func (f *ingressFlags) provisionedWarnings(fs *flag.FlagSet) []string {
+	why := map[string]string{
+		"nghttpx-conf-dir":  "the data-plane pods keep their files in their own state directory (it applies with --ingress-data-plane=in-pod)",
+		"nghttpx-exec-path": "the data-plane image has its own nghttpx (it applies with --ingress-data-plane=in-pod)",
+		"allow-internal-ip": "Ingress status shows the data plane Service's load-balancer addresses, or those of --publish-service (it applies with --ingress-data-plane=in-pod)",
+	}
+	var out []string
+	fs.Visit(func(fl *flag.Flag) {
+		if r, ok := why[fl.Name]; ok {
+			out = append(out, fmt.Sprintf("--%s is no longer supported and is ignored: %s", fl.Name, r))
+		}
+	})
+	return out
 }
 
 func (f *ingressFlags) legacy(fs *flag.FlagSet, l flagInfo) {

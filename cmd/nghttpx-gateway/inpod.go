@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-	"strings"
 
 	"github.com/go-logr/logr"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -41,10 +38,6 @@ const (
 	originalExecPath = "/usr/local/bin/nghttpx"
 )
 
-// inPodFlags are the original's flags that mean something again in the in-pod
-// topology; elsewhere they stay accepted and ignored (ingressflags.go).
-var inPodFlags = []string{"nghttpx-conf-dir", "nghttpx-exec-path", "allow-internal-ip"}
-
 // parseIngressDataPlane reads --ingress-data-plane.
 func parseIngressDataPlane(v string) (inPod bool, err error) {
 	switch v {
@@ -56,38 +49,12 @@ func parseIngressDataPlane(v string) (inPod bool, err error) {
 	return false, fmt.Errorf("--ingress-data-plane %q: want %s or %s", v, dataPlaneProvisioned, dataPlaneInPod)
 }
 
-// withoutInPodWarnings drops the "ignored" warnings of the flags the in-pod
-// data plane implements.
-func withoutInPodWarnings(warnings []string) []string {
-	var out []string
-	for _, w := range warnings {
-		implemented := false
-		for _, f := range inPodFlags {
-			implemented = implemented || strings.HasPrefix(w, "--"+f+" ")
-		}
-		if !implemented {
-			out = append(out, w)
-		}
-	}
-	return out
-}
-
-// legacyString is the value given to an accepted-and-ignored flag, or def.
-func legacyString(fs *flag.FlagSet, name, def string) string {
-	if f := fs.Lookup(name); f != nil && f.Value.String() != "" {
-		return f.Value.String()
-	}
-	return def
-}
-
 // inPodConfig is what the in-pod data plane is made of.
 type inPodConfig struct {
-	fs             *flag.FlagSet // for the legacy flags' values
 	cfg            *rest.Config
 	controllerName string
 	shim           ingressshim.Options // Namespace set, OneGateway
-	proxyProto     bool
-	workers        int
+	ing            *ingressFlags       // parsed: ports, workers, the in-pod flags
 	http3          bool
 	ocsp           *ocspFlags
 	origKeys       types.NamespacedName
@@ -102,7 +69,7 @@ type inPodConfig struct {
 // controller's.
 func newInPod(ctx context.Context, c inPodConfig) (*controller.InPodOptions, error) {
 	log := c.log.WithName("in-pod")
-	bin := legacyString(c.fs, "nghttpx-exec-path", originalExecPath)
+	bin := c.ing.execPath
 	if _, err := os.Stat(bin); err != nil {
 		// The image keeps nghttpx where the original's does; elsewhere look.
 		log.Info("--nghttpx-exec-path not found; looking for nghttpx", "path", bin, "error", err.Error())
@@ -114,12 +81,12 @@ func newInPod(ctx context.Context, c inPodConfig) (*controller.InPodOptions, err
 		log.Info("using nghttpx-bpf: it may bind ports below 1024 here, plain nghttpx may not", "path", originalExecPath+"-bpf")
 		bin = originalExecPath + "-bpf"
 	}
-	dp, err := prepareDataPlane(ctx, log, bin, legacyString(c.fs, "nghttpx-conf-dir", originalConfDir),
+	dp, err := prepareDataPlane(ctx, log, bin, c.ing.confDir,
 		" (in-pod mode runs the image's nghttpx: check --nghttpx-exec-path)")
 	if err != nil {
 		return nil, fmt.Errorf("in-pod data plane: %w (--nghttpx-conf-dir must be writable: the original's manifests mount an emptyDir at %s)", err, originalConfDir)
 	}
-	ro := settings.Settings{Workers: c.workers, HTTP3: c.http3}.RenderOptions(render.Options{Features: dp.render, Workers: cpulimit.CPUs()})
+	ro := settings.Settings{Workers: c.ing.workers, HTTP3: c.http3}.RenderOptions(render.Options{Features: dp.render, Workers: cpulimit.CPUs()})
 	sink, stats, err := registerDataPlaneMetrics(metrics.Registry, dp, c.stdout, log)
 	if err != nil {
 		return nil, err
@@ -147,7 +114,7 @@ func newInPod(ctx context.Context, c inPodConfig) (*controller.InPodOptions, err
 		AccessLog:     sink,
 		Stats:         stats,
 		Ingress:       &shim,
-		ProxyProtocol: c.proxyProto,
+		ProxyProtocol: c.ing.proxyProto,
 		KeysSecret:    provision.KeysName(gw.Name),
 		NghttpxSecret: c.origKeys,
 		Log:           log,
@@ -156,8 +123,7 @@ func newInPod(ctx context.Context, c inPodConfig) (*controller.InPodOptions, err
 	if err != nil {
 		return nil, err
 	}
-	allowInternal, _ := strconv.ParseBool(legacyString(c.fs, "allow-internal-ip", "false"))
-	o := &controller.InPodOptions{DataPlane: fed, Gateway: gw, AllowInternalIP: allowInternal,
+	o := &controller.InPodOptions{DataPlane: fed, Gateway: gw, AllowInternalIP: c.ing.allowInternalIP,
 		Pod: types.NamespacedName{Namespace: os.Getenv("POD_NAMESPACE"), Name: os.Getenv("POD_NAME")}}
 	if o.Pod.Namespace == "" || o.Pod.Name == "" {
 		log.Info("warning: POD_NAMESPACE or POD_NAME is not set: Ingress status shows no node address unless --publish-service is given")

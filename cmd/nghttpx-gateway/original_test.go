@@ -177,8 +177,13 @@ func TestIngressDataPlaneFlag(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q, want %q", tc.args, code, stderr.String(), tc.want)
 		}
 	}
-	if w := withoutInPodWarnings([]string{"--nghttpx-conf-dir is no longer supported and is ignored: x", "--reload-rate is no longer supported"}); len(w) != 1 ||
-		!strings.HasPrefix(w[0], "--reload-rate ") {
+	// The in-pod data plane's flags warn only where they mean nothing.
+	var stderr bytes.Buffer
+	originalMain(context.Background(), []string{"--kubeconfig=/nonexistent", "--nghttpx-conf-dir=/x", "--reload-rate=1"}, io.Discard, &stderr)
+	if w := stderr.String(); strings.Contains(w, "--nghttpx-conf-dir is no longer supported") || !strings.Contains(w, "--reload-rate is no longer supported") {
 		t.Errorf("warnings left in in-pod mode: %q", w)
+	}
+	if _, _, w := run(t, "serve", "--kubeconfig=/nonexistent", "--nghttpx-conf-dir=/x"); !strings.Contains(w, "--nghttpx-conf-dir is no longer supported") {
+		t.Errorf("serve with provisioned data planes does not warn about --nghttpx-conf-dir: %q", w)
 	}
 }

@@ -126,7 +126,8 @@ func serve(ctx context.Context, name string, args []string, stdout, stderr io.Wr
 	}
 	if inPodMode {
 		shim.OneGateway = true
-		ing.warnings = withoutInPodWarnings(ing.warnings)
+	} else {
+		ing.warnings = append(ing.warnings, ing.provisionedWarnings(fs)...)
 	}
 	if err := checkDeferredShutdown(shim.DeferredShutdownPeriod); err != nil {
 		return err
@@ -205,8 +206,7 @@ func serve(ctx context.Context, name string, args []string, stdout, stderr io.Wr
 	}
 	var inPod *controller.InPodOptions
 	if inPodMode {
-		inPod, err = newInPod(ctx, inPodConfig{fs: fs, cfg: cfg, controllerName: *controllerName, shim: shim, proxyProto: ing.proxyProto,
-			workers: ing.workers, http3: *http3, ocsp: &ocspF, origKeys: origKeys, healthzAddr: healthzAddr, stdout: stdout, log: log})
+		inPod, err = newInPod(ctx, inPodConfig{cfg: cfg, controllerName: *controllerName, shim: shim, ing: &ing, http3: *http3, ocsp: &ocspF, origKeys: origKeys, healthzAddr: healthzAddr, stdout: stdout, log: log})
 		if err != nil {
 			return err
 		}
