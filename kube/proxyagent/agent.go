@@ -300,12 +300,17 @@ func (a *Agent) Run(ctx context.Context, c cache.Cache) error {
 		a.shutdown(loopDone, stopLoop, 0)
 		return fmt.Errorf("watching the API server (check the proxy's RBAC): %w", err)
 	}
-	drain := a.opts.DrainPeriod
-	if a.opts.Ingress != nil { // the original's --deferred-shutdown-period
-		drain = max(drain, a.opts.Ingress.DeferredShutdownPeriod)
-	}
-	a.shutdown(loopDone, stopLoop, drain)
+	a.shutdown(loopDone, stopLoop, a.drainPeriod())
 	return nil
+}
+
+// drainPeriod is how long readiness fails before nghttpx stops: the drain
+// period, or the original's --deferred-shutdown-period when longer.
+func (a *Agent) drainPeriod() time.Duration {
+	if a.opts.Ingress != nil {
+		return max(a.opts.DrainPeriod, a.opts.Ingress.DeferredShutdownPeriod)
+	}
+	return a.opts.DrainPeriod
 }
 
 // shutdown fails readiness, waits drain, stops the loop and nghttpx.

@@ -31,7 +31,7 @@ func TestLiveDeferredShutdown(t *testing.T) {
 	bin, rf := liveNghttpx(t)
 	echo := testenv.StartEcho(t, "deferred")
 	port := testenv.FreePort(t)
-	in, err := load.DecodeYAML([]byte(fmt.Sprintf(`
+	in, err := load.DecodeYAML([]byte(`
 apiVersion: networking.k8s.io/v1
 kind: IngressClass
 metadata: {name: nghttpx}
@@ -48,18 +48,7 @@ spec:
       paths:
       - {path: /, pathType: Prefix, backend: {service: {name: echo, port: {number: 80}}}}
 ---
-apiVersion: v1
-kind: Service
-metadata: {name: echo, namespace: apps}
-spec: {ports: [{port: 80, targetPort: %[1]d}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: echo-1, namespace: apps, labels: {kubernetes.io/service-name: echo}}
-addressType: IPv4
-endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
-ports: [{port: %[1]d}]
-`, echo.HTTPPort)))
+` + echoBackend(echo.HTTPPort)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,4 +151,21 @@ func liveDataPlane(t *testing.T, bin string) func(dir string) (DataPlane, error)
 	return func(dir string) (DataPlane, error) {
 		return apply.New(apply.Options{Binary: bin, StateDir: dir, Log: testr.New(t).WithName("nghttpx"), StopGrace: 2 * time.Second})
 	}
+}
+
+// echoBackend is the Service apps/echo (port 80) and its one ready endpoint,
+// 127.0.0.1:port.
+func echoBackend(port int) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: apps}
+spec: {ports: [{port: 80, targetPort: %[1]d}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: echo-1, namespace: apps, labels: {kubernetes.io/service-name: echo}}
+addressType: IPv4
+endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
+ports: [{port: %[1]d}]
+`, port)
 }

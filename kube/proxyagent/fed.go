@@ -23,9 +23,6 @@ type Fed struct {
 
 	mu   sync.Mutex // serialises Sync and Stop
 	last *load.Input
-	// due is what Start's notify calls: the controller then hands over its
-	// current snapshot again (a keys Secret changed, an OCSP staple expires).
-	due func()
 }
 
 // NewFed makes an Agent fed by its caller. opts.AdminAddr only names a port
@@ -48,7 +45,6 @@ func (f *Fed) Start(ctx context.Context, c cache.Cache, due func()) error {
 	if err := f.a.inst.StartMirror(ctx); err != nil {
 		return err
 	}
-	f.due = due
 	f.a.recheck = &recheck.Timer{Fire: due}
 	if f.a.keys != nil {
 		f.a.reader = c
@@ -89,9 +85,8 @@ func (f *Fed) Stop() {
 	a.st.mu.Lock()
 	a.st.draining = true
 	a.st.mu.Unlock()
-	drain := a.opts.DrainPeriod
+	drain := a.drainPeriod()
 	if ing := a.opts.Ingress; ing != nil {
-		drain = max(drain, ing.DeferredShutdownPeriod)
 		if ing.DeferredShutdownPeriod > 0 && f.last != nil && a.inst.Running() {
 			if err := f.sync(context.Background(), f.last); err != nil {
 				a.opts.Log.Error(err, "turning /nghttpx-healthz to 503")

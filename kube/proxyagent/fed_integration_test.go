@@ -45,19 +45,7 @@ spec:
 ---
 `, i, h)
 	}
-	fmt.Fprintf(&b, `
-apiVersion: v1
-kind: Service
-metadata: {name: echo, namespace: apps}
-spec: {ports: [{port: 80, targetPort: %[1]d}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: echo-1, namespace: apps, labels: {kubernetes.io/service-name: echo}}
-addressType: IPv4
-endpoints: [{addresses: [127.0.0.1], conditions: {ready: true}}]
-ports: [{port: %[1]d}]
-`, port)
+	b.WriteString(echoBackend(port))
 	in, err := load.DecodeYAML([]byte(b.String()))
 	if err != nil {
 		t.Fatal(err)
