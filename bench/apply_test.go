@@ -104,6 +104,18 @@ type world struct {
 	workers int
 }
 
+// applier is the benchmark's nghttpx for w's state directory, with generous
+// timeouts (large tables on a busy machine).
+func (w *world) applier(t *testing.T) *apply.Applier {
+	t.Helper()
+	a, err := apply.New(apply.Options{Binary: testenv.NghttpxBin(t), StateDir: w.gwDir, Log: logr.Discard(),
+		ReadyTimeout: time.Minute, ReloadTimeout: time.Minute, APITimeout: 2 * time.Minute, StopGrace: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 func (w *world) build(t *testing.T) *render.Config {
 	t.Helper()
 	out := pipeline.Build(w.in, pipeline.Options{
@@ -129,11 +141,7 @@ func measure(t *testing.T, n int) latency {
 		r.backendLines += len(g.Lines)
 	}
 
-	a, err := apply.New(apply.Options{Binary: testenv.NghttpxBin(t), StateDir: w.gwDir, Log: logr.Discard(),
-		ReadyTimeout: time.Minute, ReloadTimeout: time.Minute, APITimeout: 2 * time.Minute, StopGrace: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := w.applier(t)
 	ctx := context.Background()
 	t.Cleanup(func() {
 		if err := a.Stop(ctx); err != nil {

@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
-
-	"github.com/nghttpx-gateway/nghttpx-gateway/dataplane/apply"
 	"github.com/nghttpx-gateway/nghttpx-gateway/internal/testenv"
 	"github.com/nghttpx-gateway/nghttpx-gateway/pipeline"
 )
@@ -60,11 +57,7 @@ func lookupOnce(t *testing.T, echoPort, n int, anyHost bool, requests int) float
 		w.in.HTTPRoutes[0].Spec.Hostnames = nil
 	}
 	cfg := w.build(t)
-	a, err := apply.New(apply.Options{Binary: testenv.NghttpxBin(t), StateDir: w.gwDir, Log: logr.Discard(),
-		ReadyTimeout: time.Minute, ReloadTimeout: time.Minute, APITimeout: 2 * time.Minute, StopGrace: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := w.applier(t)
 	ctx := context.Background()
 	if err := a.Start(ctx, *cfg); err != nil {
 		t.Fatal(err)

@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
 	"k8s.io/utils/ptr"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -95,11 +94,7 @@ func measureStall(t *testing.T, n, echoPort int) stall {
 	w := &world{port: ports[0], apiPort: ports[1], stateDir: t.TempDir(), workers: stallWorkers}
 	w.in = pipeline.SyntheticInput(n, n/10+1, 1, int32(w.port), int32(echoPort))
 	cfg := w.build(t)
-	a, err := apply.New(apply.Options{Binary: testenv.NghttpxBin(t), StateDir: w.gwDir, Log: logr.Discard(),
-		ReadyTimeout: time.Minute, ReloadTimeout: time.Minute, APITimeout: 2 * time.Minute, StopGrace: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := w.applier(t)
 	ctx := context.Background()
 	t.Cleanup(func() {
 		if err := a.Stop(ctx); err != nil {
