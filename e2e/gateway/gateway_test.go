@@ -386,19 +386,7 @@ func TestControllerFailover(t *testing.T) {
 			if err := s.cs.CoreV1().Pods(systemNS).Delete(ctx, leader, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
 				t.Fatalf("delete leader pod %s: %v", leader, err)
 			}
-			old := *lease.Spec.HolderIdentity
-			var holder string
-			err := e2eutil.Poll(ctx, 90*time.Second, func(ctx context.Context) (bool, error) {
-				le, err := s.cs.CoordinationV1().Leases(systemNS).Get(ctx, lease.Name, metav1.GetOptions{})
-				if err != nil || le.Spec.HolderIdentity == nil {
-					return false, nil
-				}
-				holder = *le.Spec.HolderIdentity
-				return holder != "" && holder != old, nil
-			})
-			if err != nil {
-				t.Fatalf("Lease %s still held by %q 90 s after the leader was killed", lease.Name, holder)
-			}
+			holder := s.waitNewLeader(ctx, t, lease.Name, *lease.Spec.HolderIdentity)
 			t.Logf("new leader %q after %s", holder, time.Since(killed).Round(time.Millisecond))
 
 			// Status written after the takeover can only come from the new leader.
@@ -460,4 +448,23 @@ func TestDeleteGateway(t *testing.T) {
 			return ctx
 		}).Feature()
 	testenv.Test(t, f)
+}
+
+// waitNewLeader waits up to 90 s for the Lease name in systemNS to be held by
+// someone other than old, and returns the new holder.
+func (s *suite) waitNewLeader(ctx context.Context, t *testing.T, name, old string) string {
+	t.Helper()
+	var holder string
+	err := e2eutil.Poll(ctx, 90*time.Second, func(ctx context.Context) (bool, error) {
+		le, err := s.cs.CoordinationV1().Leases(systemNS).Get(ctx, name, metav1.GetOptions{})
+		if err != nil || le.Spec.HolderIdentity == nil {
+			return false, nil
+		}
+		holder = *le.Spec.HolderIdentity
+		return holder != "" && holder != old, nil
+	})
+	if err != nil {
+		t.Fatalf("Lease %s still held by %q 90 s after the leader was killed", name, holder)
+	}
+	return holder
 }

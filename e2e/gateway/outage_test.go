@@ -314,24 +314,13 @@ func TestOutageLargeApply(t *testing.T) {
 			t.Logf("%d routes created in %s; leader %s killed %s after the first create", n, applied.Round(time.Millisecond), leader,
 				killedAt.Sub(t0).Round(time.Millisecond))
 
-			var holder string
-			err := e2eutil.Poll(ctx, 90*time.Second, func(ctx context.Context) (bool, error) {
-				le, err := s.cs.CoordinationV1().Leases(systemNS).Get(ctx, lease.Name, metav1.GetOptions{})
-				if err != nil || le.Spec.HolderIdentity == nil {
-					return false, nil
-				}
-				holder = *le.Spec.HolderIdentity
-				return holder != "" && holder != oldHolder, nil
-			})
-			if err != nil {
-				t.Fatalf("Lease %s still held by %q 90 s after the leader was killed", lease.Name, holder)
-			}
+			holder := s.waitNewLeader(ctx, t, lease.Name, oldHolder)
 			takeover := time.Since(killedAt)
 
 			// Every route Accepted once, for its generation.
 			var accepted, dup int
 			var total int
-			err = e2eutil.Poll(ctx, 5*time.Minute, func(ctx context.Context) (bool, error) {
+			err := e2eutil.Poll(ctx, 5*time.Minute, func(ctx context.Context) (bool, error) {
 				var l gatewayv1.HTTPRouteList
 				if err := s.cl.List(ctx, &l, client.InNamespace(sc.ns)); err != nil {
 					return false, nil
